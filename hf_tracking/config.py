@@ -1,0 +1,344 @@
+"""ExperimentConfig: what a mini-LM experiment is, validated, named, saved and loaded."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import os
+import re
+import typing
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from hf_tracking.errors import ConfigError
+from hf_tracking.metrics.params import format_count, gpt2_parameter_breakdown, parse_size_label
+
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+MAX_NAME_LENGTH = 120
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._+-]+")
+# A label within this factor of a count is taken to describe it.
+_LABEL_TOLERANCE = 1.25
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    """One experiment: the model's shape, the optimisation plan and how to track it.
+
+    Every field has a default, so ``ExperimentConfig(track_memory=False)`` is a valid config.
+    Values are checked and coerced on construction (``learning_rate: 3e-4`` from YAML arrives as
+    a string and becomes a float); anything wrong raises :class:`ConfigError`.
+    """
+
+    model_size: str = "17M"
+    dataset: str = "tinystories"
+    experiment_type: str = "baseline"
+    vocab_size: int = 50257
+    d_model: int = 512
+    num_layers: int = 8
+    num_heads: int = 8
+    d_ff: int | None = None
+    seq_length: int = 512
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 3e-4
+    num_iterations: int = 50000
+    tie_word_embeddings: bool = True
+    tags: list[str] = dataclasses.field(default_factory=list)
+    project: str = "hf-tracking"
+    entity: str | None = None
+    experiment_name: str | None = None
+    output_dir: str = "experiments"
+    track_memory: bool = True
+    log_every_steps: int = 10
+    wandb_mode: str = "auto"
+    max_history: int = 10000
+    notes: str = ""
+    throughput_window: int = 100
+    eval_every_steps: int | None = None
+    save_every_steps: int | None = None
+    peak_tflops: float | None = None
+    causal_attention_flops: bool = False
+
+    def __post_init__(self) -> None:
+        self._check()
+
+    # ----------------------------------------------------------------- validation
+    def _check(self, source: str | None = None) -> None:
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            setattr(self, field.name, _coerce(field.name, value, hints[field.name], source))
+        positive_ints = (
+            "vocab_size",
+            "d_model",
+            "num_layers",
+            "num_heads",
+            "seq_length",
+            "batch_size",
+            "gradient_accumulation_steps",
+            "num_iterations",
+            "log_every_steps",
+            "throughput_window",
+            "d_ff",
+            "eval_every_steps",
+            "save_every_steps",
+        )
+        for name in positive_ints:
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise _error(name, value, "must be >= 1", source)
+        for name in ("learning_rate", "peak_tflops"):
+            value = getattr(self, name)
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise _error(name, value, "must be a finite number > 0", source)
+        if self.d_model % self.num_heads:
+            raise _error(
+                "d_model", self.d_model, f"must be divisible by num_heads ({self.num_heads})", source
+            )
+        if self.wandb_mode not in WANDB_MODES:
+            raise _error("wandb_mode", self.wandb_mode, f"must be one of {WANDB_MODES}", source)
+        if self.max_history < 10:
+            raise _error("max_history", self.max_history, "must be >= 10", source)
+        if not self.output_dir.strip() or "\x00" in self.output_dir:
+            raise _error("output_dir", self.output_dir, "must be a usable directory path", source)
+
+    # ----------------------------------------------------------------- naming
+    @property
+    def all_tags(self) -> list[str]:
+        """Model size, dataset and experiment type, then the user's tags, without duplicates."""
+        ordered = [self.model_size, self.dataset, self.experiment_type, *self.tags]
+        return list(dict.fromkeys(tag for tag in ordered if tag))
+
+    def default_name(self, when: datetime | None = None) -> str:
+        """``{model_size}_{dataset}_{experiment_type}_{YYYYMMDD_HHMMSS}``, safe as a file name."""
+        stamp = (when or datetime.now()).strftime("%Y%m%d_%H%M%S")
+        return safe_name(f"{self.model_size}_{self.dataset}_{self.experiment_type}_{stamp}")
+
+    # ----------------------------------------------------------------- files
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> ExperimentConfig:
+        """Build a config from a mapping; unknown keys are errors with a suggestion."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"a config must be a mapping of field: value, got {type(data).__name__}"
+                + _where(source)
+            )
+        known = {field.name for field in dataclasses.fields(cls)}
+        for key in data:
+            if not isinstance(key, str) or key not in known:
+                close = difflib.get_close_matches(str(key), sorted(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"unknown config field {key!r}{hint}" + _where(source))
+        config = cls.__new__(cls)
+        for field in dataclasses.fields(cls):
+            if field.name in data:
+                value = data[field.name]
+            elif field.default_factory is not dataclasses.MISSING:
+                value = field.default_factory()
+            else:
+                value = field.default
+            setattr(config, field.name, value)
+        config._check(source)
+        return config
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the config as YAML (``.yaml``/``.yml``) or JSON (``.json``), atomically."""
+        from hf_tracking.jsonio import atomic_write_text, dump_yaml
+
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix in (".yaml", ".yml"):
+            text = dump_yaml(self.to_dict())
+        elif suffix == ".json":
+            text = json.dumps(self.to_dict(), indent=2) + "\n"
+        else:
+            raise ConfigError(f"config file must end in .yaml, .yml or .json, got {str(path)!r}")
+        atomic_write_text(path, text)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ExperimentConfig:
+        """Read a ``.yaml``/``.yml``/``.json`` config; any problem is a :class:`ConfigError`."""
+        data = read_mapping(path)
+        return cls.from_dict(data, source=str(path))
+
+    # ----------------------------------------------------------------- model size
+    def estimate_parameters(self) -> dict[str, int]:
+        """Parameter breakdown of the GPT-2 decoder these sizes describe (see ``metrics.params``)."""
+        return gpt2_parameter_breakdown(
+            vocab_size=self.vocab_size,
+            d_model=self.d_model,
+            num_layers=self.num_layers,
+            seq_length=self.seq_length,
+            d_ff=self.d_ff,
+            tie_word_embeddings=self.tie_word_embeddings,
+        )
+
+    def verify_model_size(self, model: Any = None) -> dict[str, Any]:
+        """Compare the ``model_size`` label with the estimate and, when given, the real model.
+
+        Returns the numbers and a plain-language ``message``; ``label_matches`` is False when the
+        label is further than 25% from both the total and the non-embedding count.
+        """
+        estimate = self.estimate_parameters()
+        actual = sum(p.numel() for p in model.parameters()) if model is not None else None
+        counted = actual if actual is not None else estimate["total"]
+        labelled = parse_size_label(self.model_size)
+        non_embedding = estimate["non_embedding"]
+        embeddings = counted - non_embedding
+        result: dict[str, Any] = {
+            "label": self.model_size,
+            "label_parameters": labelled,
+            "estimated_total": estimate["total"],
+            "estimated_non_embedding": non_embedding,
+            "actual_total": actual,
+            "estimate_matches_model": None if actual is None else actual == estimate["total"],
+        }
+        counts = f"{format_count(counted)} parameters ({format_count(embeddings)} of them embeddings)"
+        if labelled is None:
+            result["label_matches"] = None
+            result["message"] = f"model_size {self.model_size!r} is not a size; the model has {counts}"
+        elif _close(labelled, counted):
+            result["label_matches"] = True
+            result["message"] = f"model_size {self.model_size} matches: {counts}"
+        elif _close(labelled, non_embedding):
+            result["label_matches"] = True
+            result["message"] = (
+                f"model_size {self.model_size} matches the non-embedding count "
+                f"{format_count(non_embedding)}; the whole model has {counts}"
+            )
+        else:
+            result["label_matches"] = False
+            result["message"] = (
+                f"model_size says {self.model_size} but the model has {counts}; "
+                f"non-embedding {format_count(non_embedding)}"
+            )
+        if actual is not None and actual != estimate["total"]:
+            result["message"] += (
+                f"; the estimate from the config ({format_count(estimate['total'])}) differs "
+                "from the model: its sizes do not match the config"
+            )
+        return result
+
+
+# --------------------------------------------------------------------- helpers
+def safe_name(name: str) -> str:
+    """A name usable as one path component: no separators, no ``..``, no control characters."""
+    cleaned = _UNSAFE_NAME_CHARS.sub("_", str(name)).strip("._")
+    return cleaned[:MAX_NAME_LENGTH] or "run"
+
+
+def read_mapping(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML or JSON file that holds a mapping; every failure is a ConfigError."""
+    import yaml
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json"):
+        raise ConfigError(f"config file must end in .yaml, .yml or .json, got {str(path)!r}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {error}") from None
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise ConfigError(f"malformed config file {str(path)!r}: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {str(path)!r} must hold a mapping of field: value, "
+            f"got {type(data).__name__}"
+        )
+    return data
+
+
+def _close(a: float, b: float) -> bool:
+    return b > 0 and a > 0 and max(a, b) / min(a, b) <= _LABEL_TOLERANCE
+
+
+def _where(source: str | None) -> str:
+    return f" (in {source})" if source else ""
+
+
+def _error(name: str, value: Any, problem: str, source: str | None) -> ConfigError:
+    return ConfigError(f"{name} {problem}, got {value!r}" + _where(source))
+
+
+def _coerce(name: str, value: Any, annotation: Any, source: str | None) -> Any:
+    """Bring a value to the field's type, accepting the spellings YAML and CLIs produce."""
+    optional = type(None) in typing.get_args(annotation)
+    if optional:
+        if value is None:
+            return None
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is list:
+        return _coerce_str_list(name, value, source)
+    try:
+        if annotation is bool:
+            return _to_bool(value)
+        if annotation is int:
+            return _to_int(value)
+        if annotation is float:
+            return _to_float(value)
+        if annotation is str:
+            if isinstance(value, str):
+                return value
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return str(value)
+            raise TypeError
+    except (TypeError, ValueError, OverflowError):
+        pass
+    else:
+        return value
+    expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    raise _error(name, value, f"must be {expected[annotation]}", source)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "false", "no", "0"):
+        return value.strip().lower() in ("true", "yes", "1")
+    raise TypeError
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        number = float(value.strip().replace("_", ""))
+        if number.is_integer():
+            return int(number)
+    raise TypeError
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        return float(value.strip())
+    raise TypeError
+
+
+def _coerce_str_list(name: str, value: Any, source: str | None) -> list[str]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in value
+    ):
+        raise _error(name, value, "must be a list of strings", source)
+    return [str(item) for item in value]

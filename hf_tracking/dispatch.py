@@ -1,0 +1,233 @@
+"""The writer thread: takes records off the training thread and hands them to the backends.
+
+The training thread only appends to a deque (well under a microsecond, no lock it can wait on).
+The writer thread polls it, adds the host probes (psutil) to training records, writes every record
+to the local backends itself (they never drop a record) and offers it to each remote backend's
+worker, whose bounded queue drops its oldest record when full and counts the drop. Every backend
+call is guarded: a failing backend is reported once and never stops training or the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+from hf_tracking.backends.base import Backend, Record, RunInfo
+
+logger = logging.getLogger("hf_tracking")
+POLL_SECONDS = 0.02
+
+
+class BackendSlot:
+    """A backend with what happened to it: started, failed, records written, lost and dropped."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.started = False
+        self.error: str | None = None
+        self.written = 0
+        self.lost = 0
+        self.dropped = 0
+        self.finish_status = "not finished"
+
+    def _report(self, what: str, error: BaseException) -> None:
+        message = f"{type(error).__name__}: {error}"
+        if self.error is None:
+            self.error = f"{what}: {message}"
+            logger.warning(
+                "hf_tracking: backend %r failed in %s (%s); training goes on, the local run store "
+                "keeps every record, and the summary records the failure",
+                self.backend.name,
+                what,
+                message,
+            )
+
+    def start(self, run: RunInfo) -> None:
+        try:
+            self.backend.start(run)
+            self.started = True
+        except Exception as error:  # a backend never stops training
+            self._report("start", error)
+
+    def log(self, record: Record) -> None:
+        if not self.started:
+            self.lost += 1
+            return
+        try:
+            self.backend.log(record)
+            self.written += 1
+        except Exception as error:
+            self.lost += 1
+            self._report("log", error)
+
+    def finish(self, status: str, exit_code: int) -> None:
+        if not self.started:
+            self.finish_status = "never started"
+            return
+        try:
+            self.backend.finish(status, exit_code)
+            self.finish_status = "finished"
+        except Exception as error:
+            self.finish_status = "failed"
+            self._report("finish", error)
+
+    def report(self) -> dict[str, Any]:
+        try:
+            info = self.backend.info()
+        except Exception as error:
+            info = {"info_error": str(error)}
+        return {
+            "status": "failed" if self.error else self.finish_status,
+            "error": self.error,
+            "records_written": self.written,
+            "records_lost": self.lost,
+            "records_dropped": self.dropped,
+            **info,
+        }
+
+
+class RemoteWorker:
+    """One remote backend on a thread of its own, behind a bounded queue."""
+
+    def __init__(self, slot: BackendSlot, run: RunInfo, queue_size: int) -> None:
+        self.slot = slot
+        self._run = run
+        self._queue: deque[Record] = deque()
+        self._queue_size = queue_size
+        self._condition = threading.Condition()
+        self._closing: tuple[str, int] | None = None
+        self._thread = threading.Thread(
+            target=self._loop, name=f"hf_tracking-{slot.backend.name}", daemon=True
+        )
+        self._thread.start()
+
+    def offer(self, record: Record) -> None:
+        with self._condition:
+            if len(self._queue) >= self._queue_size:
+                self._queue.popleft()
+                self.slot.dropped += 1
+            self._queue.append(record)
+            self._condition.notify()
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def _loop(self) -> None:
+        self.slot.start(self._run)
+        while True:
+            with self._condition:
+                while not self._queue and self._closing is None:
+                    self._condition.wait()
+                record = self._queue.popleft() if self._queue else None
+                closing = self._closing
+            if record is not None:
+                self.slot.log(record)
+            elif closing is not None:
+                self.slot.finish(*closing)
+                return
+
+    def close(self, status: str, exit_code: int, timeout: float) -> None:
+        with self._condition:
+            self._closing = (status, exit_code)
+            self._condition.notify()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self.slot.finish_status = f"did not finish within {timeout:g} s"
+            self.slot.lost += len(self._queue)
+            logger.warning(
+                "hf_tracking: backend %r did not finish within %g s; left it behind",
+                self.slot.backend.name,
+                timeout,
+            )
+
+
+class Dispatcher:
+    """Owns the writer thread and every backend of one run."""
+
+    def __init__(
+        self,
+        backends: list[Backend],
+        run: RunInfo,
+        host_probe: Callable[[], dict[str, float]] | None = None,
+        queue_size: int = 10000,
+    ) -> None:
+        self.slots = [BackendSlot(backend) for backend in backends]
+        self._run = run
+        self._host_probe = host_probe
+        self._queue_size = queue_size
+        self._intake: deque[Record | Callable[[], None]] = deque()
+        self._workers: list[RemoteWorker] = []
+        self._busy = False
+        self._closing = False
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="hf_tracking-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, item: Record | Callable[[], None]) -> None:
+        """Queue a record, or a job to run on the writer thread. Called on the training thread."""
+        self._intake.append(item)
+
+    def _loop(self) -> None:
+        local = [slot for slot in self.slots if not slot.backend.remote]
+        for slot in local:
+            slot.start(self._run)
+        self._workers = [
+            RemoteWorker(slot, self._run, self._queue_size)
+            for slot in self.slots
+            if slot.backend.remote
+        ]
+        while True:
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+            self._drain(local)
+            if self._closing and not self._intake:
+                return
+
+    def _drain(self, local: list[BackendSlot]) -> None:
+        while self._intake:
+            self._busy = True
+            item = self._intake.popleft()
+            if isinstance(item, Record):
+                self._deliver(item, local)
+            else:
+                try:
+                    item()
+                except Exception:
+                    logger.exception("hf_tracking: a write on the writer thread failed")
+            self._busy = False
+
+    def _deliver(self, record: Record, local: list[BackendSlot]) -> None:
+        if record.kind == "train" and self._host_probe is not None:
+            try:
+                record.values.update(self._host_probe())
+            except Exception:
+                self._host_probe = None
+        for slot in local:
+            slot.log(record)
+        for worker in self._workers:
+            worker.offer(record)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued record has reached every backend; True when it did."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while time.monotonic() < deadline:
+            if not self._intake and not self._busy and not any(w.pending() for w in self._workers):
+                return True
+            time.sleep(0.002)
+        return False
+
+    def close(self, status: str, exit_code: int, timeout: float) -> list[dict[str, Any]]:
+        """Drain the queue, finish every backend (remote ones within ``timeout``) and report."""
+        self._closing = True
+        self._wake.set()
+        self._thread.join()
+        for worker in self._workers:
+            worker.close(status, exit_code, timeout)
+        for slot in self.slots:
+            if not slot.backend.remote:
+                slot.finish(status, exit_code)
+        return [{"name": slot.backend.name, **slot.report()} for slot in self.slots]

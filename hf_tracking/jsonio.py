@@ -1,0 +1,76 @@
+"""Strict JSON and atomic files: the only place the project writes JSON or replaces a file.
+
+JSON written here never holds ``NaN`` or ``Infinity`` tokens (they become ``null``), and a file is
+written to a temporary sibling and renamed into place, so a reader sees the old file or the new
+one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+def finite_or_none(value: Any) -> Any:
+    """Replace non-finite floats, recursively, with None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(item) for item in value]
+    return value
+
+
+def dumps_strict(value: Any, indent: int | None = None) -> str:
+    """JSON text with NaN/inf as null; objects json cannot encode are written with ``str``."""
+    return json.dumps(finite_or_none(value), indent=indent, allow_nan=False, default=str)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, value: Any) -> None:
+    atomic_write_text(path, dumps_strict(value, indent=2) + "\n")
+
+
+def dump_yaml(value: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(finite_or_none(value), sort_keys=False, allow_unicode=True)
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    """The complete records of a JSONL file; a torn or corrupt line (a crash mid-write) is skipped."""
+    with open(path, "rb") as stream:
+        for raw in stream:
+            if not raw.endswith(b"\n"):
+                return
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)

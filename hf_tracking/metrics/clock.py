@@ -1,0 +1,121 @@
+"""Clocks: a pausable Timer, and the time ledger that splits wallclock into where it went.
+
+Ledger keys (hours): ``time/train_hours`` (inside training steps), ``time/eval_hours``
+(validation), ``time/checkpoint_hours`` (saving checkpoints), ``time/other_hours`` (everything else:
+data loading between steps, logging, start-up), which add up to ``time/wallclock_hours``;
+``efficiency/goodput_pct`` is training-step time over wallclock. Evaluation and checkpoint time are
+kept out of the training clock on purpose, so throughput measures training only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+Clock = Callable[[], float]
+LEDGER_PARTS = ("train", "eval", "checkpoint")
+
+
+class Timer:
+    """Elapsed seconds with start/stop/pause/resume; also a context manager."""
+
+    def __init__(self, clock: Clock = time.perf_counter) -> None:
+        self._clock = clock
+        self._accumulated = 0.0
+        self._started_at: float | None = None
+
+    def start(self) -> Timer:
+        if self._started_at is None:
+            self._started_at = self._clock()
+        return self
+
+    resume = start
+
+    def pause(self) -> float:
+        if self._started_at is not None:
+            self._accumulated += self._clock() - self._started_at
+            self._started_at = None
+        return self._accumulated
+
+    stop = pause
+
+    def reset(self) -> None:
+        self._accumulated = 0.0
+        self._started_at = None
+
+    @property
+    def running(self) -> bool:
+        return self._started_at is not None
+
+    @property
+    def elapsed(self) -> float:
+        running = self._clock() - self._started_at if self._started_at is not None else 0.0
+        return self._accumulated + running
+
+    def __enter__(self) -> Timer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.pause()
+
+
+class TimeLedger:
+    """Wallclock of a run, split into training, evaluation, checkpoints and the rest.
+
+    Seconds carried over from before a resume are added as an offset, so the axes continue and the
+    time between a crash and the resume is never counted.
+    """
+
+    def __init__(self, clock: Clock = time.perf_counter) -> None:
+        self._clock = clock
+        self._session_start = clock()
+        self._stopped_at: float | None = None
+        self.carried = dict.fromkeys(("wallclock", *LEDGER_PARTS), 0.0)
+        self.session = dict.fromkeys(LEDGER_PARTS, 0.0)
+
+    def now(self) -> float:
+        return self._clock()
+
+    def add(self, part: str, seconds: float) -> None:
+        self.session[part] += max(0.0, seconds)
+
+    def carry_over(self, seconds_by_part: dict[str, float]) -> None:
+        for part, seconds in seconds_by_part.items():
+            if part in self.carried:
+                self.carried[part] = float(seconds)
+
+    def stop(self) -> None:
+        """Freeze the clock at the end of the run (finishing backends is not run time)."""
+        if self._stopped_at is None:
+            self._stopped_at = self._clock()
+
+    @property
+    def session_seconds(self) -> float:
+        now = self._stopped_at if self._stopped_at is not None else self._clock()
+        return now - self._session_start
+
+    def wallclock_at(self, now: float) -> float:
+        """Wallclock seconds of the run at clock reading ``now``, across resumes."""
+        return self.carried["wallclock"] + now - self._session_start
+
+    def seconds(self) -> dict[str, float]:
+        """Seconds per part, ``other`` and ``wallclock``, across resumes."""
+        wallclock = self.carried["wallclock"] + self.session_seconds
+        parts = {part: self.carried[part] + self.session[part] for part in LEDGER_PARTS}
+        parts["other"] = max(0.0, wallclock - sum(parts.values()))
+        parts["wallclock"] = wallclock
+        return parts
+
+    def training_clock(self) -> float:
+        """Session seconds with evaluation and checkpoint time taken out: the throughput clock."""
+        return self.session_seconds - self.session["eval"] - self.session["checkpoint"]
+
+    def metrics(self) -> dict[str, float]:
+        seconds = self.seconds()
+        wallclock = seconds["wallclock"]
+        record = {f"time/{part}_hours": seconds[part] / 3600.0 for part in (*LEDGER_PARTS, "other")}
+        record["efficiency/goodput_pct"] = 100.0 * seconds["train"] / wallclock if wallclock else 0.0
+        return record
+
+    def state(self) -> dict[str, float]:
+        return {part: seconds for part, seconds in self.seconds().items() if part != "other"}

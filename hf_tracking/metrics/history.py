@@ -1,0 +1,44 @@
+"""A history of rows with a fixed memory bound that thins old rows instead of forgetting the start.
+
+When ``max_rows`` is reached every other kept row is dropped and the sampling stride doubles, so
+a million-step run keeps an evenly spaced picture of the whole run in at most ``max_rows`` rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+
+class BoundedHistory:
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max(2, max_rows)
+        self._rows: list[Any] = []
+        self._stride = 1
+        self._offered = 0
+
+    def append(self, row: Any) -> None:
+        offered = self._offered
+        self._offered += 1
+        if offered % self._stride:
+            return
+        self._rows.append(row)
+        if len(self._rows) >= self.max_rows:
+            self._rows = self._rows[::2]
+            self._stride *= 2
+
+    @property
+    def stride(self) -> int:
+        return self._stride
+
+    @property
+    def offered(self) -> int:
+        return self._offered
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def rows(self) -> list[Any]:
+        return list(self._rows)

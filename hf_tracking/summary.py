@@ -1,0 +1,114 @@
+"""The run summary: ``{output_dir}/{experiment_name}_summary.json``, written atomically.
+
+It holds the name (and the name asked for, when it had to be made safe), status and error, start
+and end times, the resolved config (credentials redacted), final and best metrics, totals, the
+time ledger and goodput, throughput (mean over the training clock, p50 over the run), step-time
+percentiles, FLOPs per token and MFU with their working, checkpoints, parameter counts, hardware and
+versions, and what each backend did (W&B id, path, mode and the sync command when offline).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hf_tracking.jsonio import atomic_write_json
+from hf_tracking.metrics.stats import percentile
+
+if TYPE_CHECKING:
+    from hf_tracking.tracker import ExperimentTracker
+
+
+def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
+    from hf_tracking.system import hardware_fingerprint
+    from hf_tracking.tracker import WARMUP_STEPS
+
+    ledger = tracker.ledger_seconds()
+    train_seconds = ledger["train"] + ledger["other"]
+    step_seconds = tracker.step_seconds.rows()
+    if tracker.step_seconds.stride == 1:
+        step_seconds = step_seconds[WARMUP_STEPS:] or step_seconds
+    throughput_history = [
+        row["throughput/tokens_per_second"]
+        for row in tracker.history
+        if "throughput/tokens_per_second" in row
+    ]
+    parameters = tracker.config.estimate_parameters()
+    if tracker.model is not None and hasattr(tracker.model, "parameters"):
+        parameters["actual_total"] = sum(p.numel() for p in tracker.model.parameters())
+    wandb_report = next(
+        (report for report in tracker.backend_reports if report["name"] == "wandb"), {}
+    )
+    return {
+        "experiment_name": tracker.experiment_name,
+        "requested_name": tracker.requested_name,
+        "status": tracker.status,
+        "error": tracker.error,
+        "started_at": tracker.started_at,
+        "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_dir": str(tracker.run_dir) if tracker.run_dir else None,
+        "config": tracker.run_config(),
+        "tags": tracker.config.all_tags,
+        "totals": {
+            "gradient_steps": tracker.gradient_steps,
+            "planned_steps": tracker.planned_steps,
+            "tokens_seen": tracker.tokens_seen,
+            "wallclock_hours": ledger["wallclock"] / 3600.0,
+            "eval_hours": ledger["eval"] / 3600.0,
+            "evaluations": tracker.eval_count,
+            "checkpoints": tracker.save_count,
+            "nonfinite_count": tracker.nonfinite_count,
+            "resumes": tracker.resume_count,
+        },
+        "time_ledger_hours": {part: seconds / 3600.0 for part, seconds in ledger.items()},
+        "goodput_pct": 100.0 * ledger["train"] / ledger["wallclock"] if ledger["wallclock"] else None,
+        "final": {
+            key: value
+            for key, value in tracker.latest_train.items()
+            if key.startswith(("train/", "throughput/", "progress/", "time/"))
+        },
+        "best": tracker.best,
+        "trainer_final_metrics": tracker.final_trainer_metrics,
+        "throughput": {
+            "mean_tokens_per_second": tracker.tokens_seen / train_seconds if train_seconds else None,
+            "p50_tokens_per_second": percentile(throughput_history, 50),
+            "latest": tracker.latest_throughput,
+            "clock": "wallclock minus evaluation and checkpoint time",
+        },
+        "step_time_seconds": {
+            "p50": percentile(step_seconds, 50),
+            "p95": percentile(step_seconds, 95),
+            "max": max(step_seconds) if step_seconds else None,
+            "warmup_steps_excluded": WARMUP_STEPS,
+        },
+        "tokens": {"counting": tracker.token_counting, **tracker.token_kinds},
+        "flops": {
+            "flops_per_token": tracker.flops,
+            "device": tracker.device_name,
+            "dtype": tracker.dtype,
+            "peak_table_key": tracker.peak[0] if tracker.peak else None,
+            "peak_tflops": tracker.peak[1] if tracker.peak else None,
+            "mfu_pct": tracker.latest_throughput.get("throughput/mfu_pct"),
+            "mfu_note": None
+            if tracker.peak
+            else "no MFU: the device's dense peak for this dtype is not known (set peak_tflops)",
+        },
+        "checkpoints": tracker.checkpoints,
+        "parameters": parameters,
+        "history": {"rows_kept": len(tracker.history), "stride": tracker.history.stride},
+        "world_size": tracker.world_size,
+        "hardware": hardware_fingerprint(),
+        "backends": tracker.backend_reports,
+        "wandb": {
+            "mode": tracker.wandb_mode,
+            "run_id": tracker.wandb_run_id,
+            "previous_run_ids": tracker.wandb_previous_ids,
+            "path": wandb_report.get("path"),
+            "sync_command": wandb_report.get("sync_command"),
+        },
+    }
+
+
+def write_summary(path: str | Path, summary: dict[str, Any]) -> None:
+    atomic_write_json(path, summary)

@@ -1,0 +1,78 @@
+"""Counting tokens on the device, from the model's own inputs, with no host-device sync.
+
+A forward pre-hook on the model sees ``input_ids``, ``attention_mask`` and ``labels`` as the
+Trainer passes them. On training forwards only (``module.training``) it adds to a small int64
+tensor on the same device: real tokens (the attention mask's sum, or tokens that are not the pad
+token, or all tokens: the rule of the Trainer's ``include_num_input_tokens_seen="non_padding"``),
+slots (every position, padding included) and loss-bearing tokens (labels other than -100 after the
+one-position shift the causal LM loss applies). These are asynchronous device ops; the counts are
+read, and summed over processes, only on logging steps (:meth:`TokenCounter.read`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+IGNORE_INDEX = -100
+KINDS = ("real", "slots", "loss_bearing")
+
+
+class TokenCounter:
+    def __init__(self, pad_token_id: int | None = None, main_input_name: str = "input_ids") -> None:
+        self.pad_token_id = pad_token_id
+        self.main_input_name = main_input_name
+        self._counts: Any = None
+        self._handle: Any = None
+        self._device: Any = None
+
+    def attach(self, model: Any) -> None:
+        self.detach()
+        self._device = next(model.parameters()).device
+        self._handle = model.register_forward_pre_hook(self._hook, with_kwargs=True)
+
+    def detach(self) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+    def _hook(self, module: Any, args: tuple, kwargs: dict) -> None:
+        if not module.training:
+            return
+        input_ids = kwargs.get(self.main_input_name)
+        if input_ids is None and args:
+            input_ids = args[0]
+        if input_ids is None or not hasattr(input_ids, "numel"):
+            return
+        import torch
+
+        if self._counts is None:
+            self._counts = torch.zeros(3, dtype=torch.int64, device=input_ids.device)
+        # Runs on every training micro-batch: device-side adds only, nothing is read back here.
+        mask = kwargs.get("attention_mask")
+        if mask is not None:
+            real = mask.sum()
+        elif self.pad_token_id is not None:
+            real = (input_ids != self.pad_token_id).sum()
+        else:
+            real = input_ids.numel()
+        self._counts[0] += real
+        self._counts[1] += input_ids.numel()
+        labels = kwargs.get("labels")
+        if labels is not None:
+            self._counts[2] += (labels[..., 1:] != IGNORE_INDEX).sum()
+
+    def read(self, sum_over_processes: bool = False) -> dict[str, int]:
+        """Counts since the start, over all processes when asked. Reads the device once: call it
+        on logging steps only, on every rank (the sum is a collective)."""
+        if self._counts is None:
+            import torch
+
+            counts = torch.zeros(3, dtype=torch.int64, device=self._device)
+        else:
+            counts = self._counts.clone()
+        if sum_over_processes:
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized():
+                dist.all_reduce(counts, op=dist.ReduceOp.SUM)
+        return dict(zip(KINDS, (int(value) for value in counts.tolist())))

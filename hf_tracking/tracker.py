@@ -1,0 +1,795 @@
+"""ExperimentTracker: the one engine behind the hand-written-loop API and the Trainer callback.
+
+Records carry the three axes on every row: ``time/gradient_steps`` (optimizer steps),
+``time/wallclock_hours`` (across resumes, downtime excluded) and ``time/tokens_seen`` (all
+processes). A training record (every ``log_every_steps`` gradient steps) adds:
+
+| key | meaning |
+| --- | --- |
+| ``train/loss`` | mean loss over the micro-batches of the logging window |
+| ``train/perplexity`` | exp(train/loss), inf past overflow |
+| ``train/learning_rate``, ``train/grad_norm`` | latest values in the window |
+| ``train/nonfinite_count`` | logged values so far that were NaN or inf |
+| ``progress/completion_pct`` | 100 × gradient_steps / planned steps |
+| ``progress/eta_hours`` | see :mod:`hf_tracking.metrics.eta` |
+| ``throughput/*`` | see :mod:`hf_tracking.metrics.throughput` and :mod:`hf_tracking.metrics.flops` |
+| ``time/*_hours``, ``efficiency/goodput_pct`` | the time ledger, :mod:`hf_tracking.metrics.clock` |
+| ``tokens/slots``, ``tokens/loss_bearing``, ``tokens/padding_efficiency_pct`` | token kinds, when counted |
+| ``memory/*`` | see :mod:`hf_tracking.system` |
+
+Validation records: ``val/loss``, ``val/perplexity``, ``val/eval_time_seconds``,
+``val/train_val_gap``, ``val/num_batches``. Checkpoint records: ``checkpoint/count``,
+``checkpoint/step``, ``checkpoint/is_best``, ``checkpoint/seconds``, ``checkpoint/size_mb``.
+Custom metrics: ``custom/<name>`` unless the name already has a ``group/`` prefix.
+
+Cost on the training thread: a call that completes no logging step does arithmetic and appends to
+a list; tensors passed as loss or grad norm are read (one ``.item()`` on a stacked mean) only on
+logging steps, so a GPU loop is never synchronised on other steps. Records go to a deque that a
+writer thread drains (:mod:`hf_tracking.dispatch`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+import time
+import weakref
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.backends.local import LocalRunStore, reserve_run_dir
+from hf_tracking.backends.wandb import WandbBackend, new_run_id, resolve_mode
+from hf_tracking.config import ExperimentConfig, safe_name
+from hf_tracking.dispatch import Dispatcher
+from hf_tracking.errors import ConfigError
+from hf_tracking.metrics.clock import Clock, TimeLedger
+from hf_tracking.metrics.eta import eta_hours
+from hf_tracking.metrics.flops import flops_per_token, lookup_peak_tflops, mfu_pct
+from hf_tracking.metrics.history import BoundedHistory
+from hf_tracking.metrics.stats import safe_perplexity
+from hf_tracking.metrics.throughput import ThroughputWindow
+from hf_tracking.redact import redact
+
+logger = logging.getLogger("hf_tracking")
+STATE_VERSION = 1
+# Step times of the first steps (compilation, allocator warm-up) are left out of percentiles.
+WARMUP_STEPS = 5
+_LIVE_TRACKERS: weakref.WeakSet[ExperimentTracker] = weakref.WeakSet()
+
+
+def _as_float(value: Any) -> float | None:
+    """A Python float from a float, an int or a 0-dim tensor (one device read)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    return float(value)
+
+
+def _mean(values: list[Any]) -> float | None:
+    """Mean of floats and/or 0-dim tensors, with a single device read for tensors."""
+    if not values:
+        return None
+    tensors = [value for value in values if hasattr(value, "detach")]
+    if not tensors:
+        return math.fsum(values) / len(values)
+    import torch
+
+    # One stack and one .item(): a single host-device sync on a logging step.
+    tensor_sum = torch.stack([t.detach().float().reshape(()) for t in tensors]).sum().item()
+    plain = [value for value in values if not hasattr(value, "detach")]
+    return (tensor_sum + math.fsum(plain)) / len(values)
+
+
+def _check_number(name: str, value: Any, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) or hasattr(value, "item")):
+        raise TypeError(f"hf_tracking: {name} must be a number or a 0-dim tensor, got {value!r}")
+
+
+class ExperimentTracker:
+    """Tracks one training run. See the module docstring for the keys it logs.
+
+    ``log_train_step`` is called once per micro-batch; ``iteration`` is the 0-based index of the
+    optimizer step the micro-batch belongs to (as in ``for iteration in range(num_iterations)``)
+    and may be left out. A call whose ``iteration`` is behind the steps already taken is skipped
+    with one warning (a loop restarted without ``load_state_dict``).
+    """
+
+    def __init__(
+        self,
+        config: ExperimentConfig | Mapping[str, Any] | str | os.PathLike | None = None,
+        model: Any = None,
+        *,
+        is_main_process: bool | None = None,
+        world_size: int | None = None,
+        backends: list[Backend] | None = None,
+        extra_config: Mapping[str, Any] | None = None,
+        planned_steps: int | None = None,
+        clock: Clock = time.perf_counter,
+        finish_timeout: float = 60.0,
+        queue_size: int = 10000,
+    ) -> None:
+        self.config = as_config(config)
+        self.model = model
+        self.is_main_process = (
+            int(os.environ.get("RANK", "0")) == 0 if is_main_process is None else is_main_process
+        )
+        self.world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
+        self.planned_steps = planned_steps or self.config.num_iterations
+        self.extra_config = dict(extra_config or {})
+        self.finish_timeout = finish_timeout
+        self._queue_size = queue_size
+        self._backends = backends
+        self._clock = clock
+        self._ledger = TimeLedger(clock)
+        self._mark = self._ledger.now()
+        self._validation_started: float | None = None
+
+        self.experiment_name = self.config.experiment_name or self.config.default_name()
+        self.requested_name = self.experiment_name
+        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.status = "running"
+        self.error: str | None = None
+        self.resumed_from_step: int | None = None
+        self.resume_count = 0
+        self.wandb_run_id: str | None = None
+        self.wandb_mode = resolve_mode(self.config.wandb_mode)
+        self.wandb_previous_ids: list[str] = []
+        self.token_counting = "log_train_step(tokens=...)"
+
+        self.gradient_steps = 0
+        self.tokens_seen = 0
+        self.token_kinds: dict[str, int] = {}
+        self.nonfinite_count = 0
+        self._logged_step = -1
+        self._window_losses: list[Any] = []
+        self._latest_learning_rate: Any = None
+        self._latest_grad_norm: Any = None
+        self.latest_train_loss: float | None = None
+        self.latest_train: dict[str, Any] = {}
+        self.latest_throughput: dict[str, float] = {}
+        self.final_trainer_metrics: dict[str, Any] = {}
+        self.best: dict[str, dict[str, Any]] = {}
+        self.checkpoints: list[dict[str, Any]] = []
+        self.eval_count = 0
+        self.eval_seconds = 0.0
+        self.save_count = 0
+        self.save_seconds = 0.0
+        self.history = BoundedHistory(self.config.max_history)
+        self.step_seconds = BoundedHistory(self.config.max_history)
+        self._throughput = ThroughputWindow(self.config.throughput_window)
+        self._throughput.add(0.0, 0, 0)
+        self._last_micro_batch = self.config.gradient_accumulation_steps - 1
+        self._log_every = self.config.log_every_steps
+        self._warned_backwards = False
+
+        self.flops = self._flops_per_token()
+        self.device_name: str | None = None
+        self.dtype: str | None = None
+        self.peak: tuple[str, float] | None = None
+        self._detect_device()
+
+        self.run_dir: Path | None = None
+        self.summary_path: Path | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._finished = False
+        self._lock = threading.Lock()
+        if self.is_main_process:
+            _LIVE_TRACKERS.add(self)
+
+    # ================================================================== lifecycle
+    def start(self) -> ExperimentTracker:
+        """Open the run: reserve its directory and start the backends on the writer thread.
+
+        Called by the first record; call it early to overlap W&B's start-up with the first
+        steps. Resume with :meth:`load_state_dict` before this.
+        """
+        if self._dispatcher is not None or not self.is_main_process or self._finished:
+            return self
+        output_dir = Path(self.config.output_dir)
+        if self.resumed_from_step is not None and (output_dir / self.experiment_name).is_dir():
+            self.run_dir = output_dir / self.experiment_name
+        else:
+            self.experiment_name, self.run_dir = reserve_run_dir(
+                output_dir, safe_name(self.experiment_name)
+            )
+        self.summary_path = output_dir / f"{self.experiment_name}_summary.json"
+        wandb_resume = False
+        if self.wandb_mode != "disabled":
+            if self.wandb_run_id and self.wandb_mode == "online" == self._saved_wandb_mode:
+                wandb_resume = True
+            else:
+                if self.wandb_run_id:
+                    self.wandb_previous_ids.append(self.wandb_run_id)
+                    logger.warning(
+                        "hf_tracking: W&B cannot resume the %s run %s in %s mode; the resumed part "
+                        "goes to a new run named %r (both ids are in the summary)",
+                        self._saved_wandb_mode,
+                        self.wandb_run_id,
+                        self.wandb_mode,
+                        self.experiment_name,
+                    )
+                self.wandb_run_id = new_run_id()
+        run = RunInfo(
+            name=self.experiment_name,
+            run_dir=str(self.run_dir),
+            output_dir=str(output_dir),
+            project=self.config.project,
+            entity=self.config.entity,
+            tags=self.config.all_tags,
+            notes=self.config.notes,
+            config=self.run_config(),
+            wandb_mode=self.wandb_mode,
+            wandb_run_id=self.wandb_run_id,
+            wandb_resume=wandb_resume,
+            resumed_from_step=self.resumed_from_step,
+        )
+        backends = self._backends if self._backends is not None else default_backends()
+        from hf_tracking.system import host_memory_metrics
+
+        probe = host_memory_metrics if self.config.track_memory else None
+        self._dispatcher = Dispatcher(backends, run, probe, self._queue_size)
+        _install_signal_handlers()
+        return self
+
+    _saved_wandb_mode: str | None = None
+
+    def run_config(self) -> dict[str, Any]:
+        """The config a backend stores: the experiment's fields plus any extra (Trainer
+        arguments), with credentials redacted."""
+        config: dict[str, Any] = self.config.to_dict()
+        config["experiment_name"] = self.experiment_name
+        if self.extra_config:
+            config["trainer"] = self.extra_config
+        return redact(config)
+
+    def finish(
+        self, save_summary: bool = True, status: str | None = None, error: str | None = None
+    ) -> Path | None:
+        """Drain the queue, close every backend, write the summary. Safe to call twice.
+
+        Returns the summary path (None on a non-main process or without a summary).
+        """
+        with self._lock:
+            if self._finished:
+                return self.summary_path if save_summary else None
+            self._finished = True
+        _LIVE_TRACKERS.discard(self)
+        if not self.is_main_process:
+            return None
+        if status is not None:
+            self.status = status
+        elif self.status == "running":
+            self.status = "finished"
+        if error is not None:
+            self.error = error
+        self.start()
+        assert self._dispatcher is not None
+        if self._window_losses and self.gradient_steps > self._logged_step:
+            self._train_record(self._ledger.now())
+        self._ledger.stop()
+        if self.final_trainer_metrics:
+            self._dispatch(Record("final", dict(self.final_trainer_metrics)))
+        exit_code = 0 if self.status == "finished" else 1
+        self.backend_reports = self._dispatcher.close(self.status, exit_code, self.finish_timeout)
+        if not save_summary:
+            return None
+        from hf_tracking.summary import build_summary, write_summary
+
+        assert self.summary_path is not None
+        write_summary(self.summary_path, build_summary(self))
+        return self.summary_path
+
+    backend_reports: list[dict[str, Any]] = []
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every record so far has reached every backend."""
+        return self._dispatcher.flush(timeout) if self._dispatcher is not None else True
+
+    def __enter__(self) -> ExperimentTracker:
+        return self.start()
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
+        if exc is None:
+            self.finish()
+        else:
+            self.finish(status=failure_status(exc), error=f"{type(exc).__name__}: {exc}")
+
+    # ================================================================== training
+    def log_train_step(
+        self,
+        loss: Any,
+        learning_rate: Any = None,
+        grad_norm: Any = None,
+        tokens: int = 0,
+        iteration: int | None = None,
+        accumulation_step: int | None = None,
+    ) -> None:
+        """Account for one micro-batch; emit a record every ``log_every_steps`` gradient steps."""
+        if not self.is_main_process or self._finished:
+            return
+        if tokens.__class__ is not int or tokens < 0:
+            tokens = _checked_tokens(tokens)
+        if loss.__class__ is not float:
+            _check_number("loss", loss)
+        self.tokens_seen += tokens
+        self._window_losses.append(loss)
+        if accumulation_step is not None and accumulation_step != self._last_micro_batch:
+            return
+        steps = self.gradient_steps + 1 if iteration is None else iteration + 1
+        if steps <= self.gradient_steps:
+            if not self._warned_backwards:
+                self._warned_backwards = True
+                logger.warning(
+                    "hf_tracking: iteration %s is behind the %s steps already logged; such calls "
+                    "are skipped (to resume a run, load the tracker's state_dict first)",
+                    iteration,
+                    self.gradient_steps,
+                )
+            return
+        _check_number("grad_norm", grad_norm, allow_none=True)
+        _check_number("learning_rate", learning_rate, allow_none=True)
+        now = self._clock()
+        self._close_step(now, steps)
+        self._latest_learning_rate = learning_rate
+        self._latest_grad_norm = grad_norm
+        if steps % self._log_every == 0:
+            self._train_record(now)
+
+    def step_begin(self) -> None:
+        """Mark the start of a gradient step (the Trainer's ``on_step_begin``): time before it,
+        such as data loading, counts as "other" rather than training."""
+        self._mark = self._clock()
+
+    def step_end(self, gradient_steps: int) -> None:
+        """Mark the end of a gradient step (the Trainer's ``on_step_end``)."""
+        if self.is_main_process and not self._finished:
+            self._close_step(self._clock(), gradient_steps)
+
+    def _close_step(self, now: float, gradient_steps: int) -> None:
+        seconds = now - self._mark
+        self._ledger.session["train"] += seconds
+        self.step_seconds.append(seconds)
+        self._mark = now
+        self.gradient_steps = gradient_steps
+
+    def log_train_values(
+        self,
+        loss: Any,
+        learning_rate: Any = None,
+        grad_norm: Any = None,
+        tokens_seen: int | None = None,
+        token_kinds: Mapping[str, int] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        memory: Mapping[str, float] | None = None,
+    ) -> None:
+        """Emit a training record from values already aggregated over the window (the Trainer's
+        ``on_log``): ``tokens_seen`` and ``token_kinds`` are run totals over all processes."""
+        if not self.is_main_process or self._finished:
+            return
+        if tokens_seen is not None:
+            self.tokens_seen = int(tokens_seen)
+        if token_kinds:
+            self.token_kinds = {kind: int(count) for kind, count in token_kinds.items()}
+        self._window_losses = [] if loss is None else [loss]
+        self._latest_learning_rate = learning_rate
+        self._latest_grad_norm = grad_norm
+        self._train_record(self._clock(), extra=extra, memory=memory)
+
+    def _train_record(
+        self,
+        now: float,
+        extra: Mapping[str, Any] | None = None,
+        memory: Mapping[str, float] | None = None,
+    ) -> None:
+        loss = _mean(self._window_losses)
+        self._window_losses = []
+        grad_norm = _as_float(self._latest_grad_norm)
+        values = self._axes(now)
+        steps = self.gradient_steps
+        if loss is not None:
+            values["train/loss"] = loss
+            values["train/perplexity"] = safe_perplexity(loss)
+            if math.isfinite(loss):
+                self.latest_train_loss = loss
+        values["train/learning_rate"] = _as_float(self._latest_learning_rate)
+        values["train/grad_norm"] = grad_norm
+        self._count_nonfinite(loss, grad_norm)
+        values["train/nonfinite_count"] = self.nonfinite_count
+        values["progress/completion_pct"] = 100.0 * steps / self.planned_steps
+        values.update(self._ledger.metrics())
+
+        self._throughput.add(self._ledger.training_clock(), self.tokens_seen, steps)
+        throughput = self._throughput.metrics(self.world_size)
+        if throughput:
+            self._add_flops(throughput)
+            values.update(throughput)
+            self.latest_throughput = throughput
+        rates = self._throughput.rates()
+        eta = eta_hours(
+            steps,
+            self.planned_steps,
+            rates[1] if rates else None,
+            self.config.eval_every_steps,
+            self.eval_seconds / self.eval_count if self.eval_count else 0.0,
+            self.config.save_every_steps,
+            self.save_seconds / self.save_count if self.save_count else 0.0,
+        )
+        if eta is not None:
+            values["progress/eta_hours"] = eta
+        if self.token_kinds:
+            values.update(token_kind_metrics(self.tokens_seen, self.token_kinds))
+        if self.config.track_memory:
+            if memory is None:
+                from hf_tracking.system import gpu_memory_metrics
+
+                memory = gpu_memory_metrics()
+            values.update(memory)
+        if extra:
+            values.update(extra)
+        self._logged_step = steps
+        self.latest_train = values
+        self.history.append(
+            {key: values.get(key) for key in HISTORY_KEYS if values.get(key) is not None}
+        )
+        self._dispatch(Record("train", values))
+
+    # ================================================================== validation
+    @contextlib.contextmanager
+    def validation(self) -> Iterator[ExperimentTracker]:
+        """Time a validation pass: ``with tracker.validation(): ...; tracker.log_validation(...)``."""
+        self._validation_started = self._clock()
+        try:
+            yield self
+        finally:
+            if self._validation_started is not None:
+                self._pending_eval_seconds = self._clock() - self._validation_started
+                self._validation_started = None
+
+    _pending_eval_seconds: float | None = None
+
+    def log_validation(
+        self,
+        val_loss: Any,
+        val_perplexity: Any = None,
+        num_batches: int | None = None,
+        eval_seconds: float | None = None,
+        name: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log a validation result. Its duration is ``eval_seconds`` when given, else the time
+        measured by :meth:`validation`, else the time since the last training step; it counts
+        as evaluation time, never as training time. ``name`` logs under ``val/<name>/``."""
+        if not self.is_main_process or self._finished:
+            return
+        _check_number("val_loss", val_loss)
+        now = self._clock()
+        if eval_seconds is None:
+            if self._validation_started is not None:
+                eval_seconds = now - self._validation_started
+                self._validation_started = None
+            elif self._pending_eval_seconds is not None:
+                eval_seconds = self._pending_eval_seconds
+            else:
+                eval_seconds = now - self._mark
+        self._pending_eval_seconds = None
+        self._ledger.add("eval", eval_seconds)
+        self._mark = now
+        self.eval_count += 1
+        self.eval_seconds += eval_seconds
+        loss = _as_float(val_loss)
+        perplexity = _as_float(val_perplexity) if val_perplexity is not None else safe_perplexity(loss)
+        prefix = f"val/{safe_name(name)}" if name else "val"
+        values = self._axes(now)
+        values[f"{prefix}/loss"] = loss
+        values[f"{prefix}/perplexity"] = perplexity
+        values[f"{prefix}/eval_time_seconds"] = eval_seconds
+        if self.latest_train_loss is not None and loss is not None:
+            values[f"{prefix}/train_val_gap"] = loss - self.latest_train_loss
+        if num_batches is not None:
+            values[f"{prefix}/num_batches"] = num_batches
+        for key, value in (extra or {}).items():
+            values[f"{prefix}/{key}"] = value
+        self._count_nonfinite(loss)
+        if loss is not None and math.isfinite(loss):
+            best = self.best.get(prefix)
+            if best is None or loss < best["loss"]:
+                self.best[prefix] = {"loss": loss, "perplexity": perplexity, "step": self.gradient_steps}
+        self.history.append({"time/gradient_steps": self.gradient_steps, f"{prefix}/loss": loss})
+        self._dispatch(Record("val", values))
+
+    # ================================================================== checkpoints, custom
+    def log_checkpoint(
+        self, path: str | os.PathLike, is_best: bool = False, seconds: float | None = None
+    ) -> None:
+        """Log a checkpoint save. ``seconds`` is how long the save took (default: the time since
+        the last training step or evaluation); its size is read on the writer thread."""
+        if not self.is_main_process or self._finished:
+            return
+        now = self._clock()
+        seconds = now - self._mark if seconds is None else float(seconds)
+        self._ledger.add("checkpoint", seconds)
+        self._mark = now
+        self.save_count += 1
+        self.save_seconds += seconds
+        entry = {
+            "path": str(path),
+            "step": self.gradient_steps,
+            "is_best": bool(is_best),
+            "seconds": seconds,
+            "wallclock_hours": self._ledger.seconds()["wallclock"] / 3600.0,
+        }
+        self.checkpoints.append(entry)
+        values = self._axes(now)
+        values.update(
+            {
+                "checkpoint/count": len(self.checkpoints),
+                "checkpoint/step": self.gradient_steps,
+                "checkpoint/is_best": int(bool(is_best)),
+                "checkpoint/seconds": seconds,
+            }
+        )
+
+        def measure(record_values: dict[str, Any]) -> None:
+            size = _path_size(Path(path))
+            if size is not None:
+                entry["size_bytes"] = size
+                record_values["checkpoint/size_mb"] = size / 1e6
+
+        self._dispatch(Record("checkpoint", values, prepare=measure))
+        self._write_summary_soon()
+
+    def log_custom_metric(self, name: str, value: Any) -> None:
+        """Log any number at the current point of the axes, as ``custom/<name>`` (or ``name``
+        itself when it already has a ``group/`` prefix)."""
+        if not self.is_main_process or self._finished:
+            return
+        if not isinstance(name, str) or not name.strip():
+            raise TypeError(f"hf_tracking: a metric name must be a non-empty string, got {name!r}")
+        _check_number(name, value)
+        number = _as_float(value)
+        self._count_nonfinite(number)
+        values = self._axes(self._clock())
+        values[name if "/" in name else f"custom/{name}"] = number
+        self._dispatch(Record("custom", values))
+
+    def log_final(self, metrics: Mapping[str, Any]) -> None:
+        """End-of-training figures (the Trainer's final log): kept for the summary and the W&B
+        run summary, never logged as a row that would overwrite curves."""
+        self.final_trainer_metrics.update(metrics)
+
+    # ================================================================== state
+    def state_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable state; a new tracker given it continues the same run."""
+        ledger = self._ledger.state()
+        return {
+            "version": STATE_VERSION,
+            "experiment_name": self.experiment_name,
+            "gradient_steps": self.gradient_steps,
+            "tokens_seen": self.tokens_seen,
+            "token_kinds": dict(self.token_kinds),
+            "ledger_seconds": ledger,
+            "nonfinite_count": self.nonfinite_count,
+            "best": self.best,
+            "checkpoints": list(self.checkpoints),
+            "eval": {"count": self.eval_count, "seconds": self.eval_seconds},
+            "saves": {"count": self.save_count, "seconds": self.save_seconds},
+            "wandb": {
+                "run_id": self.wandb_run_id,
+                "mode": self.wandb_mode,
+                "previous_ids": list(self.wandb_previous_ids),
+            },
+            "started_at": self.started_at,
+            "resume_count": self.resume_count,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue a run from :meth:`state_dict`: same name, axes carried on (wallclock and tokens
+        do not restart), downtime not counted. Call before the first record."""
+        if self._dispatcher is not None:
+            raise RuntimeError("hf_tracking: load_state_dict must come before the first record")
+        if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
+            raise ConfigError(f"not a hf_tracking state (version {STATE_VERSION}): {state!r:.200}")
+        self.experiment_name = str(state["experiment_name"])
+        self.gradient_steps = int(state["gradient_steps"])
+        self.tokens_seen = int(state["tokens_seen"])
+        self.token_kinds = {key: int(value) for key, value in state.get("token_kinds", {}).items()}
+        self._ledger.carry_over(state.get("ledger_seconds", {}))
+        self.nonfinite_count = int(state.get("nonfinite_count", 0))
+        self.best = {key: dict(value) for key, value in state.get("best", {}).items()}
+        self.checkpoints = [
+            dict(entry) for entry in state.get("checkpoints", []) if entry["step"] <= self.gradient_steps
+        ]
+        self.eval_count = int(state.get("eval", {}).get("count", 0))
+        self.eval_seconds = float(state.get("eval", {}).get("seconds", 0.0))
+        self.save_count = int(state.get("saves", {}).get("count", 0))
+        self.save_seconds = float(state.get("saves", {}).get("seconds", 0.0))
+        wandb_state = state.get("wandb", {})
+        self.wandb_run_id = wandb_state.get("run_id")
+        self._saved_wandb_mode = wandb_state.get("mode")
+        self.wandb_previous_ids = list(wandb_state.get("previous_ids", []))
+        self.started_at = state.get("started_at", self.started_at)
+        self.resume_count = int(state.get("resume_count", 0)) + 1
+        self.resumed_from_step = self.gradient_steps
+        self._logged_step = self.gradient_steps
+        self._throughput.reset()
+        self._throughput.add(self._ledger.training_clock(), self.tokens_seen, self.gradient_steps)
+
+    # ================================================================== internals
+    def _axes(self, now: float) -> dict[str, Any]:
+        return {
+            "time/gradient_steps": self.gradient_steps,
+            "time/wallclock_hours": self._ledger.wallclock_at(now) / 3600.0,
+            "time/tokens_seen": self.tokens_seen,
+        }
+
+    def _count_nonfinite(self, *numbers: float | None) -> None:
+        for number in numbers:
+            if number is not None and not math.isfinite(number):
+                self.nonfinite_count += 1
+
+    def _dispatch(self, record: Record) -> None:
+        if self._dispatcher is None:
+            self.start()
+        assert self._dispatcher is not None
+        self._dispatcher.put(record)
+
+    def _write_summary_soon(self) -> None:
+        """Queue a 'running' summary on the writer thread, so a killed run leaves a complete one."""
+        from hf_tracking.summary import build_summary, write_summary
+
+        summary = build_summary(self)
+        path = self.summary_path
+        assert self._dispatcher is not None and path is not None
+        self._dispatcher.put(lambda: write_summary(path, summary))
+
+    def _flops_per_token(self) -> dict[str, Any]:
+        estimate = self.config.estimate_parameters()
+        return flops_per_token(
+            estimate["non_embedding"],
+            self.config.num_layers,
+            self.config.d_model,
+            self.config.seq_length,
+            self.config.vocab_size,
+            causal=self.config.causal_attention_flops,
+        )
+
+    def _detect_device(self) -> None:
+        from hf_tracking.system import device_name_and_dtype
+
+        self.device_name, self.dtype = device_name_and_dtype(self.model)
+        if self.config.peak_tflops:
+            self.peak = ("user peak_tflops", self.config.peak_tflops)
+        elif self.device_name and self.dtype:
+            self.peak = lookup_peak_tflops(self.device_name, self.dtype)
+
+    def _add_flops(self, throughput: dict[str, float]) -> None:
+        total = self.flops["total"]
+        tokens_per_second = throughput["throughput/tokens_per_second"]
+        throughput["throughput/model_tflops_per_second"] = tokens_per_second * total / 1e12
+        if self.peak is not None:
+            per_device = throughput["throughput/tokens_per_second_per_device"]
+            throughput["throughput/mfu_pct"] = mfu_pct(per_device, total, self.peak[1])
+
+    def ledger_seconds(self) -> dict[str, float]:
+        return self._ledger.seconds()
+
+
+HISTORY_KEYS = (
+    "time/gradient_steps",
+    "time/wallclock_hours",
+    "time/tokens_seen",
+    "train/loss",
+    "train/learning_rate",
+    "throughput/tokens_per_second",
+)
+
+
+def token_kind_metrics(tokens_seen: int, token_kinds: Mapping[str, int]) -> dict[str, float]:
+    """``tokens/slots`` (padding included), ``tokens/loss_bearing`` and the padding efficiency."""
+    values: dict[str, float] = {f"tokens/{kind}": count for kind, count in token_kinds.items()}
+    slots = token_kinds.get("slots")
+    if slots:
+        values["tokens/padding_efficiency_pct"] = 100.0 * tokens_seen / slots
+    return values
+
+
+def _checked_tokens(tokens: Any) -> int:
+    if hasattr(tokens, "item"):
+        tokens = tokens.item()
+    if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or tokens != int(tokens):
+        raise TypeError(f"hf_tracking: tokens must be a whole number, got {tokens!r}")
+    if tokens < 0:
+        raise ValueError(f"hf_tracking: tokens must be >= 0, got {tokens!r}")
+    return int(tokens)
+
+
+def _path_size(path: Path) -> int | None:
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        if path.is_dir():
+            return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+    except OSError:
+        pass
+    return None
+
+
+def default_backends() -> list[Backend]:
+    return [LocalRunStore(), WandbBackend()]
+
+
+def as_config(config: Any) -> ExperimentConfig:
+    if config is None:
+        return ExperimentConfig()
+    if isinstance(config, ExperimentConfig):
+        return config
+    if isinstance(config, Mapping):
+        return ExperimentConfig.from_dict(config)
+    if isinstance(config, (str, os.PathLike)):
+        return ExperimentConfig.load(config)
+    raise ConfigError(
+        f"config must be an ExperimentConfig, a mapping or a path, got {type(config).__name__}"
+    )
+
+
+def failure_status(exc: BaseException) -> str:
+    """"interrupted" for Ctrl-C and termination, "failed" for any other exception."""
+    return "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
+
+
+# ====================================================================== process exit
+def _finish_live_trackers(status: str | None = None, error: str | None = None) -> None:
+    for tracker in list(_LIVE_TRACKERS):
+        try:
+            tracker.finish(status=status, error=error)
+        except Exception:
+            logger.exception("hf_tracking: finishing a run at exit failed")
+
+
+@atexit.register
+def _finish_at_exit() -> None:
+    """A tracker never finished is finished at interpreter exit; an uncaught exception marks it
+    failed (interrupted for Ctrl-C)."""
+    exc = getattr(sys, "last_value", None)
+    if exc is None:
+        _finish_live_trackers()
+    else:
+        _finish_live_trackers(failure_status(exc), f"{type(exc).__name__}: {exc}")
+
+
+_signal_handlers_installed = False
+
+
+def _install_signal_handlers() -> None:
+    """On SIGTERM (what a scheduler sends before killing a job) finish every run as
+    "interrupted", then let the signal do what it would have done without the tracker."""
+    global _signal_handlers_installed
+    if _signal_handlers_installed or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None:
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        _finish_live_trackers("interrupted", "SIGTERM")
+        if callable(previous):
+            previous(signum, frame)
+            return
+        if previous == signal.SIG_IGN:
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    _signal_handlers_installed = True
