@@ -279,7 +279,9 @@ class ExperimentTracker:
             self._train_record(self._ledger.now())
         self._ledger.stop()
         if self.final_trainer_metrics:
-            self._dispatch(Record("final", dict(self.final_trainer_metrics)))
+            values = self._axes(self._ledger.now())
+            values.update(self.final_trainer_metrics)
+            self._dispatch(Record("final", values))
         exit_code = 0 if self.status == "finished" else 1
         self.backend_reports = self._dispatcher.close(self.status, exit_code, self.finish_timeout)
         if not save_summary:
