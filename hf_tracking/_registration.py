@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import sys
+from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 REPORT_TO_NAME = "hf_tracking"
 TARGET_MODULE = "transformers.integrations.integration_utils"

@@ -54,7 +54,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
     # ------------------------------------------------------------------ checkpoint state
     def state(self) -> dict[str, Any]:
         config = self.config.to_dict() if isinstance(self.config, ExperimentConfig) else self.config
-        tracker_state = self.tracker.state_dict() if self.tracker is not None else self.tracker_state
+        tracker_state = (
+            self.tracker.state_dict() if self.tracker is not None else self.tracker_state
+        )
         return {"args": {"config": config}, "attributes": {"tracker_state": tracker_state}}
 
     # ------------------------------------------------------------------ events
@@ -63,7 +65,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if "wandb" in report_to:
             _remove_wandb_callback()
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
         if self.tracker is not None:
             self.tracker.finish()
         config = self._resolve_config(args, state, model)
@@ -109,7 +113,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self.tracker.step_end(state.global_step)
         self._last_event_end = time.perf_counter()
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any
+    ) -> None:
         tracker = self.tracker
         if tracker is None or not logs:
             return
@@ -137,7 +143,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
         )
         self._last_event_end = time.perf_counter()
 
-    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None, **kwargs: Any) -> None:
+    def on_evaluate(
+        self, args: Any, state: Any, control: Any, metrics: dict | None = None, **kwargs: Any
+    ) -> None:
         if self.tracker is None or not metrics:
             return
         for name, prefix in _eval_datasets(metrics):
@@ -164,7 +172,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
         best = state.best_model_checkpoint
         is_best = best is not None and os.path.abspath(best) == os.path.abspath(path)
         # No hook runs before a save: it began when the last preceding event ended.
-        self.tracker.log_checkpoint(path, is_best=is_best, seconds=time.perf_counter() - self._last_event_end)
+        self.tracker.log_checkpoint(
+            path, is_best=is_best, seconds=time.perf_counter() - self._last_event_end
+        )
         self._last_event_end = time.perf_counter()
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -198,8 +208,12 @@ class TrackingCallback(TrainerCallback, ExportableState):
             config = ExperimentConfig.load(os.environ[CONFIG_ENVIRONMENT])
         else:
             config = config_from_trainer(args, state, model)
-        config.eval_every_steps = config.eval_every_steps or _interval(args.eval_strategy, args.eval_steps)
-        config.save_every_steps = config.save_every_steps or _interval(args.save_strategy, args.save_steps)
+        config.eval_every_steps = config.eval_every_steps or _interval(
+            args.eval_strategy, args.eval_steps
+        )
+        config.save_every_steps = config.save_every_steps or _interval(
+            args.save_strategy, args.save_steps
+        )
         return config
 
 
@@ -310,10 +324,12 @@ def _gathered_gpu_memory() -> dict[str, float] | None:
     dist.all_gather(gathered, values)
     memory: dict[str, float] = {}
     for rank, row in enumerate(gathered):
-        for name, value in zip(names, row.tolist()):
+        for name, value in zip(names, row.tolist(), strict=True):
             memory[f"memory/gpu_{rank}_{name}"] = value
     for name in names:
-        memory[f"memory/gpu_max_{name}"] = max(memory[f"memory/gpu_{r}_{name}"] for r in range(len(gathered)))
+        memory[f"memory/gpu_max_{name}"] = max(
+            memory[f"memory/gpu_{r}_{name}"] for r in range(len(gathered))
+        )
     return memory
 
 

@@ -9,9 +9,10 @@ import math
 import os
 import re
 import typing
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hf_tracking.errors import ConfigError
 from hf_tracking.metrics.params import format_count, gpt2_parameter_breakdown, parse_size_label
@@ -96,7 +97,10 @@ class ExperimentConfig:
                 raise _error(name, value, "must be a finite number > 0", source)
         if self.d_model % self.num_heads:
             raise _error(
-                "d_model", self.d_model, f"must be divisible by num_heads ({self.num_heads})", source
+                "d_model",
+                self.d_model,
+                f"must be divisible by num_heads ({self.num_heads})",
+                source,
             )
         if self.wandb_mode not in WANDB_MODES:
             raise _error("wandb_mode", self.wandb_mode, f"must be one of {WANDB_MODES}", source)
@@ -200,10 +204,14 @@ class ExperimentConfig:
             "actual_total": actual,
             "estimate_matches_model": None if actual is None else actual == estimate["total"],
         }
-        counts = f"{format_count(counted)} parameters ({format_count(embeddings)} of them embeddings)"
+        counts = (
+            f"{format_count(counted)} parameters ({format_count(embeddings)} of them embeddings)"
+        )
         if labelled is None:
             result["label_matches"] = None
-            result["message"] = f"model_size {self.model_size!r} is not a size; the model has {counts}"
+            result["message"] = (
+                f"model_size {self.model_size!r} is not a size; the model has {counts}"
+            )
         elif _close(labelled, counted):
             result["label_matches"] = True
             result["message"] = f"model_size {self.model_size} matches: {counts}"

@@ -29,7 +29,9 @@ def redact(value: Any, secrets: tuple[str, ...] | None = None) -> Any:
         )
     if isinstance(value, dict):
         return {
-            key: REDACTED if is_secret_key(key) and item not in (None, "") else redact(item, secrets)
+            key: REDACTED
+            if is_secret_key(key) and item not in (None, "")
+            else redact(item, secrets)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):

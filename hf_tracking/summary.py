@@ -62,7 +62,9 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
             "resumes": tracker.resume_count,
         },
         "time_ledger_hours": {part: seconds / 3600.0 for part, seconds in ledger.items()},
-        "goodput_pct": 100.0 * ledger["train"] / ledger["wallclock"] if ledger["wallclock"] else None,
+        "goodput_pct": 100.0 * ledger["train"] / ledger["wallclock"]
+        if ledger["wallclock"]
+        else None,
         "final": {
             key: value
             for key, value in tracker.latest_train.items()
@@ -71,7 +73,9 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
         "best": tracker.best,
         "trainer_final_metrics": tracker.final_trainer_metrics,
         "throughput": {
-            "mean_tokens_per_second": tracker.tokens_seen / train_seconds if train_seconds else None,
+            "mean_tokens_per_second": tracker.tokens_seen / train_seconds
+            if train_seconds
+            else None,
             "p50_tokens_per_second": percentile(throughput_history, 50),
             "latest": tracker.latest_throughput,
             "clock": "wallclock minus evaluation and checkpoint time",

@@ -75,4 +75,4 @@ class TokenCounter:
 
             if dist.is_available() and dist.is_initialized():
                 dist.all_reduce(counts, op=dist.ReduceOp.SUM)
-        return dict(zip(KINDS, (int(value) for value in counts.tolist())))
+        return dict(zip(KINDS, (int(value) for value in counts.tolist()), strict=True))

@@ -40,9 +40,10 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.local import LocalRunStore, reserve_run_dir
@@ -194,7 +195,7 @@ class ExperimentTracker:
         Called by the first record; call it early to overlap W&B's start-up with the first
         steps. Resume with :meth:`load_state_dict` before this.
         """
-        if self._dispatcher is not None or not self.is_main_process or self._finished:
+        if self._dispatcher is not None or not self.is_main_process:
             return self
         output_dir = Path(self.config.output_dir)
         if self.resumed_from_step is not None and (output_dir / self.experiment_name).is_dir():
@@ -409,7 +410,7 @@ class ExperimentTracker:
         self._count_nonfinite(loss, grad_norm)
         values["train/nonfinite_count"] = self.nonfinite_count
         values["progress/completion_pct"] = 100.0 * steps / self.planned_steps
-        values.update(self._ledger.metrics())
+        values.update(self._ledger.metrics(now))
 
         self._throughput.add(self._ledger.training_clock(), self.tokens_seen, steps)
         throughput = self._throughput.metrics(self.world_size)
@@ -490,7 +491,9 @@ class ExperimentTracker:
         self.eval_count += 1
         self.eval_seconds += eval_seconds
         loss = _as_float(val_loss)
-        perplexity = _as_float(val_perplexity) if val_perplexity is not None else safe_perplexity(loss)
+        perplexity = (
+            _as_float(val_perplexity) if val_perplexity is not None else safe_perplexity(loss)
+        )
         prefix = f"val/{safe_name(name)}" if name else "val"
         values = self._axes(now)
         values[f"{prefix}/loss"] = loss
@@ -506,7 +509,11 @@ class ExperimentTracker:
         if loss is not None and math.isfinite(loss):
             best = self.best.get(prefix)
             if best is None or loss < best["loss"]:
-                self.best[prefix] = {"loss": loss, "perplexity": perplexity, "step": self.gradient_steps}
+                self.best[prefix] = {
+                    "loss": loss,
+                    "perplexity": perplexity,
+                    "step": self.gradient_steps,
+                }
         self.history.append({"time/gradient_steps": self.gradient_steps, f"{prefix}/loss": loss})
         self._dispatch(Record("val", values))
 
@@ -610,7 +617,9 @@ class ExperimentTracker:
         self.nonfinite_count = int(state.get("nonfinite_count", 0))
         self.best = {key: dict(value) for key, value in state.get("best", {}).items()}
         self.checkpoints = [
-            dict(entry) for entry in state.get("checkpoints", []) if entry["step"] <= self.gradient_steps
+            dict(entry)
+            for entry in state.get("checkpoints", [])
+            if entry["step"] <= self.gradient_steps
         ]
         self.eval_count = int(state.get("eval", {}).get("count", 0))
         self.eval_seconds = float(state.get("eval", {}).get("seconds", 0.0))
@@ -746,7 +755,7 @@ def as_config(config: Any) -> ExperimentConfig:
 
 
 def failure_status(exc: BaseException) -> str:
-    """"interrupted" for Ctrl-C and termination, "failed" for any other exception."""
+    """ "interrupted" for Ctrl-C and termination, "failed" for any other exception."""
     return "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
 
 

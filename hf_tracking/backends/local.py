@@ -36,7 +36,7 @@ class LocalRunStore(Backend):
         self.path = run_dir / METRICS_FILE
         if run.resumed_from_step is not None and self.path.exists():
             self.rows_cut = truncate_after_step(self.path, run.resumed_from_step)
-        self._stream = open(self.path, "a", encoding="utf-8")
+        self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
 
     def log(self, record: Record) -> None:
         assert self._stream is not None, "LocalRunStore.log before start"
@@ -49,7 +49,10 @@ class LocalRunStore(Backend):
             self._stream = None
 
     def info(self) -> dict[str, Any]:
-        return {"metrics": str(self.path) if self.path else None, "rows_cut_on_resume": self.rows_cut}
+        return {
+            "metrics": str(self.path) if self.path else None,
+            "rows_cut_on_resume": self.rows_cut,
+        }
 
 
 def truncate_after_step(path: Path, last_step: int) -> int:

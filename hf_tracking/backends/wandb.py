@@ -50,7 +50,7 @@ def new_run_id() -> str:
 
 
 def resolve_mode(requested: str) -> str:
-    """"online", "offline" or "disabled" for a config's ``wandb_mode``."""
+    """ "online", "offline" or "disabled" for a config's ``wandb_mode``."""
     if requested != "auto":
         return requested
     environment = os.environ.get("WANDB_MODE", "").strip().lower()
@@ -109,7 +109,9 @@ class WandbBackend(Backend):
                 x_disable_stats=True, save_code=False, x_save_requirements=False, silent=True
             ),
         )
-        self.path = "/".join(self.run.path) if isinstance(self.run.path, (list, tuple)) else self.run.path
+        self.path = (
+            "/".join(self.run.path) if isinstance(self.run.path, (list, tuple)) else self.run.path
+        )
         self.sync_dir = os.path.dirname(self.run.dir)
         self.run.define_metric(STEP_METRIC)
         for axis in AXES:

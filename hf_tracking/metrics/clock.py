@@ -10,7 +10,7 @@ kept out of the training clock on purpose, so throughput measures training only.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 Clock = Callable[[], float]
 LEDGER_PARTS = ("train", "eval", "checkpoint")
@@ -98,9 +98,13 @@ class TimeLedger:
         """Wallclock seconds of the run at clock reading ``now``, across resumes."""
         return self.carried["wallclock"] + now - self._session_start
 
-    def seconds(self) -> dict[str, float]:
-        """Seconds per part, ``other`` and ``wallclock``, across resumes."""
-        wallclock = self.carried["wallclock"] + self.session_seconds
+    def seconds(self, now: float | None = None) -> dict[str, float]:
+        """Seconds per part, ``other`` and ``wallclock`` (at clock reading ``now``), across resumes."""
+        wallclock = (
+            self.carried["wallclock"] + self.session_seconds
+            if now is None
+            else self.wallclock_at(now)
+        )
         parts = {part: self.carried[part] + self.session[part] for part in LEDGER_PARTS}
         parts["other"] = max(0.0, wallclock - sum(parts.values()))
         parts["wallclock"] = wallclock
@@ -110,11 +114,13 @@ class TimeLedger:
         """Session seconds with evaluation and checkpoint time taken out: the throughput clock."""
         return self.session_seconds - self.session["eval"] - self.session["checkpoint"]
 
-    def metrics(self) -> dict[str, float]:
-        seconds = self.seconds()
+    def metrics(self, now: float | None = None) -> dict[str, float]:
+        seconds = self.seconds(now)
         wallclock = seconds["wallclock"]
         record = {f"time/{part}_hours": seconds[part] / 3600.0 for part in (*LEDGER_PARTS, "other")}
-        record["efficiency/goodput_pct"] = 100.0 * seconds["train"] / wallclock if wallclock else 0.0
+        record["efficiency/goodput_pct"] = (
+            100.0 * seconds["train"] / wallclock if wallclock else 0.0
+        )
         return record
 
     def state(self) -> dict[str, float]:

@@ -65,6 +65,10 @@ def model_tflops_per_second(tokens_per_second: float, flops_per_token_total: flo
     return tokens_per_second * flops_per_token_total / 1e12
 
 
-def mfu_pct(tokens_per_second_per_device: float, flops_per_token_total: float, peak: float) -> float:
+def mfu_pct(
+    tokens_per_second_per_device: float, flops_per_token_total: float, peak: float
+) -> float:
     """Achieved FLOPs of one device over its peak (TFLOP/s), in percent."""
-    return 100.0 * model_tflops_per_second(tokens_per_second_per_device, flops_per_token_total) / peak
+    return (
+        100.0 * model_tflops_per_second(tokens_per_second_per_device, flops_per_token_total) / peak
+    )

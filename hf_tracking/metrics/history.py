@@ -6,7 +6,8 @@ a million-step run keeps an evenly spaced picture of the whole run in at most ``
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 class BoundedHistory:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 # exp(709.78) is the largest double; beyond it perplexity is reported as infinite.
 _MAX_EXP_ARGUMENT = 709.0

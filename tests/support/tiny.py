@@ -15,7 +15,14 @@ def tiny_model(seed: int = 0) -> Any:
 
     torch.manual_seed(seed)
     config = GPT2Config(
-        vocab_size=VOCAB, n_positions=SEQ, n_embd=32, n_layer=2, n_head=2, pad_token_id=PAD
+        vocab_size=VOCAB,
+        n_positions=SEQ,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        pad_token_id=PAD,
+        bos_token_id=VOCAB - 1,
+        eos_token_id=VOCAB - 1,
     )
     return GPT2LMHeadModel(config)
 

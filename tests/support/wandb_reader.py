@@ -85,7 +85,9 @@ def read_run(run_dir: str | Path) -> OfflineRun:
             for item in record.config.update:
                 run.config[_key(item)] = json.loads(item.value_json)
         elif kind == "history":
-            run.history.append({_key(item): json.loads(item.value_json) for item in record.history.item})
+            run.history.append(
+                {_key(item): json.loads(item.value_json) for item in record.history.item}
+            )
         elif kind == "summary":
             for item in record.summary.update:
                 run.summary[_key(item)] = json.loads(item.value_json)
