@@ -5,7 +5,7 @@
 | ``on_init_end`` | with ``report_to`` naming ``wandb`` too, the WandbCallback is removed (one W&B run, one set of names) and a warning says so |
 | ``on_train_begin`` | the run starts (or resumes from the checkpoint's saved state), on the world-process-zero rank; a forward pre-hook starts counting tokens on the device |
 | ``on_step_begin`` / ``on_step_end`` | the training-step clock of the time ledger |
-| ``on_log`` | a training record: ``train/*``, the three axes, ``progress/*``, ``throughput/*``, ``tokens/*``, ``memory/*``; other keys pass through as ``train/<key>``; the end-of-training log goes to the summary |
+| ``on_log`` | a training record: ``train/*``, the three axes, ``progress/*``, ``throughput/*``, ``tokens/*``, ``memory/*``; other keys pass through as ``train/<key>``; the end-of-training log goes to the summary and the W&B run summary as ``final/*`` (``final/runtime``, ``final/loss``, ...), never as curve points |
 | ``on_evaluate`` | ``val/loss``, ``val/perplexity``, ``val/eval_time_seconds`` (the Trainer's ``eval_runtime``), ``val/train_val_gap``, other eval metrics under ``val/`` (``val/<name>/`` per eval dataset) |
 | ``on_save`` | a checkpoint event with path, step, is_best and the seconds the save took |
 | ``on_train_end`` | the summary is written and the backends finish; a later ``train()`` is a new run |
@@ -122,8 +122,8 @@ class TrackingCallback(TrainerCallback, ExportableState):
         logs = dict(logs)  # Trainer.log's dict is changed in place by other callbacks
         if any(key.startswith("eval_") for key in logs):
             return  # on_evaluate logs it
-        if "train_runtime" in logs:
-            tracker.log_final(logs)
+        if "train_samples_per_second" in logs:  # the end-of-training log
+            tracker.log_final({final_key(key): value for key, value in logs.items()})
             return
         tokens_seen, token_kinds = self._tokens(state)
         memory = _gathered_gpu_memory() if tracker.config.track_memory else None
@@ -223,6 +223,11 @@ def train_key(key: str) -> str:
     if "/" in key:
         return key
     return "train/" + key.removeprefix("train_")
+
+
+def final_key(key: str) -> str:
+    """A clean name for the end-of-training log: ``train_runtime`` → ``final/runtime``."""
+    return "final/" + key.removeprefix("train_")
 
 
 def config_from_trainer(args: Any, state: Any, model: Any) -> ExperimentConfig:

@@ -201,6 +201,11 @@ class Dispatcher:
             self._busy = False
 
     def _deliver(self, record: Record, local: list[BackendSlot]) -> None:
+        if record.prepare is not None:
+            try:
+                record.prepare(record.values)
+            except Exception:
+                logger.exception("hf_tracking: preparing a %s record failed", record.kind)
         if record.kind == "train" and self._host_probe is not None:
             try:
                 record.values.update(self._host_probe())
