@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import os
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,8 @@ class ExperimentConfig:
     save_every_steps: int | None = None
     peak_tflops: float | None = None
     causal_attention_flops: bool = False
+    backend_queue_size: int = 10000
+    backend_finish_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         self._check()
@@ -86,12 +89,13 @@ class ExperimentConfig:
             "d_ff",
             "eval_every_steps",
             "save_every_steps",
+            "backend_queue_size",
         )
         for name in positive_ints:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise _error(name, value, "must be >= 1", source)
-        for name in ("learning_rate", "peak_tflops"):
+        for name in ("learning_rate", "peak_tflops", "backend_finish_timeout"):
             value = getattr(self, name)
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise _error(name, value, "must be a finite number > 0", source)
@@ -133,12 +137,7 @@ class ExperimentConfig:
                 f"a config must be a mapping of field: value, got {type(data).__name__}"
                 + _where(source)
             )
-        known = {field.name for field in dataclasses.fields(cls)}
-        for key in data:
-            if not isinstance(key, str) or key not in known:
-                close = difflib.get_close_matches(str(key), sorted(known), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"unknown config field {key!r}{hint}" + _where(source))
+        _check_known_fields(data, source)
         config = cls.__new__(cls)
         for field in dataclasses.fields(cls):
             if field.name in data:
@@ -235,7 +234,32 @@ class ExperimentConfig:
         return result
 
 
+def _checked_init(generated: Callable[..., None]) -> Callable[..., None]:
+    """Unknown keyword arguments become a ConfigError with a suggestion, not a TypeError."""
+
+    @functools.wraps(generated)
+    def __init__(self: ExperimentConfig, *args: Any, **fields: Any) -> None:
+        if args:
+            raise ConfigError("ExperimentConfig takes keyword arguments only, e.g. d_model=512")
+        _check_known_fields(fields, source=None)
+        generated(self, **fields)
+
+    return __init__
+
+
+ExperimentConfig.__init__ = _checked_init(ExperimentConfig.__init__)  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------- helpers
+def _check_known_fields(data: Mapping[Any, Any], source: str | None) -> None:
+    known = {field.name for field in dataclasses.fields(ExperimentConfig)}
+    for key in data:
+        if not isinstance(key, str) or key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown config field {key!r}{hint}" + _where(source))
+
+
 def safe_name(name: str) -> str:
     """A name usable as one path component: no separators, no ``..``, no control characters."""
     cleaned = _UNSAFE_NAME_CHARS.sub("_", str(name)).strip("._")

@@ -117,8 +117,6 @@ class ExperimentTracker:
         extra_config: Mapping[str, Any] | None = None,
         planned_steps: int | None = None,
         clock: Clock = time.perf_counter,
-        finish_timeout: float = 60.0,
-        queue_size: int = 10000,
     ) -> None:
         self.config = as_config(config)
         self.model = model
@@ -128,8 +126,6 @@ class ExperimentTracker:
         self.world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
         self.planned_steps = planned_steps or self.config.num_iterations
         self.extra_config = dict(extra_config or {})
-        self.finish_timeout = finish_timeout
-        self._queue_size = queue_size
         self._backends = backends
         self._clock = clock
         self._ledger = TimeLedger(clock)
@@ -184,7 +180,7 @@ class ExperimentTracker:
         self.summary_path: Path | None = None
         self._dispatcher: Dispatcher | None = None
         self._finished = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if self.is_main_process:
             _LIVE_TRACKERS.add(self)
 
@@ -239,7 +235,7 @@ class ExperimentTracker:
         from hf_tracking.system import host_memory_metrics
 
         probe = host_memory_metrics if self.config.track_memory else None
-        self._dispatcher = Dispatcher(backends, run, probe, self._queue_size)
+        self._dispatcher = Dispatcher(backends, run, probe, self.config.backend_queue_size)
         _install_signal_handlers()
         return self
 
@@ -284,13 +280,21 @@ class ExperimentTracker:
             values.update(self.final_trainer_metrics)
             self._dispatch(Record("final", values))
         exit_code = 0 if self.status == "finished" else 1
-        self.backend_reports = self._dispatcher.close(self.status, exit_code, self.finish_timeout)
+        self.backend_reports = self._dispatcher.close(
+            self.status, exit_code, self.config.backend_finish_timeout
+        )
         if not save_summary:
             return None
         from hf_tracking.summary import build_summary, write_summary
 
         assert self.summary_path is not None
-        write_summary(self.summary_path, build_summary(self))
+        try:
+            write_summary(self.summary_path, build_summary(self))
+        except OSError as error:
+            logger.error(
+                "hf_tracking: could not write the summary %s: %s", self.summary_path, error
+            )
+            return None
         return self.summary_path
 
     backend_reports: list[dict[str, Any]] = []

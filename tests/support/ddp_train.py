@@ -1,0 +1,29 @@
+"""A tiny Trainer run for `accelerate launch --multi_gpu --num_processes 2` on the CPU (gloo)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from transformers import Trainer
+
+import hf_tracking  # noqa: F401  (registers report_to="hf_tracking")
+from tests.support.tiny import PaddedDataset, tiny_model, training_arguments
+
+
+def main(output_dir: str) -> None:
+    args = training_arguments(
+        output_dir, ddp_backend="gloo", max_steps=6, save_steps=6, eval_steps=3
+    )
+    trainer = Trainer(
+        model=tiny_model(),
+        args=args,
+        train_dataset=PaddedDataset(32),
+        eval_dataset=PaddedDataset(8, seed=1),
+    )
+    trainer.train()
+    print(json.dumps({"rank": args.process_index, "world_size": args.world_size}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
