@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -137,7 +138,7 @@ def test_bounded_history_thins_instead_of_forgetting():
     rows = history.rows()
     assert len(rows) < 100
     assert rows[0] == 0  # the start is kept
-    gaps = {b - a for a, b in zip(rows, rows[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(rows)}
     assert gaps == {history.stride}  # evenly spaced
     assert rows[-1] > 1_000_000 - 2 * history.stride
 

@@ -278,10 +278,10 @@ def test_context_manager_and_double_finish(tmp_path):
     assert tracker.status == "finished"
     assert tracker.finish() == tracker.summary_path
 
-    with pytest.raises(ZeroDivisionError):
-        with ExperimentTracker(seed_config(tmp_path, wandb_mode="disabled")) as failing:
-            failing.log_train_step(loss=1.0, tokens=1)
-            1 / 0  # noqa: B018
+    failing = ExperimentTracker(seed_config(tmp_path, wandb_mode="disabled"))
+    with pytest.raises(ZeroDivisionError), failing:
+        failing.log_train_step(loss=1.0, tokens=1)
+        1 / 0  # noqa: B018
     summary = strict_json(failing.summary_path)
     assert summary["status"] == "failed"
     assert "ZeroDivisionError" in summary["error"]
