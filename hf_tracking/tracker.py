@@ -30,21 +30,18 @@ writer thread drains (:mod:`hf_tracking.dispatch`).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import math
 import os
-import signal
-import sys
 import threading
 import time
-import weakref
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hf_tracking import lifecycle
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.local import LocalRunStore, reserve_run_dir
 from hf_tracking.backends.wandb import WandbBackend, new_run_id, resolve_mode
@@ -63,7 +60,6 @@ logger = logging.getLogger("hf_tracking")
 STATE_VERSION = 1
 # Step times of the first steps (compilation, allocator warm-up) are left out of percentiles.
 WARMUP_STEPS = 5
-_LIVE_TRACKERS: weakref.WeakSet[ExperimentTracker] = weakref.WeakSet()
 
 
 def _as_float(value: Any) -> float | None:
@@ -182,7 +178,7 @@ class ExperimentTracker:
         self._finished = False
         self._lock = threading.RLock()
         if self.is_main_process:
-            _LIVE_TRACKERS.add(self)
+            lifecycle.track(self)
 
     # ================================================================== lifecycle
     def start(self) -> ExperimentTracker:
@@ -236,7 +232,7 @@ class ExperimentTracker:
 
         probe = host_memory_metrics if self.config.track_memory else None
         self._dispatcher = Dispatcher(backends, run, probe, self.config.backend_queue_size)
-        _install_signal_handlers()
+        lifecycle.install_exit_hooks()
         return self
 
     _saved_wandb_mode: str | None = None
@@ -261,7 +257,7 @@ class ExperimentTracker:
             if self._finished:
                 return self.summary_path if save_summary else None
             self._finished = True
-        _LIVE_TRACKERS.discard(self)
+        lifecycle.untrack(self)
         if not self.is_main_process:
             return None
         if status is not None:
@@ -310,7 +306,7 @@ class ExperimentTracker:
         if exc is None:
             self.finish()
         else:
-            self.finish(status=failure_status(exc), error=f"{type(exc).__name__}: {exc}")
+            self.finish(status=lifecycle.failure_status(exc), error=f"{type(exc).__name__}: {exc}")
 
     # ================================================================== training
     def log_train_step(
@@ -756,55 +752,3 @@ def as_config(config: Any) -> ExperimentConfig:
     raise ConfigError(
         f"config must be an ExperimentConfig, a mapping or a path, got {type(config).__name__}"
     )
-
-
-def failure_status(exc: BaseException) -> str:
-    """ "interrupted" for Ctrl-C and termination, "failed" for any other exception."""
-    return "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
-
-
-# ====================================================================== process exit
-def _finish_live_trackers(status: str | None = None, error: str | None = None) -> None:
-    for tracker in list(_LIVE_TRACKERS):
-        try:
-            tracker.finish(status=status, error=error)
-        except Exception:
-            logger.exception("hf_tracking: finishing a run at exit failed")
-
-
-@atexit.register
-def _finish_at_exit() -> None:
-    """A tracker never finished is finished at interpreter exit; an uncaught exception marks it
-    failed (interrupted for Ctrl-C)."""
-    exc = getattr(sys, "last_value", None)
-    if exc is None:
-        _finish_live_trackers()
-    else:
-        _finish_live_trackers(failure_status(exc), f"{type(exc).__name__}: {exc}")
-
-
-_signal_handlers_installed = False
-
-
-def _install_signal_handlers() -> None:
-    """On SIGTERM (what a scheduler sends before killing a job) finish every run as
-    "interrupted", then let the signal do what it would have done without the tracker."""
-    global _signal_handlers_installed
-    if _signal_handlers_installed or threading.current_thread() is not threading.main_thread():
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is None:
-        return
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        _finish_live_trackers("interrupted", "SIGTERM")
-        if callable(previous):
-            previous(signum, frame)
-            return
-        if previous == signal.SIG_IGN:
-            return
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    _signal_handlers_installed = True

@@ -89,7 +89,10 @@ class WandbBackend(Backend):
         self.run_id = run.wandb_run_id
         if self.mode == "disabled":
             return
-        import wandb
+        try:
+            import wandb
+        except ImportError as error:
+            raise ImportError(f"wandb is not installed ({error}); pip install wandb") from None
 
         self.directory = os.environ.get("WANDB_DIR") or run.output_dir
         os.makedirs(self.directory, exist_ok=True)

@@ -1,0 +1,112 @@
+"""How runs end when the program does: normal exit, an uncaught exception, Ctrl-C, SIGTERM.
+
+A tracker never finished is finished when the main thread ends: "finished" after a normal exit,
+"failed" after an uncaught exception, "interrupted" after Ctrl-C or SIGTERM. Queued records are
+written first and W&B is finished with a non-zero exit code. The program then exits the way it
+would have without hf_tracking: the same exit status, the same signal.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hf_tracking.tracker import ExperimentTracker
+
+logger = logging.getLogger("hf_tracking")
+_live: weakref.WeakSet[ExperimentTracker] = weakref.WeakSet()
+_state = {"exit_hooks": False, "signal_handlers": False, "finished_at_exit": False}
+
+
+def track(tracker: ExperimentTracker) -> None:
+    _live.add(tracker)
+
+
+def untrack(tracker: ExperimentTracker) -> None:
+    _live.discard(tracker)
+
+
+def failure_status(exc: BaseException) -> str:
+    """ "interrupted" for Ctrl-C and termination, "failed" for any other exception."""
+    return "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
+
+
+def finish_live_trackers(status: str | None = None, error: str | None = None) -> None:
+    for tracker in list(_live):
+        _state["finished_at_exit"] = True
+        try:
+            tracker.finish(status=status, error=error)
+        except Exception:
+            logger.exception("hf_tracking: finishing a run at exit failed")
+
+
+def _finish_at_exit() -> None:
+    exc = getattr(sys, "last_value", None)
+    if exc is None:
+        finish_live_trackers()
+    else:
+        finish_live_trackers(failure_status(exc), f"{type(exc).__name__}: {exc}")
+
+
+def install_exit_hooks() -> None:
+    """Finish live runs when the main thread ends, before ``concurrent.futures`` refuses new work
+    (W&B needs it to finish), and again at interpreter exit as a fallback."""
+    if _state["exit_hooks"]:
+        return
+    _state["exit_hooks"] = True
+    import concurrent.futures.thread  # noqa: F401  (its shutdown hook must be registered first)
+
+    register_before_thread_shutdown = getattr(threading, "_register_atexit", None)
+    if register_before_thread_shutdown is not None:
+        register_before_thread_shutdown(_finish_at_exit)
+    atexit.register(_finish_at_exit)
+    _install_signal_handlers()
+
+
+@atexit.register
+def _exit_by_sigint_after_ctrl_c() -> None:
+    """Registered at import, so it runs after every other exit handler.
+
+    CPython exits by SIGINT after an unhandled KeyboardInterrupt only while a flag is set that
+    any ``exec``/``eval`` of a string clears, and finishing a run at exit (imports, dataclasses,
+    W&B) does that. Exit by SIGINT here, as CPython would have.
+    """
+    if _state["finished_at_exit"] and isinstance(
+        getattr(sys, "last_value", None), KeyboardInterrupt
+    ):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def _install_signal_handlers() -> None:
+    """On SIGTERM (what a scheduler sends before killing a job) finish every run as
+    "interrupted", then let the signal do what it would have done without the tracker."""
+    if _state["signal_handlers"] or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None:
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        finish_live_trackers("interrupted", "SIGTERM")
+        if callable(previous):
+            previous(signum, frame)
+            return
+        if previous == signal.SIG_IGN:
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    _state["signal_handlers"] = True
