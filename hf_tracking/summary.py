@@ -9,6 +9,7 @@ versions, and what each backend did (W&B id, path, mode and the sync command whe
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,13 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
         "checkpoints": tracker.checkpoints,
         "parameters": parameters,
         "history": {"rows_kept": len(tracker.history), "stride": tracker.history.stride},
+        "memory": {
+            "gpu_peak_allocated_gb": {
+                key.removeprefix("memory/").removesuffix("_max_allocated_gb"): value
+                for key, value in tracker.peak_memory_gb.items()
+            },
+            "process_peak_rss_gb": peak_rss_gb(),
+        },
         "world_size": tracker.world_size,
         "hardware": hardware_fingerprint(),
         "backends": tracker.backend_reports,
@@ -112,6 +120,16 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
             "sync_command": wandb_report.get("sync_command"),
         },
     }
+
+
+def peak_rss_gb() -> float | None:
+    """Peak resident memory of this process (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024**3 if sys.platform == "darwin" else 1024**2)
 
 
 def write_summary(path: str | Path, summary: dict[str, Any]) -> None:

@@ -153,6 +153,7 @@ class ExperimentTracker:
         self.latest_throughput: dict[str, float] = {}
         self.final_trainer_metrics: dict[str, Any] = {}
         self.best: dict[str, dict[str, Any]] = {}
+        self.peak_memory_gb: dict[str, float] = {}
         self.checkpoints: list[dict[str, Any]] = []
         self.eval_count = 0
         self.eval_seconds = 0.0
@@ -438,6 +439,9 @@ class ExperimentTracker:
 
                 memory = gpu_memory_metrics()
             values.update(memory)
+            for key, value in memory.items():
+                if key.endswith("_max_allocated_gb") and value > self.peak_memory_gb.get(key, 0.0):
+                    self.peak_memory_gb[key] = value
         if extra:
             values.update(extra)
         self._logged_step = steps

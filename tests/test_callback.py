@@ -69,6 +69,8 @@ def check_run(trainer: Trainer, tmp_path) -> dict:
     real_tokens = 2 * PaddedDataset(TRAIN_SIZE).real_tokens()
     assert train_rows[-1]["time/tokens_seen"] == real_tokens
     assert train_rows[-1]["tokens/slots"] == 96 * 16
+    # Loss-bearing: labels other than -100 after the one-position shift, one fewer per sample.
+    assert train_rows[-1]["tokens/loss_bearing"] == real_tokens - 96
     assert train_rows[-1]["tokens/padding_efficiency_pct"] == pytest.approx(
         100 * real_tokens / (96 * 16)
     )

@@ -12,15 +12,23 @@ from collections import deque
 
 
 class ThroughputWindow:
-    """Rates from the last ``window`` samples of (training seconds, tokens, steps), like
-    Lightning's ``Throughput``. Samples are cumulative counters, so a resumed run starts a fresh
-    window at its resumed counters and its rates are the resumed rates."""
+    """Rates over the last ``window`` gradient steps, like Lightning's ``Throughput``.
+
+    Samples of cumulative (training seconds, tokens, steps) are added on logging steps; the window
+    is the shortest run of recent samples that spans at least ``window`` steps (or the two latest
+    samples when logging is sparser than that). A resumed run starts a fresh window at its resumed
+    counters, so its rates are the resumed rates.
+    """
 
     def __init__(self, window: int = 100) -> None:
-        self._samples: deque[tuple[float, int, int]] = deque(maxlen=window + 1)
+        self.window = window
+        self._samples: deque[tuple[float, int, int]] = deque()
 
     def add(self, training_seconds: float, tokens_seen: int, gradient_steps: int) -> None:
-        self._samples.append((training_seconds, tokens_seen, gradient_steps))
+        samples = self._samples
+        samples.append((training_seconds, tokens_seen, gradient_steps))
+        while len(samples) > 2 and gradient_steps - samples[1][2] >= self.window:
+            samples.popleft()
 
     def reset(self) -> None:
         self._samples.clear()
