@@ -16,6 +16,7 @@ only, where all ranks are inside ``on_log``. Only the world-process-zero rank wr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -208,13 +209,16 @@ class TrackingCallback(TrainerCallback, ExportableState):
             config = ExperimentConfig.load(os.environ[CONFIG_ENVIRONMENT])
         else:
             config = config_from_trainer(args, state, model)
-        config.eval_every_steps = config.eval_every_steps or _interval(
-            args.eval_strategy, args.eval_steps
+        # A copy, filled from the Trainer's arguments: the user's config object stays as it was.
+        return dataclasses.replace(
+            config,
+            eval_every_steps=config.eval_every_steps
+            or _interval(args.eval_strategy, args.eval_steps),
+            save_every_steps=config.save_every_steps
+            or _interval(args.save_strategy, args.save_steps),
+            compute_dtype=config.compute_dtype
+            or ("bf16" if args.bf16 else "fp16" if args.fp16 else None),
         )
-        config.save_every_steps = config.save_every_steps or _interval(
-            args.save_strategy, args.save_steps
-        )
-        return config
 
 
 def train_key(key: str) -> str:

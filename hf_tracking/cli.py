@@ -1,4 +1,12 @@
-"""The ``hf-tracking`` command: reports, comparisons and summaries of runs."""
+"""The ``hf-tracking`` command: reports, comparisons and summaries of runs.
+
+    hf-tracking report RUN              plots and report.md into RUN's directory
+    hf-tracking compare RUN RUN ...     overlaid loss curves and a table (--output DIR)
+    hf-tracking summary RUN             the run summary, readable in a terminal
+
+RUN is a run directory (``experiments/NAME``) or its summary (``experiments/NAME_summary.json``).
+A missing run or one without metrics prints ``error: ...`` and exits 1.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +15,28 @@ import sys
 
 from hf_tracking._version import __version__
 
+DEFAULT_COMPARE_DIR = "experiments/compare"
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hf-tracking", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="hf-tracking",
+        description=__doc__.split("\n\n", 1)[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"hf-tracking {__version__}")
-    parser.add_subparsers(dest="command")
+    commands = parser.add_subparsers(dest="command")
+    run_help = "a run directory or its *_summary.json"
+    report = commands.add_parser("report", help="plot a run and write its report.md")
+    report.add_argument("run", help=run_help)
+    report.add_argument("--plots-dir", help="where the PNGs go (default RUN_DIR/plots)")
+    compare = commands.add_parser("compare", help="overlay and tabulate several runs")
+    compare.add_argument("runs", nargs="+", metavar="run", help=run_help)
+    compare.add_argument(
+        "--output", default=DEFAULT_COMPARE_DIR, help=f"output directory ({DEFAULT_COMPARE_DIR})"
+    )
+    summary = commands.add_parser("summary", help="print a run's summary")
+    summary.add_argument("run", help=run_help)
     return parser
 
 
@@ -21,7 +46,48 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from hf_tracking.report import ReportError
+
+    try:
+        return COMMANDS[args.command](args)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:
+        if error.name != "matplotlib":
+            raise
+        print("error: plots need matplotlib: pip install 'hf-tracking[plots]'", file=sys.stderr)
+        return 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from hf_tracking.report import make_report
+
+    for path in make_report(args.run, args.plots_dir):
+        print(path)
     return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from hf_tracking.report import compare_runs
+
+    result = compare_runs(args.runs, args.output)
+    print(result["table"])
+    for key, values in result["differences"]:
+        print(f"differs: {key}: " + " | ".join(map(str, values)))
+    for path in result["paths"]:
+        print(path)
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from hf_tracking.report import load_run, summary_text
+
+    print(summary_text(load_run(args.run)))
+    return 0
+
+
+COMMANDS = {"report": _report, "compare": _compare, "summary": _summary}
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from hf_tracking.errors import ConfigError
 from hf_tracking.metrics.params import format_count, gpt2_parameter_breakdown, parse_size_label
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
 MAX_NAME_LENGTH = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._+-]+")
 # A label within this factor of a count is taken to describe it.
@@ -62,6 +63,7 @@ class ExperimentConfig:
     eval_every_steps: int | None = None
     save_every_steps: int | None = None
     peak_tflops: float | None = None
+    compute_dtype: str | None = None
     causal_attention_flops: bool = False
     backend_queue_size: int = 10000
     backend_finish_timeout: float = 60.0
@@ -105,6 +107,10 @@ class ExperimentConfig:
                 self.d_model,
                 f"must be divisible by num_heads ({self.num_heads})",
                 source,
+            )
+        if self.compute_dtype is not None and self.compute_dtype not in COMPUTE_DTYPES:
+            raise _error(
+                "compute_dtype", self.compute_dtype, f"must be one of {COMPUTE_DTYPES}", source
             )
         if self.wandb_mode not in WANDB_MODES:
             raise _error("wandb_mode", self.wandb_mode, f"must be one of {WANDB_MODES}", source)

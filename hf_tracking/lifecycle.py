@@ -26,6 +26,16 @@ _live: weakref.WeakSet[ExperimentTracker] = weakref.WeakSet()
 _state = {"exit_hooks": False, "signal_handlers": False, "finished_at_exit": False}
 
 
+def _forget_runs_of_parent() -> None:
+    """A forked child (a DataLoader worker) must never finish or write its parent's runs."""
+    _live.clear()
+    _state["finished_at_exit"] = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_runs_of_parent)
+
+
 def track(tracker: ExperimentTracker) -> None:
     _live.add(tracker)
 

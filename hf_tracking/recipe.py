@@ -135,16 +135,17 @@ class DataSettings:
                 f"must be one of {OFFLINE_SOURCES}",
                 source,
             )
-        for name in ("validation_documents", "tokenizer_train_documents", "shuffle_buffer"):
+        counts = ("validation_documents", "tokenizer_train_documents", "shuffle_buffer")
+        counts += ("max_train_documents", "num_proc")
+        counts += ("offline_train_documents", "offline_validation_documents")
+        for name in counts:
             _at_least(self, name, 1, source)
-        for name in ("max_train_documents", "num_proc", "offline_train_documents"):
-            _at_least(self, name, 1, source)
-        _at_least(self, "offline_validation_documents", 1, source)
 
 
 @dataclasses.dataclass
 class Recipe:
-    """A loaded recipe. ``offline`` picks ``data.offline_source`` over the Hub."""
+    """A loaded recipe. ``offline`` picks ``data.offline_source`` over the Hub (always so when
+    the recipe names no ``dataset_name``)."""
 
     config: ExperimentConfig
     training: TrainingSettings
@@ -197,6 +198,7 @@ def recipe_from_dict(
         raise ConfigError(
             "--offline needs data.offline_source (e.g. stories) in the recipe" + _where(source)
         )
+    offline = offline or data_settings.dataset_name is None
     training.max_steps = training.max_steps or config.num_iterations
     training.logging_steps = training.logging_steps or config.log_every_steps
     training.eval_steps = (
@@ -252,9 +254,9 @@ def _settings(cls: type, section: str, values: Any, source: str | None) -> Any:
             f"recipe section {section!r} must be a mapping, got {type(values).__name__}"
             + _where(source)
         )
-    fields = {field.name: field for field in dataclasses.fields(cls)}
+    known = {field.name for field in dataclasses.fields(cls)}
     for key in values:
-        _check_key(section, key, set(fields), source)
+        _check_key(section, key, known, source)
     hints = typing.get_type_hints(cls)
     settings = cls()
     for name, value in values.items():
@@ -288,20 +290,22 @@ def _where(source: str | None) -> str:
 
 
 # ===================================================================== the Hub
-def is_hub_error(error: BaseException) -> bool:
+def is_hub_error(error: BaseException | None) -> bool:
     """True for the errors datasets and transformers raise when the Hub cannot be reached."""
     from huggingface_hub import errors
 
     unreachable = (ConnectionError, TimeoutError, errors.OfflineModeIsEnabled)
     unreachable += (errors.LocalEntryNotFoundError,)
-    seen: BaseException | None = error
-    while seen is not None:
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    for seen in chain:
         text = str(seen).lower()
         if isinstance(seen, unreachable) or (
             isinstance(seen, OSError) and ("couldn't connect" in text or "offline mode" in text)
         ):
             return True
-        seen = seen.__cause__ or seen.__context__
     return False
 
 
@@ -405,7 +409,6 @@ def _local_tokenizer(recipe: Recipe, train_texts: Any) -> Any:
         eos_token=END_OF_TEXT,
         unk_token=END_OF_TEXT,
         pad_token=END_OF_TEXT,
-        model_max_length=recipe.config.seq_length,
     )
     tokenizer.save_pretrained(str(cache))
     return tokenizer
@@ -455,7 +458,9 @@ def pack(texts: Any, tokenizer: Any, seq_length: int, column: str, num_proc: int
     return texts.map(blocks, **options)
 
 
-def build_datasets(recipe: Recipe, tokenizer: Any, train_texts: Any, validation_texts: Any) -> Any:
+def build_datasets(
+    recipe: Recipe, tokenizer: Any, train_texts: Any, validation_texts: Any
+) -> tuple[Any, Any]:
     """(training blocks, validation blocks); validation is cut to ``eval_batches`` batches."""
     config, data = recipe.config, recipe.data
     train = pack(train_texts, tokenizer, config.seq_length, data.text_column, data.num_proc)
@@ -487,9 +492,11 @@ def _skip(dataset: Any, count: int) -> Any:
 
 
 # ===================================================================== model, arguments, Trainer
-def gpt2_config(config: ExperimentConfig, dropout: float = 0.0, eos_token_id: int = 0) -> Any:
+def gpt2_config(
+    config: ExperimentConfig, dropout: float = 0.0, eos_token_id: int | None = None
+) -> Any:
     """The ``GPT2Config`` of the experiment's sizes: ``n_positions = seq_length``,
-    ``n_inner = d_ff``, tied embeddings as configured."""
+    ``n_inner = d_ff``, tied embeddings as configured; EOS also serves as BOS and padding."""
     from transformers import GPT2Config
 
     return GPT2Config(
@@ -504,6 +511,7 @@ def gpt2_config(config: ExperimentConfig, dropout: float = 0.0, eos_token_id: in
         attn_pdrop=dropout,
         bos_token_id=eos_token_id,
         eos_token_id=eos_token_id,
+        pad_token_id=eos_token_id,
         tie_word_embeddings=config.tie_word_embeddings,
     )
 
@@ -535,7 +543,9 @@ def precision_flags(precision: str) -> dict[str, bool]:
 
     cuda = torch.cuda.is_available()
     flags = {
-        "bf16": precision == "bf16" and cuda and torch.cuda.is_bf16_supported(),
+        "bf16": precision == "bf16"
+        and cuda
+        and torch.cuda.is_bf16_supported(including_emulation=False),
         "fp16": precision == "fp16" and cuda,
     }
     if precision != "fp32" and not any(flags.values()):
@@ -575,6 +585,7 @@ def build_training_arguments(recipe: Recipe) -> Any:
         seed=training.seed,
         use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=training.dataloader_num_workers,
+        ddp_find_unused_parameters=False,
         report_to="none",
         **precision_flags(training.precision),
     )

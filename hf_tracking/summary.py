@@ -97,7 +97,8 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
             "mfu_pct": tracker.latest_throughput.get("throughput/mfu_pct"),
             "mfu_note": None
             if tracker.peak
-            else "no MFU: the device's dense peak for this dtype is not known (set peak_tflops)",
+            else "no MFU: the device's dense peak for this dtype is not known (set peak_tflops, "
+            "and compute_dtype when training under bf16/fp16 autocast)",
         },
         "checkpoints": tracker.checkpoints,
         "parameters": parameters,

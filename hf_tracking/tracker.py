@@ -682,7 +682,9 @@ class ExperimentTracker:
     def _detect_device(self) -> None:
         from hf_tracking.system import device_name_and_dtype
 
-        self.device_name, self.dtype = device_name_and_dtype(self.model)
+        self.device_name, weights_dtype = device_name_and_dtype(self.model)
+        # Weights stay fp32 under bf16/fp16 autocast: the compute dtype, when stated, decides.
+        self.dtype = self.config.compute_dtype or weights_dtype
         if self.config.peak_tflops:
             self.peak = ("user peak_tflops", self.config.peak_tflops)
         elif self.device_name and self.dtype:

@@ -192,6 +192,7 @@ def test_flops_breakdown_and_causal_convention():
         ("NVIDIA GeForce GTX 1080", "bf16", None),
         ("Some Future Accelerator", "bf16", None),
         ("NVIDIA A100-SXM4-80GB", "fp8", None),
+        ("NVIDIA H100 80GB HBM3", "fp32", None),
     ],
 )
 def test_peak_table_never_guesses(name, dtype, expected):

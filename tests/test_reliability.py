@@ -379,3 +379,35 @@ def test_secrets_never_land_in_files_or_the_wandb_config(tmp_path, monkeypatch):
     assert run.config["trainer"]["pad_token_id"] == 0
     assert run.config["trainer"]["include_num_input_tokens_seen"] == "no"
     assert "redacted" in run.config["trainer"]["hub_token"]
+
+
+def test_a_forked_child_never_finishes_the_parents_run(tmp_path):
+    tracker = ExperimentTracker(small_config(tmp_path, wandb_mode="disabled"))
+    tracker.log_train_step(loss=1.0, tokens=1)
+    tracker.flush()
+    child = os.fork()
+    if child == 0:  # a DataLoader worker started with fork, ending normally
+        from hf_tracking import lifecycle
+
+        lifecycle.finish_live_trackers()
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert not tracker.summary_path.exists()
+    assert tracker.status == "running"
+    tracker.finish()
+    assert strict_json(tracker.summary_path)["status"] == "finished"
+
+
+def test_every_run_gets_its_own_wandb_id(tmp_path):
+    import random
+
+    ids = set()
+    for _ in range(3):
+        random.seed(42)  # as the Trainer does before the tracker starts
+        tracker = ExperimentTracker(
+            small_config(tmp_path, wandb_mode="offline"), backends=[LocalRunStore()]
+        )
+        tracker.start()
+        ids.add(tracker.wandb_run_id)
+        tracker.finish()
+    assert len(ids) == 3

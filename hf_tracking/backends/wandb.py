@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import netrc
 import os
-import random
+import secrets
 import string
 from typing import Any
 
@@ -46,7 +46,9 @@ PLOTTED_GROUPS = (
 
 def new_run_id() -> str:
     """An 8-character id like wandb's own, made here so it can be saved before init returns."""
-    return "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
+    # Not the `random` module: the Trainer seeds it, which would give every run the same id.
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
 
 
 def resolve_mode(requested: str) -> str:

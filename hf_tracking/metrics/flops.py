@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import re
 
-# Dense (no sparsity) peak TFLOP/s by device and dtype, from NVIDIA's data sheets (A100, H100,
-# H200, L4, L40S, A10); the sheets print sparse figures that are twice these. Patterns are tried
-# in order, so the more specific names come first.
+# Dense (no sparsity) tensor-core peak TFLOP/s by device and dtype, from NVIDIA's data sheets
+# (A100, H100, H200, L4, L40S, A10); the sheets print sparse figures that are twice these. There
+# is no fp32 column: fp32 matmuls may run as TF32 or not, so an fp32 run gets no MFU rather than
+# a guess. Patterns are tried in order, so the more specific names come first.
 PEAK_TFLOPS: list[tuple[str, str, dict[str, float]]] = [
-    ("H100 NVL", r"H100.*NVL", {"bf16": 835.5, "fp16": 835.5, "fp32": 60.0}),
-    ("H100 PCIe", r"H100.*PCIE", {"bf16": 756.5, "fp16": 756.5, "fp32": 51.0}),
-    ("H100 SXM", r"H100", {"bf16": 989.5, "fp16": 989.5, "fp32": 67.0}),
-    ("H200", r"H200", {"bf16": 989.5, "fp16": 989.5, "fp32": 67.0}),
-    ("A100", r"A100", {"bf16": 312.0, "fp16": 312.0, "fp32": 19.5}),
-    ("L40S", r"L40S", {"bf16": 362.05, "fp16": 362.05, "fp32": 91.6}),
-    ("L4", r"\bL4\b", {"bf16": 121.0, "fp16": 121.0, "fp32": 30.3}),
-    ("A10", r"\bA10\b", {"bf16": 125.0, "fp16": 125.0, "fp32": 31.2}),
+    ("H100 NVL", r"H100.*NVL", {"bf16": 835.5, "fp16": 835.5}),
+    ("H100 PCIe", r"H100.*PCIE", {"bf16": 756.5, "fp16": 756.5}),
+    ("H100 SXM", r"H100", {"bf16": 989.5, "fp16": 989.5}),
+    ("H200", r"H200", {"bf16": 989.5, "fp16": 989.5}),
+    ("A100", r"A100", {"bf16": 312.0, "fp16": 312.0}),
+    ("L40S", r"L40S", {"bf16": 362.05, "fp16": 362.05}),
+    ("L4", r"\bL4\b", {"bf16": 121.0, "fp16": 121.0}),
+    ("A10", r"\bA10\b", {"bf16": 125.0, "fp16": 125.0}),
 ]
 
 

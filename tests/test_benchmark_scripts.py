@@ -1,0 +1,62 @@
+"""Smoke tests of the benchmark scripts: each runs with --quick and writes the JSON it promises."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def run_script(name: str, output: Path, *arguments: str) -> dict:
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPTS / name), "--quick", "--output", str(output), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return json.loads(output.read_text())
+
+
+@pytest.mark.slow
+def test_benchmark_overhead_quick(tmp_path):
+    data = run_script("benchmark_overhead.py", tmp_path / "overhead.json")
+    for key in ("versions", "machine", "timer_floor", "log_train_step", "on_log", "wandb_log"):
+        assert key in data, key
+    for key in ("ratios", "finish_drain", "startup", "trainer"):
+        assert key in data, key
+    assert {"torch", "transformers", "wandb", "hf_tracking", "python"} <= set(data["versions"])
+    assert {"cpu_model", "cpu_count"} <= set(data["machine"])
+    case = data["log_train_step"]["wandb_offline"]
+    assert case["emitting"]["n"] == case["records_expected"] == case["metrics_jsonl_lines"]
+    for stats in (
+        case["non_emitting"],
+        case["emitting"],
+        data["on_log"]["wandb_offline"]["on_log"],
+    ):
+        assert 0 < stats["p50_us"] <= stats["p95_us"] <= stats["p99_us"]
+    assert data["wandb_log"]["wandb_log_5_scalars"]["p50_us"] > 0
+    drain = data["finish_drain"]
+    assert drain["local_only"]["metrics_jsonl_lines"] == drain["local_only"]["records"]
+    assert "difference_s" in data["startup"]["warm"]
+    for name in ("none", "hf_tracking", "wandb"):
+        assert data["trainer"][name]["total"]["median_s"] > 0
+    assert data["trainer"]["ratio_hf_tracking_over_none"] > 0
+
+
+def test_benchmark_memory_quick(tmp_path):
+    data = run_script("benchmark_memory.py", tmp_path / "memory.json")
+    for key in ("versions", "machine", "rss_mb", "growth_mb", "samples", "max_intake_backlog"):
+        assert key in data, key
+    for key in ("history_len", "metrics_jsonl_lines", "finish_s", "summary_s", "wall_s"):
+        assert key in data, key
+    assert data["records"] == 20_000
+    assert data["metrics_jsonl_lines"] == data["records"]
+    assert 0 < data["history_len"] <= 10_000
+    assert data["samples"][0]["records"] == 0 and data["samples"][-1]["records"] == 20_000
+    assert data["targets"]["lines_equal_records"]["met"]
