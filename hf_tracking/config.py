@@ -244,7 +244,7 @@ def _checked_init(generated: Callable[..., None]) -> Callable[..., None]:
     """Unknown keyword arguments become a ConfigError with a suggestion, not a TypeError."""
 
     @functools.wraps(generated)
-    def __init__(self: ExperimentConfig, *args: Any, **fields: Any) -> None:
+    def __init__(self: ExperimentConfig, /, *args: Any, **fields: Any) -> None:
         if args:
             raise ConfigError("ExperimentConfig takes keyword arguments only, e.g. d_model=512")
         _check_known_fields(fields, source=None)

@@ -20,6 +20,9 @@ from hf_tracking.backends.base import Backend, Record, RunInfo
 
 logger = logging.getLogger("hf_tracking")
 POLL_SECONDS = 0.02
+BATCH_SIZE = 1000
+# Records waiting for the writer before put() waits for room (about 15 MB of records).
+HIGH_WATER = 10000
 
 
 class BackendSlot:
@@ -53,15 +56,18 @@ class BackendSlot:
         except Exception as error:  # a backend never stops training
             self._report("start", error)
 
-    def log(self, record: Record) -> None:
+    def log(self, records: list[Record]) -> None:
         if not self.started:
-            self.lost += 1
+            self.lost += len(records)
             return
         try:
-            self.backend.log(record)
-            self.written += 1
+            if len(records) == 1:
+                self.backend.log(records[0])
+            else:
+                self.backend.log_batch(records)
+            self.written += len(records)
         except Exception as error:
-            self.lost += 1
+            self.lost += len(records)
             self._report("log", error)
 
     def finish(self, status: str, exit_code: int) -> None:
@@ -125,7 +131,7 @@ class RemoteWorker:
                 record = self._queue.popleft() if self._queue else None
                 closing = self._closing
             if record is not None:
-                self.slot.log(record)
+                self.slot.log([record])
             elif closing is not None:
                 self.slot.finish(*closing)
                 return
@@ -168,8 +174,18 @@ class Dispatcher:
         self._thread.start()
 
     def put(self, item: Record | Callable[[], None]) -> None:
-        """Queue a record, or a job to run on the writer thread. Called on the training thread."""
+        """Queue a record, or a job to run on the writer thread. Called on the training thread:
+        an append, unless more than ``HIGH_WATER`` items wait (a loop emitting records faster
+        than a disk takes them), when it waits for the writer to catch up rather than let memory
+        grow without bound."""
         self._intake.append(item)
+        if len(self._intake) > HIGH_WATER:
+            self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        self._wake.set()
+        while len(self._intake) > HIGH_WATER // 2 and self._thread.is_alive():
+            time.sleep(0.001)
 
     def _loop(self) -> None:
         local = [slot for slot in self.slots if not slot.backend.remote]
@@ -188,19 +204,26 @@ class Dispatcher:
                 return
 
     def _drain(self, local: list[BackendSlot]) -> None:
+        """Deliver what waits, in order, in batches: one write and one flush per batch."""
         while self._intake:
             self._busy = True
-            item = self._intake.popleft()
-            if isinstance(item, Record):
-                self._deliver(item, local)
-            else:
+            batch: list[Record] = []
+            while self._intake and len(batch) < BATCH_SIZE:
+                item = self._intake.popleft()
+                if isinstance(item, Record):
+                    self._prepare(item)
+                    batch.append(item)
+                    continue
+                self._deliver(batch, local)
+                batch = []
                 try:
                     item()
                 except Exception:
                     logger.exception("hf_tracking: a write on the writer thread failed")
+            self._deliver(batch, local)
             self._busy = False
 
-    def _deliver(self, record: Record, local: list[BackendSlot]) -> None:
+    def _prepare(self, record: Record) -> None:
         if record.prepare is not None:
             try:
                 record.prepare(record.values)
@@ -211,10 +234,15 @@ class Dispatcher:
                 record.values.update(self._host_probe())
             except Exception:
                 self._host_probe = None
+
+    def _deliver(self, batch: list[Record], local: list[BackendSlot]) -> None:
+        if not batch:
+            return
         for slot in local:
-            slot.log(record)
+            slot.log(batch)
         for worker in self._workers:
-            worker.offer(record)
+            for record in batch:
+                worker.offer(record)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued record has reached every backend; True when it did."""

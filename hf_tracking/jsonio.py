@@ -32,6 +32,15 @@ def dumps_strict(value: Any, indent: int | None = None) -> str:
     return json.dumps(finite_or_none(value), indent=indent, allow_nan=False, default=str)
 
 
+def dumps_line(value: dict[str, Any]) -> str:
+    """One JSONL line. The plain encoder first (most records are finite floats); a record with a
+    non-finite number or an odd type takes the strict path."""
+    try:
+        return json.dumps(value, allow_nan=False) + "\n"
+    except (ValueError, TypeError):
+        return dumps_strict(value) + "\n"
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     path = Path(path)

@@ -24,6 +24,7 @@ import functools
 import os
 import platform
 import sys
+import time
 from typing import Any
 
 _GB = 1024**3
@@ -61,14 +62,25 @@ def gpu_memory_metrics(index: int | None = None, reset_peak: bool = True) -> dic
     return metrics
 
 
-def host_memory_metrics() -> dict[str, float]:
-    """Host RAM in use and this process's resident memory (psutil)."""
+_host_cache: dict[str, Any] = {"pid": None, "process": None, "at": -1.0, "metrics": {}}
+
+
+def host_memory_metrics(max_age_seconds: float = 1.0) -> dict[str, float]:
+    """Host RAM in use and this process's resident memory (psutil). A reading younger than
+    ``max_age_seconds`` is reused: the probe costs tens of µs and RAM moves slowly."""
     import psutil
 
-    return {
-        "memory/system_memory_percent": float(psutil.virtual_memory().percent),
-        "memory/process_rss_gb": psutil.Process().memory_info().rss / _GB,
-    }
+    now = time.monotonic()
+    cache = _host_cache
+    if cache["pid"] != os.getpid():
+        cache.update(pid=os.getpid(), process=psutil.Process(), at=-1.0)
+    if now - cache["at"] >= max_age_seconds:
+        cache["metrics"] = {
+            "memory/system_memory_percent": float(psutil.virtual_memory().percent),
+            "memory/process_rss_gb": cache["process"].memory_info().rss / _GB,
+        }
+        cache["at"] = now
+    return dict(cache["metrics"])
 
 
 def device_name_and_dtype(model: Any = None) -> tuple[str | None, str | None]:

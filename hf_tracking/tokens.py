@@ -69,10 +69,11 @@ class TokenCounter:
 
             counts = torch.zeros(3, dtype=torch.int64, device=self._device)
         else:
-            counts = self._counts.clone()
+            counts = self._counts
         if sum_over_processes:
             import torch.distributed as dist
 
             if dist.is_available() and dist.is_initialized():
+                counts = counts.clone()  # the running count stays this rank's own
                 dist.all_reduce(counts, op=dist.ReduceOp.SUM)
         return dict(zip(KINDS, (int(value) for value in counts.tolist()), strict=True))

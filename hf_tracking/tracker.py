@@ -341,8 +341,10 @@ class ExperimentTracker:
                     self.gradient_steps,
                 )
             return
-        _check_number("grad_norm", grad_norm, allow_none=True)
-        _check_number("learning_rate", learning_rate, allow_none=True)
+        if grad_norm is not None and grad_norm.__class__ is not float:
+            _check_number("grad_norm", grad_norm)
+        if learning_rate is not None and learning_rate.__class__ is not float:
+            _check_number("learning_rate", learning_rate)
         now = self._clock()
         self._close_step(now, steps)
         self._latest_learning_rate = learning_rate
@@ -414,12 +416,12 @@ class ExperimentTracker:
         values.update(self._ledger.metrics(now))
 
         self._throughput.add(self._ledger.training_clock(), self.tokens_seen, steps)
-        throughput = self._throughput.metrics(self.world_size)
+        rates = self._throughput.rates()
+        throughput = self._throughput.metrics(self.world_size, rates)
         if throughput:
             self._add_flops(throughput)
             values.update(throughput)
             self.latest_throughput = throughput
-        rates = self._throughput.rates()
         eta = eta_hours(
             steps,
             self.planned_steps,
@@ -446,9 +448,7 @@ class ExperimentTracker:
             values.update(extra)
         self._logged_step = steps
         self.latest_train = values
-        self.history.append(
-            {key: values.get(key) for key in HISTORY_KEYS if values.get(key) is not None}
-        )
+        self.history.append({key: values[key] for key in HISTORY_KEYS if key in values})
         self._dispatch(Record("train", values))
 
     # ================================================================== validation

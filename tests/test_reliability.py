@@ -123,10 +123,10 @@ def test_backend_finish_hanging(tmp_path):
 
 
 def test_local_disk_failing(tmp_path, monkeypatch):
-    def disk_full(self, record):
+    def disk_full(self, records):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(LocalRunStore, "log", disk_full)
+    monkeypatch.setattr(LocalRunStore, "log_batch", disk_full)
     config = small_config(tmp_path, wandb_mode="offline")
     tracker = ExperimentTracker(config, backends=[LocalRunStore(), WandbBackend()])
     for _ in range(15):

@@ -54,6 +54,11 @@ class Backend:
     def log(self, record: Record) -> None:
         raise NotImplementedError
 
+    def log_batch(self, records: list[Record]) -> None:
+        """Several records in order; override when one call for all is cheaper."""
+        for record in records:
+            self.log(record)
+
     def finish(self, status: str, exit_code: int) -> None:
         """Flush and close; ``exit_code`` is 0 for a finished run, non-zero otherwise."""
 

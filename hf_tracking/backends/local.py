@@ -1,8 +1,8 @@
 """The local run store: ``{output_dir}/{name}/metrics.jsonl`` and ``config.yaml``.
 
-The source of truth of a run. One strict JSON object per line (non-finite numbers as null), each
-line flushed as it is written, so a crash loses at most the line being written; readers skip a
-torn last line (:func:`hf_tracking.jsonio.iter_jsonl`). On a resume from step S, rows past S are
+The source of truth of a run. One strict JSON object per line (non-finite numbers as null),
+flushed with every batch the writer thread takes off the queue, so a crash loses at most the
+records still queued and the line being written; readers skip a torn last line (:func:`hf_tracking.jsonio.iter_jsonl`). On a resume from step S, rows past S are
 cut first, so the file stays one monotonic history.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
-from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_strict, iter_jsonl
+from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_jsonl
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
@@ -39,8 +39,14 @@ class LocalRunStore(Backend):
         self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
 
     def log(self, record: Record) -> None:
+        self.log_batch([record])
+
+    def log_batch(self, records: list[Record]) -> None:
+        """Write complete lines and flush once: a crash loses no line already returned from here."""
         assert self._stream is not None, "LocalRunStore.log before start"
-        self._stream.write(dumps_strict({"event": record.kind, **record.values}) + "\n")
+        self._stream.write(
+            "".join(dumps_line({"event": record.kind, **record.values}) for record in records)
+        )
         self._stream.flush()
 
     def finish(self, status: str, exit_code: int) -> None:
@@ -64,7 +70,7 @@ def truncate_after_step(path: Path, last_step: int) -> int:
         if isinstance(step, (int, float)) and step > last_step:
             removed += 1
         else:
-            kept.append(dumps_strict(row) + "\n")
+            kept.append(dumps_line(row))
     atomic_write_text(path, "".join(kept))
     return removed
 

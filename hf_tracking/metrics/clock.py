@@ -96,6 +96,8 @@ class TimeLedger:
 
     def wallclock_at(self, now: float) -> float:
         """Wallclock seconds of the run at clock reading ``now``, across resumes."""
+        if self._stopped_at is not None:
+            now = min(now, self._stopped_at)
         return self.carried["wallclock"] + now - self._session_start
 
     def seconds(self, now: float | None = None) -> dict[str, float]:

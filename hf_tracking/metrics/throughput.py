@@ -44,8 +44,11 @@ class ThroughputWindow:
             return None
         return (tokens1 - tokens0) / elapsed, (steps1 - steps0) / elapsed
 
-    def metrics(self, world_size: int = 1) -> dict[str, float]:
-        rates = self.rates()
+    def metrics(
+        self, world_size: int = 1, rates: tuple[float, float] | None = None
+    ) -> dict[str, float]:
+        """The throughput keys; ``rates`` when the caller already has them from :meth:`rates`."""
+        rates = rates or self.rates()
         if rates is None:
             return {}
         tokens_per_second, steps_per_second = rates
