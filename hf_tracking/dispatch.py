@@ -145,10 +145,14 @@ class RemoteWorker:
             self.slot.finish_status = f"did not finish within {timeout:g} s"
             self.slot.lost += len(self._queue)
             logger.warning(
-                "hf_tracking: backend %r did not finish within %g s; left it behind",
+                "hf_tracking: backend %r did not finish within %g s; stopped waiting for it",
                 self.slot.backend.name,
                 timeout,
             )
+            try:
+                self.slot.backend.kill()
+            except Exception:
+                logger.exception("hf_tracking: stopping backend %r failed", self.slot.backend.name)
 
 
 class Dispatcher:

@@ -21,7 +21,9 @@ class TokenCounter:
     def __init__(self, pad_token_id: int | None = None, main_input_name: str = "input_ids") -> None:
         self.pad_token_id = pad_token_id
         self.main_input_name = main_input_name
-        self._counts: Any = None
+        self.slots = 0
+        self._real: Any = None
+        self._loss_bearing: Any = None
         self._handle: Any = None
         self._device: Any = None
 
@@ -43,37 +45,39 @@ class TokenCounter:
             input_ids = args[0]
         if input_ids is None or not hasattr(input_ids, "numel"):
             return
-        import torch
-
-        if self._counts is None:
-            self._counts = torch.zeros(3, dtype=torch.int64, device=input_ids.device)
         # Runs on every training micro-batch: device-side adds only, nothing is read back here.
+        if self._real is None:
+            import torch
+
+            self._real = torch.zeros((), dtype=torch.int64, device=input_ids.device)
+            self._loss_bearing = torch.zeros((), dtype=torch.int64, device=input_ids.device)
+        slots = input_ids.numel()  # a shape, known on the host
+        self.slots += slots
         mask = kwargs.get("attention_mask")
         if mask is not None:
-            real = mask.sum()
+            self._real.add_(mask.sum())
         elif self.pad_token_id is not None:
-            real = (input_ids != self.pad_token_id).sum()
+            self._real.add_((input_ids != self.pad_token_id).sum())
         else:
-            real = input_ids.numel()
-        self._counts[0] += real
-        self._counts[1] += input_ids.numel()
+            self._real.add_(slots)
         labels = kwargs.get("labels")
         if labels is not None:
-            self._counts[2] += (labels[..., 1:] != IGNORE_INDEX).sum()
+            self._loss_bearing.add_((labels[..., 1:] != IGNORE_INDEX).sum())
 
     def read(self, sum_over_processes: bool = False) -> dict[str, int]:
         """Counts since the start, over all processes when asked. Reads the device once: call it
         on logging steps only, on every rank (the sum is a collective)."""
-        if self._counts is None:
-            import torch
+        import torch
 
+        if self._real is None:
             counts = torch.zeros(3, dtype=torch.int64, device=self._device)
         else:
-            counts = self._counts
+            counts = torch.stack(
+                (self._real, torch.full_like(self._real, self.slots), self._loss_bearing)
+            )
         if sum_over_processes:
             import torch.distributed as dist
 
             if dist.is_available() and dist.is_initialized():
-                counts = counts.clone()  # the running count stays this rank's own
                 dist.all_reduce(counts, op=dist.ReduceOp.SUM)
         return dict(zip(KINDS, (int(value) for value in counts.tolist()), strict=True))

@@ -229,10 +229,12 @@ class ExperimentTracker:
             resumed_from_step=self.resumed_from_step,
         )
         backends = self._backends if self._backends is not None else default_backends()
-        from hf_tracking.system import host_memory_metrics
+        from hf_tracking.system import hardware_fingerprint, host_memory_metrics
 
         probe = host_memory_metrics if self.config.track_memory else None
         self._dispatcher = Dispatcher(backends, run, probe, self.config.backend_queue_size)
+        # The summary's hardware fingerprint (ms of probes) is taken off the training thread.
+        self._dispatcher.put(hardware_fingerprint)
         lifecycle.install_exit_hooks()
         return self
 

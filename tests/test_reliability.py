@@ -76,19 +76,33 @@ def test_wandb_not_installed(tmp_path, monkeypatch, caplog):
 
 @pytest.mark.slow
 def test_wandb_init_raising(tmp_path, monkeypatch, caplog):
-    import wandb
-
-    def refuse(*args, **kwargs):
-        raise wandb.errors.CommError("bad API key")
-
-    monkeypatch.setattr(wandb, "init", refuse)
+    # The W&B process imports tests/support/wandb_faults/sitecustomize.py, which makes init fail.
+    faults = ROOT / "tests" / "support" / "wandb_faults"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(faults), str(ROOT)]))
+    monkeypatch.setenv("HF_TRACKING_FAULT", "wandb-init")
     with caplog.at_level(logging.WARNING, logger="hf_tracking"):
         trainer = trainer_with(tmp_path, small_config(tmp_path, wandb_mode="online"))
+    assert trainer.state.global_step == 12
     summary = finished_summary(trainer)
     report = backend_report(summary, "wandb")
-    assert report["error"] == "start: CommError: bad API key"
+    assert report["error"] == "start: RuntimeError: CommError: bad API key"
     assert report["records_lost"] == len(metrics_rows(summary["run_dir"]))
     assert sum("'wandb' failed" in message for message in caplog.messages) == 1
+
+
+def test_a_hung_wandb_finish_is_stopped(tmp_path, monkeypatch):
+    faults = ROOT / "tests" / "support" / "wandb_faults"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(faults), str(ROOT)]))
+    monkeypatch.setenv("HF_TRACKING_FAULT", "wandb-finish-hangs")
+    config = small_config(tmp_path, wandb_mode="offline", backend_finish_timeout=3)
+    tracker = ExperimentTracker(config, backends=[LocalRunStore(), WandbBackend()])
+    for _ in range(5):
+        tracker.log_train_step(loss=1.0, tokens=1)
+    started = time.perf_counter()
+    summary = strict_json(tracker.finish())
+    assert time.perf_counter() - started < 10
+    assert backend_report(summary, "wandb")["status"] == "did not finish within 3 s"
+    assert len(metrics_rows(tracker.run_dir)) == 5
 
 
 @pytest.mark.slow

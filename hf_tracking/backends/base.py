@@ -62,6 +62,9 @@ class Backend:
     def finish(self, status: str, exit_code: int) -> None:
         """Flush and close; ``exit_code`` is 0 for a finished run, non-zero otherwise."""
 
+    def kill(self) -> None:
+        """Give up on a backend whose finish did not return in time (stop its process, if any)."""
+
     def info(self) -> dict[str, Any]:
         """What the summary and a later resume should know (ids, paths, modes)."""
         return {}

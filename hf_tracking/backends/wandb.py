@@ -1,7 +1,12 @@
 """Weights & Biases mirror of the local run store.
 
-Starts on its own thread (``wandb.init`` takes about a second and must not delay training), logs
-each record without ``step=`` so rows are never dropped, and declares the axes:
+W&B runs in a child process (:mod:`hf_tracking.backends.wandb_process`) fed over a pipe: its
+start-up (about a second) and its work per row (tens of µs of Python) would otherwise hold the
+training process's GIL and slow the training thread down. The backend's worker thread only
+encodes a line and writes it to the pipe. A child that hangs can be killed, and when the training
+process dies the child sees the pipe close and finishes the W&B run with a non-zero exit code.
+
+Rows are logged without ``step=``, so W&B never drops them, and the axes are declared:
 ``train/*``, ``val/*``, ``throughput/*``, ``memory/*``, ``progress/*``, ``tokens/*``,
 ``efficiency/*``, ``checkpoint/*`` and ``custom/*`` are plotted against ``time/gradient_steps`` by
 default; ``time/wallclock_hours`` and ``time/tokens_seen`` are declared too, so the x-axis can be
@@ -14,11 +19,15 @@ a resumed offline run is a new offline run with the same name; both ids go to th
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import netrc
 import os
 import secrets
 import string
-from typing import Any
+import subprocess
+import sys
+from typing import IO, Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
 
@@ -79,7 +88,7 @@ class WandbBackend(Backend):
     remote = True
 
     def __init__(self) -> None:
-        self.run: Any = None
+        self.process: subprocess.Popen | None = None
         self.mode: str | None = None
         self.run_id: str | None = None
         self.directory: str | None = None
@@ -91,52 +100,66 @@ class WandbBackend(Backend):
         self.run_id = run.wandb_run_id
         if self.mode == "disabled":
             return
-        try:
-            import wandb
-        except ImportError as error:
-            raise ImportError(f"wandb is not installed ({error}); pip install wandb") from None
-
+        if not _wandb_installed():
+            raise ImportError("wandb is not installed; pip install wandb")
         self.directory = os.environ.get("WANDB_DIR") or run.output_dir
         os.makedirs(self.directory, exist_ok=True)
-        self.run = wandb.init(
-            project=run.project,
-            entity=run.entity,
-            name=run.name,
-            id=self.run_id,
-            resume="allow" if run.wandb_resume else None,
-            tags=run.tags[:64],
-            notes=run.notes or None,
-            config=run.config,
-            dir=self.directory,
-            mode=self.mode,
-            reinit="create_new",
-            settings=wandb.Settings(
-                x_disable_stats=True, save_code=False, x_save_requirements=False, silent=True
-            ),
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hf_tracking.backends.wandb_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            # Its own session: Ctrl-C in the terminal reaches the training process only, which
+            # then finishes the W&B run through the pipe.
+            start_new_session=True,
         )
-        self.path = (
-            "/".join(self.run.path) if isinstance(self.run.path, (list, tuple)) else self.run.path
+        self._send(
+            {
+                "start": {
+                    "project": run.project,
+                    "entity": run.entity,
+                    "name": run.name,
+                    "id": self.run_id,
+                    "resume": "allow" if run.wandb_resume else None,
+                    "tags": run.tags[:64],
+                    "notes": run.notes or None,
+                    "config": run.config,
+                    "dir": self.directory,
+                    "mode": self.mode,
+                },
+                "step_metric": STEP_METRIC,
+                "axes": list(AXES),
+                "groups": list(PLOTTED_GROUPS),
+            }
         )
-        self.sync_dir = os.path.dirname(self.run.dir)
-        self.run.define_metric(STEP_METRIC)
-        for axis in AXES:
-            self.run.define_metric(axis, step_metric=STEP_METRIC)
-        for group in PLOTTED_GROUPS:
-            self.run.define_metric(f"{group}/*", step_metric=STEP_METRIC)
+        reply = self._receive()
+        if "error" in reply:
+            self.kill()
+            raise RuntimeError(reply["error"])
+        self.path = reply.get("path")
+        self.sync_dir = reply.get("sync_dir")
 
     def log(self, record: Record) -> None:
-        if self.run is None:
-            return
-        if record.kind == "final":
-            for key, value in record.values.items():
-                self.run.summary[key] = value
-            return
-        self.run.log({key: value for key, value in record.values.items() if value is not None})
+        values = {key: value for key, value in record.values.items() if value is not None}
+        self._send({"summary" if record.kind == "final" else "log": values})
 
     def finish(self, status: str, exit_code: int) -> None:
-        if self.run is not None:
-            self.run.finish(exit_code=exit_code)
-            self.run = None
+        if self.process is None:
+            return
+        self._send({"finish": exit_code})
+        reply = self._receive()
+        self.process.wait()
+        self.process = None
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+
+    def kill(self) -> None:
+        """Stop a child that does not answer (a hung finish); its W&B files stay as they are."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"mode": self.mode, "run_id": self.run_id, "dir": self.directory}
@@ -146,3 +169,23 @@ class WandbBackend(Backend):
             info["sync_dir"] = self.sync_dir
             info["sync_command"] = f"wandb sync {self.sync_dir}"
         return info
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        stream: IO[str] = self.process.stdin
+        stream.write(json.dumps(message, default=str) + "\n")
+        stream.flush()
+
+    def _receive(self) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            return {"error": f"the W&B process exited (status {self.process.wait()})"}
+        return json.loads(line)
+
+
+def _wandb_installed() -> bool:
+    try:
+        return importlib.util.find_spec("wandb") is not None
+    except (ImportError, ValueError):
+        return False
