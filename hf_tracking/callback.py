@@ -191,6 +191,12 @@ class TrackingCallback(TrainerCallback, ExportableState):
 
     finished_tracker: ExperimentTracker | None = None
 
+    def wait_for_backends(self, timeout: float | None = None) -> bool:
+        """Wait until the last run's remote backends (W&B) have finished and its summary holds
+        their final reports (training does not wait for them; the interpreter does at exit)."""
+        tracker = self.finished_tracker
+        return tracker.wait_for_backends(timeout) if tracker is not None else True
+
     # ------------------------------------------------------------------ helpers
     def _tokens(self, state: Any) -> tuple[int, dict[str, int] | None]:
         """Run totals over all processes; reads the device counter once (logging steps only)."""

@@ -35,7 +35,7 @@ class BackendSlot:
         self.written = 0
         self.lost = 0
         self.dropped = 0
-        self.finish_status = "not finished"
+        self.finish_status = "finishing"
 
     def _report(self, what: str, error: BaseException) -> None:
         message = f"{type(error).__name__}: {error}"
@@ -136,10 +136,14 @@ class RemoteWorker:
                 self.slot.finish(*closing)
                 return
 
-    def close(self, status: str, exit_code: int, timeout: float) -> None:
+    def request_close(self, status: str, exit_code: int) -> None:
+        """Finish after the queued records; returns at once."""
         with self._condition:
             self._closing = (status, exit_code)
             self._condition.notify()
+
+    def wait(self, timeout: float) -> None:
+        """Wait for the finish; past ``timeout`` the backend is stopped and the rest counted lost."""
         self._thread.join(timeout)
         if self._thread.is_alive():
             self.slot.finish_status = f"did not finish within {timeout:g} s"
@@ -258,14 +262,24 @@ class Dispatcher:
             time.sleep(0.002)
         return False
 
-    def close(self, status: str, exit_code: int, timeout: float) -> list[dict[str, Any]]:
-        """Drain the queue, finish every backend (remote ones within ``timeout``) and report."""
+    def close(self, status: str, exit_code: int) -> list[dict[str, Any]]:
+        """Drain the queue and finish the local backends; remote ones are asked to finish after
+        their queues and do so on their own threads (see :meth:`wait_for_remote`)."""
         self._closing = True
         self._wake.set()
         self._thread.join()
         for worker in self._workers:
-            worker.close(status, exit_code, timeout)
+            worker.request_close(status, exit_code)
         for slot in self.slots:
             if not slot.backend.remote:
                 slot.finish(status, exit_code)
+        return self.reports()
+
+    def wait_for_remote(self, timeout: float) -> list[dict[str, Any]]:
+        """Wait for the remote backends to finish, each within ``timeout``; then report."""
+        for worker in self._workers:
+            worker.wait(timeout)
+        return self.reports()
+
+    def reports(self) -> list[dict[str, Any]]:
         return [{"name": slot.backend.name, **slot.report()} for slot in self.slots]

@@ -53,7 +53,7 @@ def finish_live_trackers(status: str | None = None, error: str | None = None) ->
     for tracker in list(_live):
         _state["finished_at_exit"] = True
         try:
-            tracker.finish(status=status, error=error)
+            tracker.finish(status=status, error=error, wait=True)
         except Exception:
             logger.exception("hf_tracking: finishing a run at exit failed")
 

@@ -250,14 +250,25 @@ class ExperimentTracker:
         return redact(config)
 
     def finish(
-        self, save_summary: bool = True, status: str | None = None, error: str | None = None
+        self,
+        save_summary: bool = True,
+        status: str | None = None,
+        error: str | None = None,
+        wait: bool = False,
     ) -> Path | None:
         """Drain the queue, close every backend, write the summary. Safe to call twice.
+
+        Remote backends (W&B) finish after their queues on their own threads, so training code
+        does not wait for them: the summary is written at once and rewritten with their final
+        reports when they are done (:meth:`wait_for_backends` waits for that; the interpreter
+        waits for it at exit). ``wait=True`` does it all before returning.
 
         Returns the summary path (None on a non-main process or without a summary).
         """
         with self._lock:
             if self._finished:
+                if wait:
+                    self.wait_for_backends()
                 return self.summary_path if save_summary else None
             self._finished = True
         lifecycle.untrack(self)
@@ -279,11 +290,48 @@ class ExperimentTracker:
             values.update(self.final_trainer_metrics)
             self._dispatch(Record("final", values))
         exit_code = 0 if self.status == "finished" else 1
-        self.backend_reports = self._dispatcher.close(
-            self.status, exit_code, self.config.backend_finish_timeout
-        )
-        if not save_summary:
-            return None
+        self.backend_reports = self._dispatcher.close(self.status, exit_code)
+        self._save_summary = save_summary
+        if not wait:
+            written = self._write_final_summary()
+            finalizer = threading.Thread(
+                target=self._finish_remote,
+                kwargs={"rewrite_summary": True},
+                name="hf_tracking-finish",
+                daemon=False,
+            )
+            try:
+                finalizer.start()
+                self._finalizer = finalizer
+                return self.summary_path if written else None
+            except RuntimeError:  # no new threads at interpreter shutdown: finish here
+                pass
+        self._finish_remote()
+        return self.summary_path if self._write_final_summary() else None
+
+    backend_reports: list[dict[str, Any]] = []
+    _finalizer: threading.Thread | None = None
+    _save_summary = True
+
+    def wait_for_backends(self, timeout: float | None = None) -> bool:
+        """Wait until the remote backends have finished and the summary holds their final
+        reports; True when they have."""
+        if self._finalizer is None:
+            return True
+        self._finalizer.join(timeout)
+        return not self._finalizer.is_alive()
+
+    def _finish_remote(self, rewrite_summary: bool = False) -> None:
+        """Wait for the remote backends (each within ``backend_finish_timeout``), then rewrite
+        the summary with their final reports when asked."""
+        assert self._dispatcher is not None
+        self.backend_reports = self._dispatcher.wait_for_remote(self.config.backend_finish_timeout)
+        if rewrite_summary:
+            self._write_final_summary()
+
+    def _write_final_summary(self) -> bool:
+        if not self._save_summary:
+            return False
         from hf_tracking.summary import build_summary, write_summary
 
         assert self.summary_path is not None
@@ -293,10 +341,8 @@ class ExperimentTracker:
             logger.error(
                 "hf_tracking: could not write the summary %s: %s", self.summary_path, error
             )
-            return None
-        return self.summary_path
-
-    backend_reports: list[dict[str, Any]] = []
+            return False
+        return True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record so far has reached every backend."""

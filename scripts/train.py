@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(describe(recipe, trainer), flush=True)
     trainer.train()
     if main_process:
+        callback.wait_for_backends()
         finish(callback.summary_path, report=not args.no_report)
     return 0
 

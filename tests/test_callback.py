@@ -21,6 +21,7 @@ TRAIN_SIZE = 48
 
 def tracking_callback(trainer: Trainer) -> TrackingCallback:
     (callback,) = [c for c in trainer.callback_handler.callbacks if isinstance(c, TrackingCallback)]
+    callback.wait_for_backends()
     return callback
 
 

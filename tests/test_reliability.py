@@ -56,6 +56,7 @@ def trainer_with(tmp_path, config: ExperimentConfig) -> Trainer:
 
 def finished_summary(trainer: Trainer) -> dict:
     (callback,) = [c for c in trainer.callback_handler.callbacks if isinstance(c, TrackingCallback)]
+    callback.wait_for_backends()
     return strict_json(callback.summary_path)
 
 
@@ -99,7 +100,7 @@ def test_a_hung_wandb_finish_is_stopped(tmp_path, monkeypatch):
     for _ in range(5):
         tracker.log_train_step(loss=1.0, tokens=1)
     started = time.perf_counter()
-    summary = strict_json(tracker.finish())
+    summary = strict_json(tracker.finish(wait=True))
     assert time.perf_counter() - started < 10
     assert backend_report(summary, "wandb")["status"] == "did not finish within 3 s"
     assert len(metrics_rows(tracker.run_dir)) == 5
@@ -128,7 +129,7 @@ def test_backend_finish_hanging(tmp_path):
     for _ in range(10):
         tracker.log_train_step(loss=1.0, tokens=1)
     started = time.perf_counter()
-    summary_path = tracker.finish()
+    summary_path = tracker.finish(wait=True)
     assert time.perf_counter() - started < 5
     summary = strict_json(summary_path)
     assert backend_report(summary, "hanging")["status"] == "did not finish within 0.5 s"
@@ -145,7 +146,7 @@ def test_local_disk_failing(tmp_path, monkeypatch):
     tracker = ExperimentTracker(config, backends=[LocalRunStore(), WandbBackend()])
     for _ in range(15):
         tracker.log_train_step(loss=1.0, tokens=1)
-    summary = strict_json(tracker.finish())
+    summary = strict_json(tracker.finish(wait=True))
     local = backend_report(summary, "local")
     assert local["records_lost"] == 15 and "No space left on device" in local["error"]
     assert backend_report(summary, "wandb")["records_written"] == 15
@@ -162,7 +163,7 @@ def test_a_stuck_backend_costs_the_loop_nothing(tmp_path):
         tracker.log_train_step(loss=1.0, tokens=1)
     loop_seconds = time.perf_counter() - started
     tracker.flush(timeout=2)
-    summary = strict_json(tracker.finish())
+    summary = strict_json(tracker.finish(wait=True))
     stuck.release.set()
     assert loop_seconds < 1.0
     report = backend_report(summary, "stuck")
@@ -354,7 +355,7 @@ def test_hostile_names_stay_inside_output_dir(tmp_path, name):
     )
     tracker = ExperimentTracker(config)
     tracker.log_train_step(loss=1.0, tokens=1)
-    summary_path = tracker.finish()
+    summary_path = tracker.finish(wait=True)
     for path in (tmp_path / "box").rglob("*"):
         assert output_dir in path.parents or path == output_dir
     assert summary_path.parent == output_dir
@@ -379,7 +380,7 @@ def test_secrets_never_land_in_files_or_the_wandb_config(tmp_path, monkeypatch):
     }
     tracker = ExperimentTracker(config, extra_config=extra)
     tracker.log_train_step(loss=1.0, tokens=1)
-    summary_path = tracker.finish()
+    summary_path = tracker.finish(wait=True)
     (offline_dir,) = find_offline_runs(tmp_path)
     run = wait_for_exit(offline_dir)
     texts = [

@@ -75,7 +75,7 @@ def test_seed_example_end_to_end_with_wandb_offline(tmp_path):
     model = tiny_model()
     tracker = ExperimentTracker(config, model)
     run_seed_loop(tracker, model)
-    summary_path = tracker.finish()
+    summary_path = tracker.finish(wait=True)
 
     rows = metrics_rows(tracker.run_dir)
     train = [row for row in rows if row["event"] == "train"]
