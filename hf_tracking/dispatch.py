@@ -60,14 +60,18 @@ class BackendSlot:
         if not self.started:
             self.lost += len(records)
             return
+        if type(self.backend).log_batch is not Backend.log_batch:
+            self._call(self.backend.log_batch, records, len(records))
+        else:
+            for record in records:
+                self._call(self.backend.log, record, 1)
+
+    def _call(self, method: Callable[[Any], None], argument: Any, count: int) -> None:
         try:
-            if len(records) == 1:
-                self.backend.log(records[0])
-            else:
-                self.backend.log_batch(records)
-            self.written += len(records)
+            method(argument)
+            self.written += count
         except Exception as error:
-            self.lost += len(records)
+            self.lost += count
             self._report("log", error)
 
     def finish(self, status: str, exit_code: int) -> None:
@@ -111,12 +115,14 @@ class RemoteWorker:
         )
         self._thread.start()
 
-    def offer(self, record: Record) -> None:
+    def offer(self, records: list[Record]) -> None:
+        """Queue records, dropping the oldest past ``queue_size``; one wake-up per batch."""
         with self._condition:
-            if len(self._queue) >= self._queue_size:
-                self._queue.popleft()
-                self.slot.dropped += 1
-            self._queue.append(record)
+            for record in records:
+                if len(self._queue) >= self._queue_size:
+                    self._queue.popleft()
+                    self.slot.dropped += 1
+                self._queue.append(record)
             self._condition.notify()
 
     def pending(self) -> int:
@@ -128,10 +134,11 @@ class RemoteWorker:
             with self._condition:
                 while not self._queue and self._closing is None:
                     self._condition.wait()
-                record = self._queue.popleft() if self._queue else None
+                batch = list(self._queue)
+                self._queue.clear()
                 closing = self._closing
-            if record is not None:
-                self.slot.log([record])
+            if batch:
+                self.slot.log(batch)
             elif closing is not None:
                 self.slot.finish(*closing)
                 return
@@ -249,8 +256,7 @@ class Dispatcher:
         for slot in local:
             slot.log(batch)
         for worker in self._workers:
-            for record in batch:
-                worker.offer(record)
+            worker.offer(batch)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued record has reached every backend; True when it did."""

@@ -141,8 +141,18 @@ class WandbBackend(Backend):
         self.sync_dir = reply.get("sync_dir")
 
     def log(self, record: Record) -> None:
-        values = {key: value for key, value in record.values.items() if value is not None}
-        self._send({"summary" if record.kind == "final" else "log": values})
+        self.log_batch([record])
+
+    def log_batch(self, records: list[Record]) -> None:
+        """One message, one pipe write for the batch: rows in order, the final figures last."""
+        rows, summary = [], {}
+        for record in records:
+            values = {key: value for key, value in record.values.items() if value is not None}
+            if record.kind == "final":
+                summary.update(values)
+            else:
+                rows.append(values)
+        self._send({"log": rows, "summary": summary})
 
     def finish(self, status: str, exit_code: int) -> None:
         if self.process is None:

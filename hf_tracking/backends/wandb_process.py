@@ -2,7 +2,7 @@
 
 Reads one JSON message per line on stdin and answers on stdout:
 ``{"start": init kwargs, "step_metric", "axes", "groups"}`` → ``{"path", "sync_dir"}`` or
-``{"error"}``; ``{"log": row}`` and ``{"summary": values}`` (no answer); ``{"finish": exit_code}``
+``{"error"}``; ``{"log": [rows], "summary": {values}}`` (no answer); ``{"finish": exit_code}``
 → ``{"finished": true}``. When stdin closes without a finish (the training process died), the run
 is finished with exit code 1. Anything a library prints goes to stderr, never into the protocol.
 """
@@ -47,14 +47,17 @@ def _start(message: dict[str, Any]) -> Any:
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process decides when to stop
+    if hasattr(os, "nice"):
+        os.nice(10)  # where cores are short, training goes first (W&B's service inherits this)
     answers = _protocol_stream()
     run = None
     for line in sys.stdin:
         message = json.loads(line)
         if "log" in message:
-            run.log(message["log"])
-        elif "summary" in message:
-            run.summary.update(message["summary"])
+            for row in message["log"]:
+                run.log(row)
+            if message["summary"]:
+                run.summary.update(message["summary"])
         elif "start" in message:
             try:
                 run = _start(message)
