@@ -29,10 +29,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmark_overhead import (
-    LOSS_VALUES,
     backend_counts,
     count_lines,
     git_state,
+    log_step,
     machine,
     print_table,
     quiet_environment,
@@ -80,13 +80,7 @@ def drive(tracker: Any, records: int, sample_every: int, flush_every: int) -> di
     peak_rss = start_rss
     start = time.perf_counter()
     for iteration in range(records):
-        tracker.log_train_step(
-            loss=LOSS_VALUES[iteration % 7],
-            learning_rate=3e-4,
-            grad_norm=1.0,
-            tokens=512,
-            iteration=iteration,
-        )
+        log_step(tracker, iteration)
         done = iteration + 1
         if done % BACKLOG_EVERY == 0:
             max_backlog = max(max_backlog, len(intake))

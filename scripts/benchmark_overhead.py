@@ -456,6 +456,17 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     return {name: round(wandb_p50 / p50, 1) if p50 else None for name, p50 in against.items()}
 
 
+def log_step(tracker: Any, iteration: int) -> None:
+    """One ``log_train_step`` as the benchmarks make it: a varying loss, 512 tokens."""
+    tracker.log_train_step(
+        loss=LOSS_VALUES[iteration % 7],
+        learning_rate=3e-4,
+        grad_norm=1.0,
+        tokens=512,
+        iteration=iteration,
+    )
+
+
 # ====================================================================== d. finish() drain
 def drain_case(output_dir: Path, records: int, local_only: bool) -> dict[str, Any]:
     """Queue ``records`` records without waiting, then time ``finish()``."""
@@ -467,13 +478,7 @@ def drain_case(output_dir: Path, records: int, local_only: bool) -> dict[str, An
     tracker.start()
     start = time.perf_counter()
     for iteration in range(records):
-        tracker.log_train_step(
-            loss=LOSS_VALUES[iteration % 7],
-            learning_rate=3e-4,
-            grad_norm=1.0,
-            tokens=512,
-            iteration=iteration,
-        )
+        log_step(tracker, iteration)
     queue_s = time.perf_counter() - start
     dispatcher = tracker._dispatcher
     intake = len(dispatcher._intake) if dispatcher is not None else None

@@ -7,10 +7,11 @@ from datetime import datetime
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import GPT2LMHeadModel
 
 from hf_tracking import ConfigError, ExperimentConfig
 from hf_tracking.config import safe_name
+from hf_tracking.recipe import gpt2_config
 
 SEED_YAML = """\
 # The seed project's experiment config, as users wrote it.
@@ -134,17 +135,7 @@ def test_unknown_key_in_file_names_the_file(tmp_path):
 
 def _meta_gpt2(config: ExperimentConfig) -> GPT2LMHeadModel:
     with torch.device("meta"):
-        return GPT2LMHeadModel(
-            GPT2Config(
-                vocab_size=config.vocab_size,
-                n_positions=config.seq_length,
-                n_embd=config.d_model,
-                n_layer=config.num_layers,
-                n_head=config.num_heads,
-                n_inner=config.d_ff,
-                tie_word_embeddings=config.tie_word_embeddings,
-            )
-        )
+        return GPT2LMHeadModel(gpt2_config(config))
 
 
 @pytest.mark.parametrize(
