@@ -11,6 +11,7 @@ A missing run or one without metrics prints ``error: ...`` and exits 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from hf_tracking._version import __version__
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("error: plots need matplotlib: pip install 'hf-tracking[plots]'", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -85,6 +85,20 @@ def check_run(trainer: Trainer, tmp_path) -> dict:
     assert len(summary["checkpoints"]) == 2
     assert summary["config"]["trainer"]["gradient_accumulation_steps"] == 2
     assert summary["config"]["trainer"]["global_batch_size"] == 8
+    # The efficiency fields, from a real run.
+    assert 0 < summary["step_time_seconds"]["p50"] <= summary["step_time_seconds"]["p95"]
+    assert summary["step_time_seconds"]["p95"] <= summary["step_time_seconds"]["max"]
+    assert summary["throughput"]["p50_tokens_per_second"] > 0
+    ledger = summary["time_ledger_hours"]
+    assert ledger["eval"] > 0 and ledger["checkpoint"] > 0 and ledger["train"] > 0
+    parts = sum(ledger[part] for part in ("train", "eval", "checkpoint", "other"))
+    assert parts == pytest.approx(ledger["wallclock"])
+    assert 0 < summary["goodput_pct"] < 100
+    assert summary["flops"]["flops_per_token"]["total"] > 0
+    assert summary["flops"]["mfu_pct"] is None  # the CPU has no known peak
+    assert summary["hardware"]["versions"]["transformers"]
+    assert summary["hardware"]["cpu_count"] >= 1
+    assert summary["memory"]["gpu_peak_allocated_gb"] == {}
 
     (offline_dir,) = find_offline_runs(tmp_path)
     run = wait_for_exit(offline_dir)
@@ -247,6 +261,30 @@ def test_config_from_environment(tmp_path, monkeypatch):
     )
     Trainer(model=tiny_model(), args=args, train_dataset=PaddedDataset(16)).train()
     assert (tmp_path / "env_runs" / "from_env_summary.json").exists()
+
+
+def test_several_eval_datasets_log_under_their_names(tmp_path):
+    args = training_arguments(str(tmp_path / "out"), save_strategy="no", max_steps=8)
+    trainer = Trainer(
+        model=tiny_model(),
+        args=args,
+        train_dataset=PaddedDataset(TRAIN_SIZE),
+        eval_dataset={"stories": PaddedDataset(8, seed=1), "held_out": PaddedDataset(8, seed=2)},
+    )
+    trainer.train()
+    summary = strict_json(tracking_callback(trainer).summary_path)
+    val_rows = [row for row in metrics_rows(summary["run_dir"]) if row["event"] == "val"]
+    assert [sorted(k for k in row if k.endswith("/loss")) for row in val_rows] == [
+        ["val/stories/loss"],
+        ["val/held_out/loss"],
+    ] * 2
+    assert all(
+        row[key.replace("/loss", "/eval_time_seconds")] > 0
+        for row in val_rows
+        for key in row
+        if key.endswith("/loss")
+    )
+    assert set(summary["best"]) == {"val/stories", "val/held_out"}
 
 
 def test_import_registers_without_patching_anything_else():
