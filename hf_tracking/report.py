@@ -32,10 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from hf_tracking.jsonio import atomic_write_text, iter_jsonl, read_json
+from hf_tracking.metrics.history import BoundedHistory
 from hf_tracking.metrics.params import format_count
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_SUFFIX = "_summary.json"
+MAX_TRAIN_ROWS = 20000
+PROGRESS_BYTES = 20 * 1024**2
 AXES = (
     ("time/gradient_steps", "gradient steps"),
     ("time/wallclock_hours", "wallclock hours"),
@@ -96,11 +99,34 @@ def load_run(path: str | os.PathLike) -> Run:
     metrics = run_dir / METRICS_FILE
     if not metrics.is_file():
         raise ReportError(f"no metrics in {str(run_dir)!r}: {METRICS_FILE} is missing")
-    records = list(iter_jsonl(metrics))
+    records = read_records(metrics)
     if not records:
         raise ReportError(f"no metrics in {str(metrics)!r}: the file holds no complete record")
     name = (summary or {}).get("experiment_name") or run_dir.name
     return Run(name, run_dir, records, summary, summary_path)
+
+
+def read_records(path: Path, max_train_rows: int = MAX_TRAIN_ROWS) -> list[dict[str, Any]]:
+    """The records of ``metrics.jsonl`` in file order, training rows thinned evenly to at most
+    ``max_train_rows`` (the first and the last kept; a plot has no use for a million points) and
+    every other row kept. A large file shows a progress bar while it is read."""
+    from tqdm.auto import tqdm
+
+    train = BoundedHistory(max_train_rows)
+    others: list[tuple[int, dict[str, Any]]] = []
+    last: tuple[int, dict[str, Any]] | None = None
+    large = path.stat().st_size > PROGRESS_BYTES
+    rows = tqdm(iter_jsonl(path), desc=f"reading {path}", unit=" records", disable=not large)
+    for index, record in enumerate(rows):
+        if record.get("event") == "train":
+            train.append((index, record))
+            last = (index, record)
+        else:
+            others.append((index, record))
+    kept = train.rows()
+    if last is not None and (not kept or kept[-1][0] != last[0]):
+        kept.append(last)
+    return [record for _, record in sorted(kept + others, key=lambda item: item[0])]
 
 
 def _read_summary(path: Path) -> dict[str, Any]:

@@ -143,3 +143,24 @@ def test_importing_hf_tracking_does_not_import_matplotlib():
     code = "import hf_tracking, hf_tracking.report, hf_tracking.cli, sys; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_long_run_is_read_thinned_with_every_validation_kept(tmp_path):
+    from hf_tracking.jsonio import dumps_line
+    from hf_tracking.report import read_records
+
+    path = tmp_path / "metrics.jsonl"
+    lines = []
+    for step in range(1, 100_001):
+        lines.append(dumps_line({"event": "train", "time/gradient_steps": step, "train/loss": 1.0}))
+        if step % 1000 == 0:
+            lines.append(dumps_line({"event": "val", "time/gradient_steps": step, "val/loss": 1.0}))
+    path.write_text("".join(lines))
+    records = read_records(path, max_train_rows=500)
+    train = [r["time/gradient_steps"] for r in records if r["event"] == "train"]
+    val = [r["time/gradient_steps"] for r in records if r["event"] == "val"]
+    assert len(train) <= 501 and train[0] == 1 and train[-1] == 100_000
+    assert train == sorted(train)
+    assert val == list(range(1000, 100_001, 1000))
+    steps = [r["time/gradient_steps"] for r in records]
+    assert steps == sorted(steps)  # file order kept
