@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -104,8 +105,9 @@ def finish(summary_path: str | None, report: bool) -> None:
     if summary_path is None:
         print("hf_tracking: no summary was written", file=sys.stderr)
         return
-    print(f"summary: {summary_path}")
     summary = read_json(summary_path)
+    print(f"metrics: {Path(summary['run_dir']) / 'metrics.jsonl'}")
+    print(f"summary: {summary_path}")
     if report:
         from hf_tracking.report import ReportError, make_report
 

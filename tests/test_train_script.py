@@ -58,6 +58,7 @@ def test_train_tiny_and_ablation_then_report_and_compare(tmp_path):
     assert "offline-stories" in summary["tags"]
     run_dir = tmp_path / summary["run_dir"]
     assert run_dir.parent == tmp_path / "out"
+    assert printed(base, "metrics") == [str(Path(summary["run_dir"]) / "metrics.jsonl")]
     rows = metrics_rows(run_dir)
     events = {row["event"] for row in rows}
     assert {"train", "val", "checkpoint"} <= events
