@@ -69,8 +69,8 @@ class TrackingCallback(TrainerCallback, ExportableState):
     def on_train_begin(
         self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
     ) -> None:
-        if self.tracker is not None:
-            self.tracker.finish()
+        if self.tracker is not None:  # the last train() ended with an exception
+            self.tracker.finish(status="failed", error="train() ended without on_train_end")
         config = self._resolve_config(args, state, model)
         tracker = ExperimentTracker(
             config,
@@ -85,9 +85,12 @@ class TrackingCallback(TrainerCallback, ExportableState):
             },
             planned_steps=state.max_steps or None,
         )
-        saved = self.tracker_state or _saved_tracker_state(state)
+        saved = _saved_tracker_state(state) or self.tracker_state
         if state.global_step > 0 and saved:
             tracker.load_state_dict(saved)
+            tracker.note_resumed_checkpoint(
+                os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            )
         self.tracker = tracker
         self.tracker_state = None
         self._token_base = {"real": tracker.tokens_seen, **tracker.token_kinds}
@@ -202,6 +205,8 @@ class TrackingCallback(TrainerCallback, ExportableState):
         """Run totals over all processes; reads the device counter once (logging steps only)."""
         if self._token_counter is None:
             return int(state.num_input_tokens_seen), None
+        if self._token_counter.seq_length:
+            self.tracker.observe_seq_length(self._token_counter.seq_length)
         counts = self._token_counter.read(sum_over_processes=True)
         kinds = {"slots": self._token_base.get("slots", 0) + counts["slots"]}
         if counts["loss_bearing"]:
@@ -302,13 +307,15 @@ def _pad_token_id(processing_class: Any) -> int | None:
 
 
 def _eval_datasets(metrics: dict[str, Any]) -> list[tuple[str | None, str]]:
-    """(dataset name, key prefix) of each evaluation in an ``on_evaluate`` metrics dict."""
+    """(dataset name, key prefix) of each evaluation in an ``on_evaluate`` metrics dict: a
+    ``eval_[name_]loss`` key with its ``eval_[name_]runtime`` beside it (a ``compute_metrics``
+    key such as ``eval_aux_loss`` has no runtime of its own)."""
     found = []
     for key in metrics:
         if key.startswith("eval_") and key.endswith("loss"):
             middle = key[len("eval_") : -len("loss")]
-            name = middle.rstrip("_") or None
-            found.append((name, f"eval_{middle}"))
+            if f"eval_{middle}runtime" in metrics:
+                found.append((middle.rstrip("_") or None, f"eval_{middle}"))
     return found
 
 

@@ -107,6 +107,7 @@ class RemoteWorker:
         self.slot = slot
         self._run = run
         self._queue: deque[Record] = deque()
+        self._in_flight = 0
         self._queue_size = queue_size
         self._condition = threading.Condition()
         self._closing: tuple[str, int] | None = None
@@ -126,7 +127,8 @@ class RemoteWorker:
             self._condition.notify()
 
     def pending(self) -> int:
-        return len(self._queue)
+        """Records queued or being sent."""
+        return len(self._queue) + self._in_flight
 
     def _loop(self) -> None:
         self.slot.start(self._run)
@@ -136,9 +138,11 @@ class RemoteWorker:
                     self._condition.wait()
                 batch = list(self._queue)
                 self._queue.clear()
+                self._in_flight = len(batch)
                 closing = self._closing
             if batch:
                 self.slot.log(batch)
+                self._in_flight = 0
             elif closing is not None:
                 self.slot.finish(*closing)
                 return

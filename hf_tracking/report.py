@@ -31,11 +31,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hf_tracking.backends.local import METRICS_FILE
 from hf_tracking.jsonio import atomic_write_text, iter_jsonl, read_json
+from hf_tracking.metrics.clock import LEDGER_PARTS as CLOCK_PARTS
 from hf_tracking.metrics.history import BoundedHistory
 from hf_tracking.metrics.params import format_count
 
-METRICS_FILE = "metrics.jsonl"
 SUMMARY_SUFFIX = "_summary.json"
 MAX_TRAIN_ROWS = 20000
 PROGRESS_BYTES = 20 * 1024**2
@@ -44,7 +45,7 @@ AXES = (
     ("time/wallclock_hours", "wallclock hours"),
     ("time/tokens_seen", "tokens seen"),
 )
-LEDGER_PARTS = ("train", "eval", "checkpoint", "other")
+LEDGER_PARTS = (*CLOCK_PARTS, "other")
 LEDGER_COLORS = {"train": "#2a9d8f", "eval": "#e9c46a", "checkpoint": "#e76f51", "other": "#8d99ae"}
 
 

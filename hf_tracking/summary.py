@@ -28,8 +28,6 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
     ledger = tracker.ledger_seconds()
     train_seconds = ledger["train"] + ledger["other"]
     step_seconds = tracker.step_seconds.rows()
-    if tracker.step_seconds.stride == 1:
-        step_seconds = step_seconds[WARMUP_STEPS:] or step_seconds
     throughput_history = [
         row["throughput/tokens_per_second"]
         for row in tracker.history
@@ -56,9 +54,8 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
             "planned_steps": tracker.planned_steps,
             "tokens_seen": tracker.tokens_seen,
             "wallclock_hours": ledger["wallclock"] / 3600.0,
-            "eval_hours": ledger["eval"] / 3600.0,
             "evaluations": tracker.eval_count,
-            "checkpoints": tracker.save_count,
+            "checkpoints": len(tracker.checkpoints),
             "nonfinite_count": tracker.nonfinite_count,
             "resumes": tracker.resume_count,
         },
@@ -100,7 +97,7 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
             else "no MFU: the device's dense peak for this dtype is not known (set peak_tflops, "
             "and compute_dtype when training under bf16/fp16 autocast)",
         },
-        "checkpoints": tracker.checkpoints,
+        "checkpoints": tracker.checkpoint_list(),
         "parameters": parameters,
         "history": {"rows_kept": len(tracker.history), "stride": tracker.history.stride},
         "memory": {

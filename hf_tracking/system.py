@@ -84,15 +84,20 @@ def host_memory_metrics(max_age_seconds: float = 1.0) -> dict[str, float]:
 
 
 def device_name_and_dtype(model: Any = None) -> tuple[str | None, str | None]:
-    """Name of the GPU this process trains on and the dtype of the model's floating weights."""
+    """Name of the GPU the model is on (the current device's when there is no model and CUDA is
+    in use) and the dtype of the model's floating weights. Never initialises CUDA."""
     cuda = _cuda()
-    name = cuda.get_device_name(cuda.current_device()) if cuda is not None else None
+    name = None
     dtype = None
     if model is not None:
         for parameter in model.parameters():
             if parameter.is_floating_point():
                 dtype = str(parameter.dtype).replace("torch.", "")
+                if cuda is not None and parameter.device.type == "cuda":
+                    name = cuda.get_device_name(parameter.device)
                 break
+    elif cuda is not None and cuda.is_initialized():
+        name = cuda.get_device_name(cuda.current_device())
     return name, {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(dtype or "", dtype)
 
 

@@ -22,6 +22,7 @@ class TokenCounter:
         self.pad_token_id = pad_token_id
         self.main_input_name = main_input_name
         self.slots = 0
+        self.seq_length = 0
         self._real: Any = None
         self._loss_bearing: Any = None
         self._handle: Any = None
@@ -53,6 +54,7 @@ class TokenCounter:
             self._loss_bearing = torch.zeros((), dtype=torch.int64, device=input_ids.device)
         slots = input_ids.numel()  # a shape, known on the host
         self.slots += slots
+        self.seq_length = input_ids.shape[-1]
         mask = kwargs.get("attention_mask")
         if mask is not None:
             self._real.add_(mask.sum())

@@ -50,7 +50,12 @@ from hf_tracking.dispatch import Dispatcher
 from hf_tracking.errors import ConfigError
 from hf_tracking.metrics.clock import Clock, TimeLedger
 from hf_tracking.metrics.eta import eta_hours
-from hf_tracking.metrics.flops import flops_per_token, lookup_peak_tflops, mfu_pct
+from hf_tracking.metrics.flops import (
+    flops_per_token,
+    lookup_peak_tflops,
+    mfu_pct,
+    model_tflops_per_second,
+)
 from hf_tracking.metrics.history import BoundedHistory
 from hf_tracking.metrics.stats import safe_perplexity
 from hf_tracking.metrics.throughput import ThroughputWindow
@@ -155,19 +160,22 @@ class ExperimentTracker:
         self.best: dict[str, dict[str, Any]] = {}
         self.peak_memory_gb: dict[str, float] = {}
         self.checkpoints: list[dict[str, Any]] = []
+        self._checkpoint_sizes: dict[str, int] = {}
         self.eval_count = 0
-        self.eval_seconds = 0.0
-        self.save_count = 0
-        self.save_seconds = 0.0
         self.history = BoundedHistory(self.config.max_history)
         self.step_seconds = BoundedHistory(self.config.max_history)
         self._throughput = ThroughputWindow(self.config.throughput_window)
-        self._throughput.add(0.0, 0, 0)
+        # Each session (a start or a resume) is anchored at its first step: set-up before it
+        # counts as "other" time and stays out of throughput and step times.
+        self._step_clock_anchored = False
+        self._window_anchored = False
+        self._session_steps = 0
+        self._device_tokens: Any = None
         self._last_micro_batch = self.config.gradient_accumulation_steps - 1
         self._log_every = self.config.log_every_steps
         self._warned_backwards = False
 
-        self.flops = self._flops_per_token()
+        self.flops = {**self._flops_per_token(), "seq_length": self.config.seq_length}
         self.device_name: str | None = None
         self.dtype: str | None = None
         self.peak: tuple[str, float] | None = None
@@ -191,13 +199,27 @@ class ExperimentTracker:
         if self._dispatcher is not None or not self.is_main_process:
             return self
         output_dir = Path(self.config.output_dir)
-        if self.resumed_from_step is not None and (output_dir / self.experiment_name).is_dir():
-            self.run_dir = output_dir / self.experiment_name
-        else:
-            self.experiment_name, self.run_dir = reserve_run_dir(
-                output_dir, safe_name(self.experiment_name)
+        backends = (
+            self._backends if self._backends is not None else default_backends(self.wandb_mode)
+        )
+        try:
+            if self.resumed_from_step is not None and (output_dir / self.experiment_name).is_dir():
+                self.run_dir = output_dir / self.experiment_name
+            else:
+                self.experiment_name, self.run_dir = reserve_run_dir(
+                    output_dir, safe_name(self.experiment_name)
+                )
+            self.summary_path = output_dir / f"{self.experiment_name}_summary.json"
+        except OSError as error:
+            # A run that cannot write its files still trains, and still reaches remote backends.
+            logger.error(
+                "hf_tracking: cannot create the run directory in %s (%s); no local files for "
+                "this run",
+                output_dir,
+                error,
             )
-        self.summary_path = output_dir / f"{self.experiment_name}_summary.json"
+            self.error = f"run directory: {type(error).__name__}: {error}"
+            backends = [backend for backend in backends if backend.remote]
         wandb_resume = False
         if self.wandb_mode != "disabled":
             if self.wandb_run_id and self.wandb_mode == "online" == self._saved_wandb_mode:
@@ -228,7 +250,6 @@ class ExperimentTracker:
             wandb_resume=wandb_resume,
             resumed_from_step=self.resumed_from_step,
         )
-        backends = self._backends if self._backends is not None else default_backends()
         from hf_tracking.system import hardware_fingerprint, host_memory_metrics
 
         probe = host_memory_metrics if self.config.track_memory else None
@@ -334,10 +355,11 @@ class ExperimentTracker:
             return False
         from hf_tracking.summary import build_summary, write_summary
 
-        assert self.summary_path is not None
+        if self.summary_path is None:
+            return False
         try:
             write_summary(self.summary_path, build_summary(self))
-        except OSError as error:
+        except Exception as error:  # the summary never takes the training program down
             logger.error(
                 "hf_tracking: could not write the summary %s: %s", self.summary_path, error
             )
@@ -349,7 +371,7 @@ class ExperimentTracker:
         return self._dispatcher.flush(timeout) if self._dispatcher is not None else True
 
     def __enter__(self) -> ExperimentTracker:
-        return self.start()
+        return self  # the run opens with the first record, so load_state_dict may still come
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
         if exc is None:
@@ -370,25 +392,22 @@ class ExperimentTracker:
         """Account for one micro-batch; emit a record every ``log_every_steps`` gradient steps."""
         if not self.is_main_process or self._finished:
             return
-        if tokens.__class__ is not int or tokens < 0:
-            tokens = _checked_tokens(tokens)
+        if iteration is not None and iteration < self.gradient_steps:
+            self._skip_backwards(iteration)
+            return
+        if not self._step_clock_anchored:
+            self._step_clock_anchored = True
+            self._mark = self._clock()
+        if tokens.__class__ is int and tokens >= 0:
+            self.tokens_seen += tokens
+        else:
+            self._add_tokens(tokens)
         if loss.__class__ is not float:
             _check_number("loss", loss)
-        self.tokens_seen += tokens
         self._window_losses.append(loss)
         if accumulation_step is not None and accumulation_step != self._last_micro_batch:
             return
         steps = self.gradient_steps + 1 if iteration is None else iteration + 1
-        if steps <= self.gradient_steps:
-            if not self._warned_backwards:
-                self._warned_backwards = True
-                logger.warning(
-                    "hf_tracking: iteration %s is behind the %s steps already logged; such calls "
-                    "are skipped (to resume a run, load the tracker's state_dict first)",
-                    iteration,
-                    self.gradient_steps,
-                )
-            return
         if grad_norm is not None and grad_norm.__class__ is not float:
             _check_number("grad_norm", grad_norm)
         if learning_rate is not None and learning_rate.__class__ is not float:
@@ -400,10 +419,48 @@ class ExperimentTracker:
         if steps % self._log_every == 0:
             self._train_record(now)
 
+    def _skip_backwards(self, iteration: int) -> None:
+        if not self._warned_backwards:
+            self._warned_backwards = True
+            logger.warning(
+                "hf_tracking: iteration %s is behind the %s steps already logged; such calls are "
+                "skipped (to resume a run, load the tracker's state_dict first)",
+                iteration,
+                self.gradient_steps,
+            )
+
+    def _add_tokens(self, tokens: Any) -> None:
+        """A 0-dim tensor is added up on its device, read on the next logging step."""
+        if hasattr(tokens, "detach") and getattr(tokens, "ndim", None) == 0:
+            if tokens.is_floating_point():
+                raise TypeError(f"hf_tracking: tokens must be a whole number, got {tokens!r}")
+            if self._device_tokens is None:
+                self._device_tokens = tokens.detach().long().clone()
+            else:
+                self._device_tokens.add_(tokens.detach())
+            return
+        self.tokens_seen += _checked_tokens(tokens)
+
+    def _read_device_tokens(self) -> None:
+        # Runs on logging steps only: one device read for the tokens since the last log.
+        if self._device_tokens is not None:
+            tokens = int(self._device_tokens.item())
+            if tokens < 0:
+                raise ValueError(f"hf_tracking: tokens must be >= 0, got a total of {tokens}")
+            self.tokens_seen += tokens
+            self._device_tokens = None
+
     def step_begin(self) -> None:
         """Mark the start of a gradient step (the Trainer's ``on_step_begin``): time before it,
         such as data loading, counts as "other" rather than training."""
         self._mark = self._clock()
+        self._step_clock_anchored = True
+        if not self._window_anchored:
+            self._window_anchored = True
+            self._throughput.reset()
+            self._throughput.add(
+                self._ledger.training_clock(), self.tokens_seen, self.gradient_steps
+            )
 
     def step_end(self, gradient_steps: int) -> None:
         """Mark the end of a gradient step (the Trainer's ``on_step_end``)."""
@@ -413,9 +470,15 @@ class ExperimentTracker:
     def _close_step(self, now: float, gradient_steps: int) -> None:
         seconds = now - self._mark
         self._ledger.session["train"] += seconds
-        self.step_seconds.append(seconds)
+        if self._session_steps >= WARMUP_STEPS:
+            self.step_seconds.append(seconds)
+        self._session_steps += 1
         self._mark = now
         self.gradient_steps = gradient_steps
+        if not self._window_anchored:  # a hand-written loop: the window opens after step one
+            self._window_anchored = True
+            self._throughput.reset()
+            self._throughput.add(self._ledger.training_clock(), self.tokens_seen, gradient_steps)
 
     def log_train_values(
         self,
@@ -446,6 +509,7 @@ class ExperimentTracker:
         extra: Mapping[str, Any] | None = None,
         memory: Mapping[str, float] | None = None,
     ) -> None:
+        self._read_device_tokens()
         loss = _mean(self._window_losses)
         self._window_losses = []
         grad_norm = _as_float(self._latest_grad_norm)
@@ -475,9 +539,11 @@ class ExperimentTracker:
             self.planned_steps,
             rates[1] if rates else None,
             self.config.eval_every_steps,
-            self.eval_seconds / self.eval_count if self.eval_count else 0.0,
+            self._ledger.part_seconds("eval") / self.eval_count if self.eval_count else 0.0,
             self.config.save_every_steps,
-            self.save_seconds / self.save_count if self.save_count else 0.0,
+            self._ledger.part_seconds("checkpoint") / len(self.checkpoints)
+            if self.checkpoints
+            else 0.0,
         )
         if eta is not None:
             values["progress/eta_hours"] = eta
@@ -497,7 +563,8 @@ class ExperimentTracker:
         self._logged_step = steps
         self.latest_train = values
         self.history.append({key: values[key] for key in HISTORY_KEYS if key in values})
-        self._dispatch(Record("train", values))
+        # The writer thread adds host probes to its own copy; the engine's stays as it is.
+        self._dispatch(Record("train", dict(values)))
 
     # ================================================================== validation
     @contextlib.contextmanager
@@ -541,7 +608,6 @@ class ExperimentTracker:
         self._ledger.add("eval", eval_seconds)
         self._mark = now
         self.eval_count += 1
-        self.eval_seconds += eval_seconds
         loss = _as_float(val_loss)
         perplexity = (
             _as_float(val_perplexity) if val_perplexity is not None else safe_perplexity(loss)
@@ -581,8 +647,6 @@ class ExperimentTracker:
         seconds = now - self._mark if seconds is None else float(seconds)
         self._ledger.add("checkpoint", seconds)
         self._mark = now
-        self.save_count += 1
-        self.save_seconds += seconds
         entry = {
             "path": str(path),
             "step": self.gradient_steps,
@@ -604,7 +668,7 @@ class ExperimentTracker:
         def measure(record_values: dict[str, Any]) -> None:
             size = _path_size(Path(path))
             if size is not None:
-                entry["size_bytes"] = size
+                self._checkpoint_sizes[str(path)] = size
                 record_values["checkpoint/size_mb"] = size / 1e6
 
         self._dispatch(Record("checkpoint", values, prepare=measure))
@@ -641,10 +705,12 @@ class ExperimentTracker:
             "token_kinds": dict(self.token_kinds),
             "ledger_seconds": ledger,
             "nonfinite_count": self.nonfinite_count,
-            "best": self.best,
-            "checkpoints": list(self.checkpoints),
-            "eval": {"count": self.eval_count, "seconds": self.eval_seconds},
-            "saves": {"count": self.save_count, "seconds": self.save_seconds},
+            "best": {key: dict(value) for key, value in self.best.items()},
+            "checkpoints": self.checkpoint_list(),
+            "evaluations": self.eval_count,
+            "latest_train_loss": self.latest_train_loss,
+            "peak_memory_gb": dict(self.peak_memory_gb),
+            "requested_name": self.requested_name,
             "wandb": {
                 "run_id": self.wandb_run_id,
                 "mode": self.wandb_mode,
@@ -673,10 +739,10 @@ class ExperimentTracker:
             for entry in state.get("checkpoints", [])
             if entry["step"] <= self.gradient_steps
         ]
-        self.eval_count = int(state.get("eval", {}).get("count", 0))
-        self.eval_seconds = float(state.get("eval", {}).get("seconds", 0.0))
-        self.save_count = int(state.get("saves", {}).get("count", 0))
-        self.save_seconds = float(state.get("saves", {}).get("seconds", 0.0))
+        self.eval_count = int(state.get("evaluations", 0))
+        self.latest_train_loss = state.get("latest_train_loss")
+        self.peak_memory_gb = dict(state.get("peak_memory_gb", {}))
+        self.requested_name = state.get("requested_name", self.experiment_name)
         wandb_state = state.get("wandb", {})
         self.wandb_run_id = wandb_state.get("run_id")
         self._saved_wandb_mode = wandb_state.get("mode")
@@ -685,8 +751,21 @@ class ExperimentTracker:
         self.resume_count = int(state.get("resume_count", 0)) + 1
         self.resumed_from_step = self.gradient_steps
         self._logged_step = self.gradient_steps
-        self._throughput.reset()
-        self._throughput.add(self._ledger.training_clock(), self.tokens_seen, self.gradient_steps)
+
+    def note_resumed_checkpoint(self, path: str | os.PathLike) -> None:
+        """List the checkpoint a run resumed from: its state was saved before its save ended."""
+        if not any(entry["step"] == self.gradient_steps for entry in self.checkpoints):
+            self.checkpoints.append(
+                {"path": str(path), "step": self.gradient_steps, "is_best": False, "seconds": None}
+            )
+
+    def checkpoint_list(self) -> list[dict[str, Any]]:
+        """Copies of the checkpoint entries, with the sizes the writer thread has measured."""
+        sizes = self._checkpoint_sizes
+        return [
+            {**entry, "size_bytes": sizes.get(entry["path"], entry.get("size_bytes"))}
+            for entry in self.checkpoints
+        ]
 
     # ================================================================== internals
     def _axes(self, now: float) -> dict[str, Any]:
@@ -709,23 +788,32 @@ class ExperimentTracker:
 
     def _write_summary_soon(self) -> None:
         """Queue a 'running' summary on the writer thread, so a killed run leaves a complete one."""
-        from hf_tracking.summary import build_summary, write_summary
+        from hf_tracking.jsonio import atomic_write_text, dumps_strict
+        from hf_tracking.summary import build_summary
 
-        summary = build_summary(self)
         path = self.summary_path
-        assert self._dispatcher is not None and path is not None
-        self._dispatcher.put(lambda: write_summary(path, summary))
+        if path is None or self._dispatcher is None:
+            return
+        # Encoded here, so the writer thread never reads state the training thread changes.
+        text = dumps_strict(build_summary(self), indent=2) + "\n"
+        self._dispatcher.put(lambda: atomic_write_text(path, text))
 
-    def _flops_per_token(self) -> dict[str, Any]:
+    def _flops_per_token(self, seq_length: int | None = None) -> dict[str, Any]:
         estimate = self.config.estimate_parameters()
         return flops_per_token(
             estimate["non_embedding"],
             self.config.num_layers,
             self.config.d_model,
-            self.config.seq_length,
+            seq_length or self.config.seq_length,
             self.config.vocab_size,
             causal=self.config.causal_attention_flops,
         )
+
+    def observe_seq_length(self, seq_length: int) -> None:
+        """The sequence length the model actually sees (the attention FLOPs depend on it), when
+        it differs from the config's, e.g. the maximum context of a model config."""
+        if seq_length != self.flops.get("seq_length"):
+            self.flops = {**self._flops_per_token(seq_length), "seq_length": seq_length}
 
     def _detect_device(self) -> None:
         from hf_tracking.system import device_name_and_dtype
@@ -741,7 +829,9 @@ class ExperimentTracker:
     def _add_flops(self, throughput: dict[str, float]) -> None:
         total = self.flops["total"]
         tokens_per_second = throughput["throughput/tokens_per_second"]
-        throughput["throughput/model_tflops_per_second"] = tokens_per_second * total / 1e12
+        throughput["throughput/model_tflops_per_second"] = model_tflops_per_second(
+            tokens_per_second, total
+        )
         if self.peak is not None:
             per_device = throughput["throughput/tokens_per_second_per_device"]
             throughput["throughput/mfu_pct"] = mfu_pct(per_device, total, self.peak[1])
@@ -790,7 +880,10 @@ def _path_size(path: Path) -> int | None:
     return None
 
 
-def default_backends() -> list[Backend]:
+def default_backends(wandb_mode: str) -> list[Backend]:
+    """The local run store, and W&B unless it is disabled."""
+    if wandb_mode == "disabled":
+        return [LocalRunStore()]
     return [LocalRunStore(), WandbBackend()]
 
 

@@ -214,11 +214,45 @@ def test_resume_from_an_earlier_checkpoint(tmp_path):
     assert resumed[0]["time/wallclock_hours"] >= wallclock_at_8
     assert resumed[-1]["time/tokens_seen"] == first_rows[-2]["time/tokens_seen"]  # same data again
     assert summary["totals"]["resumes"] == 1
+    assert [entry["step"] for entry in summary["checkpoints"]] == [4, 8, 12]
+    assert summary["totals"]["checkpoints"] == 3
     assert summary["wandb"]["previous_run_ids"] == [first_summary["wandb"]["run_id"]]
     assert len(find_offline_runs(tmp_path)) == 2
     ledger = summary["time_ledger_hours"]
     parts = sum(ledger[p] for p in ("train", "eval", "checkpoint", "other"))
     assert parts == pytest.approx(ledger["wallclock"])
+
+
+def test_resume_in_the_same_process_with_the_same_trainer(tmp_path):
+    args = training_arguments(
+        str(tmp_path / "out"), logging_steps=1, save_steps=4, eval_steps=4, max_steps=12
+    )
+    trainer = Trainer(
+        model=tiny_model(),
+        args=args,
+        train_dataset=PaddedDataset(TRAIN_SIZE),
+        eval_dataset=PaddedDataset(16, seed=1),
+    )
+    trainer.train()
+    trainer.train(resume_from_checkpoint=str(tmp_path / "out" / "checkpoint-8"))
+    summary = strict_json(tracking_callback(trainer).summary_path)
+    rows = metrics_rows(summary["run_dir"])
+    assert [r["time/gradient_steps"] for r in rows if r["event"] == "train"] == list(range(1, 13))
+    assert [entry["step"] for entry in summary["checkpoints"]] == [4, 8, 12]
+
+
+def test_only_evaluations_with_a_runtime_are_datasets():
+    from hf_tracking.callback import _eval_datasets
+
+    metrics = {"eval_loss": 1.0, "eval_aux_loss": 0.5, "eval_runtime": 0.1, "epoch": 1.0}
+    assert _eval_datasets(metrics) == [(None, "eval_")]
+    named = {
+        "eval_a_loss": 1.0,
+        "eval_a_runtime": 0.1,
+        "eval_a_b_loss": 2.0,
+        "eval_a_b_runtime": 0.2,
+    }
+    assert sorted(_eval_datasets(named)) == [("a", "eval_a_"), ("a_b", "eval_a_b_")]
 
 
 def test_report_to_with_wandb_makes_one_run(tmp_path, caplog):

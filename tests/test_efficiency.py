@@ -82,8 +82,9 @@ def test_eta_adds_the_evaluations_and_saves_still_due(tmp_path):
         k: tracker.latest_train[f"time/{k}_hours"] * 3600
         for k in ("train", "eval", "checkpoint", "other")
     }
-    assert ledger == pytest.approx({"train": 20.0, "eval": 30.0, "checkpoint": 60.0, "other": 0.0})
-    assert tracker.latest_train["efficiency/goodput_pct"] == pytest.approx(100 * 20 / 110)
+    # The first step ran before the first call: a hand-written loop's set-up counts as "other".
+    assert ledger == pytest.approx({"train": 19.0, "eval": 30.0, "checkpoint": 60.0, "other": 1.0})
+    assert tracker.latest_train["efficiency/goodput_pct"] == pytest.approx(100 * 19 / 110)
     tracker.finish()
 
 
@@ -123,3 +124,18 @@ def test_step_time_percentiles_leave_out_warmup(tmp_path):
     assert summary["throughput"]["p50_tokens_per_second"] == pytest.approx(200.0)
     assert summary["hardware"]["versions"]["torch"]
     assert summary["memory"]["process_peak_rss_gb"] > 0
+
+
+def test_set_up_before_the_first_step_is_other_time_not_training(tmp_path):
+    clock = FakeClock()
+    tracker = ExperimentTracker(
+        config(tmp_path, log_every_steps=5), clock=clock, backends=[LocalRunStore()]
+    )
+    clock.now += 50.0  # loading data, building the model, compiling
+    train(tracker, clock, range(0, 20), seconds_per_step=1.0)
+    values = tracker.latest_train
+    assert values["throughput/tokens_per_second"] == pytest.approx(100.0)
+    assert values["time/other_hours"] * 3600 == pytest.approx(51.0)
+    assert values["time/train_hours"] * 3600 == pytest.approx(19.0)
+    summary = strict_json(tracker.finish())
+    assert summary["step_time_seconds"]["max"] == pytest.approx(1.0)

@@ -109,7 +109,9 @@ def test_a_hung_wandb_finish_is_stopped(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_backend_log_raising_on_the_fifth_call(tmp_path, monkeypatch, caplog):
     flaky = RaisingOnLog(fail_on=5)
-    monkeypatch.setattr(hf_tracking.tracker, "default_backends", lambda: [LocalRunStore(), flaky])
+    monkeypatch.setattr(
+        hf_tracking.tracker, "default_backends", lambda mode: [LocalRunStore(), flaky]
+    )
     with caplog.at_level(logging.WARNING, logger="hf_tracking"):
         trainer = trainer_with(tmp_path, small_config(tmp_path))
     summary = finished_summary(trainer)
@@ -257,6 +259,9 @@ def test_kill_9_leaves_readable_files(tmp_path):
         text=True,
     )
     assert process.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 60
+    while not find_offline_runs(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)  # W&B has started: its run directory exists
     time.sleep(0.5)
     process.kill()
     process.wait()

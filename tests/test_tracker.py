@@ -263,12 +263,14 @@ def test_backwards_steps_and_none_grad_norm_are_skipped_with_one_warning(tmp_pat
         )
     )
     tracker.log_train_step(loss=1.0, grad_norm=None, tokens=1, iteration=4)
-    tracker.log_train_step(loss=1.0, tokens=1, iteration=2)
-    tracker.log_train_step(loss=1.0, tokens=1, iteration=3)
+    tracker.log_train_step(loss=100.0, tokens=1000, iteration=2)
+    tracker.log_train_step(loss=100.0, tokens=1000, iteration=3)
     tracker.log_train_step(loss=1.0, tokens=1, iteration=5)
     tracker.finish()
-    steps = [row["time/gradient_steps"] for row in metrics_rows(tracker.run_dir)]
-    assert steps == [5, 6]
+    rows = metrics_rows(tracker.run_dir)
+    assert [row["time/gradient_steps"] for row in rows] == [5, 6]
+    assert [row["time/tokens_seen"] for row in rows] == [1, 2]  # skipped calls count nothing
+    assert rows[1]["train/loss"] == 1.0
     assert sum("behind" in message for message in caplog.messages) == 1
 
 
@@ -342,3 +344,38 @@ def test_memory_stays_flat_over_many_records(tmp_path):
     tracker.finish()
     growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert growth_mb < 50
+
+
+def test_disabled_wandb_is_no_backend_at_all(tmp_path):
+    tracker = ExperimentTracker(seed_config(tmp_path, wandb_mode="disabled"))
+    tracker.log_train_step(loss=1.0, tokens=1)
+    summary = strict_json(tracker.finish(wait=True))
+    assert [report["name"] for report in summary["backends"]] == ["local"]
+    assert summary["backends"][0]["status"] == "finished"
+
+
+def test_resume_inside_a_with_block(tmp_path):
+    config = seed_config(
+        tmp_path, wandb_mode="disabled", gradient_accumulation_steps=1, log_every_steps=1
+    )
+    with ExperimentTracker(config) as first:
+        first.log_train_step(loss=1.0, tokens=10, iteration=0)
+        state = first.state_dict()
+    with ExperimentTracker(config) as second:
+        second.load_state_dict(state)
+        second.log_train_step(loss=1.0, tokens=10, iteration=1)
+    assert second.run_dir == first.run_dir
+    assert [row["time/tokens_seen"] for row in metrics_rows(first.run_dir)] == [10, 20]
+    assert len(list((tmp_path / "experiments").iterdir())) == 2  # one run dir, one summary
+
+
+def test_an_unusable_output_dir_never_stops_training(tmp_path, caplog):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    tracker = ExperimentTracker(
+        seed_config(tmp_path, wandb_mode="disabled", output_dir=str(blocker / "runs"))
+    )
+    for iteration in range(5):
+        tracker.log_train_step(loss=1.0, tokens=1, iteration=iteration)
+    assert tracker.finish() is None
+    assert any("cannot create the run directory" in message for message in caplog.messages)

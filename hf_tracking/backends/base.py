@@ -16,7 +16,8 @@ from typing import Any
 @dataclasses.dataclass
 class Record:
     """One row: ``kind`` is "train", "val", "checkpoint", "custom" or "final"; ``values`` is a
-    flat mapping of catalog names to numbers (None for a non-finite value)."""
+    flat mapping of catalog names to numbers (NaN and inf included: the JSON writers turn them
+    into null, W&B takes them as they are)."""
 
     kind: str
     values: dict[str, Any]

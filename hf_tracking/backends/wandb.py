@@ -155,21 +155,22 @@ class WandbBackend(Backend):
         self._send({"log": rows, "summary": summary})
 
     def finish(self, status: str, exit_code: int) -> None:
-        if self.process is None:
+        process = self.process
+        if process is None:
             return
         self._send({"finish": exit_code})
         reply = self._receive()
-        self.process.wait()
-        self.process = None
+        process.wait()
         if "error" in reply:
             raise RuntimeError(reply["error"])
 
     def kill(self) -> None:
-        """Stop a child that does not answer (a hung finish); its W&B files stay as they are."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
+        """Stop a child that does not answer (a hung finish); its W&B files stay as they are.
+        Called from another thread than the one blocked on the child, which then sees EOF."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"mode": self.mode, "run_id": self.run_id, "dir": self.directory}
@@ -181,16 +182,19 @@ class WandbBackend(Backend):
         return info
 
     def _send(self, message: dict[str, Any]) -> None:
-        assert self.process is not None and self.process.stdin is not None
-        stream: IO[str] = self.process.stdin
+        if self.process is None:  # disabled: nothing to send
+            return
+        stream: IO[str] | None = self.process.stdin
+        assert stream is not None
         stream.write(json.dumps(message, default=str) + "\n")
         stream.flush()
 
     def _receive(self) -> dict[str, Any]:
-        assert self.process is not None and self.process.stdout is not None
-        line = self.process.stdout.readline()
+        process = self.process
+        assert process is not None and process.stdout is not None
+        line = process.stdout.readline()
         if not line:
-            return {"error": f"the W&B process exited (status {self.process.wait()})"}
+            return {"error": f"the W&B process exited (status {process.wait()})"}
         return json.loads(line)
 
 

@@ -112,6 +112,10 @@ class TimeLedger:
         parts["wallclock"] = wallclock
         return parts
 
+    def part_seconds(self, part: str) -> float:
+        """Seconds of one part ("train", "eval", "checkpoint") across resumes."""
+        return self.carried[part] + self.session[part]
+
     def training_clock(self) -> float:
         """Session seconds with evaluation and checkpoint time taken out: the throughput clock."""
         return self.session_seconds - self.session["eval"] - self.session["checkpoint"]

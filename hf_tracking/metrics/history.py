@@ -31,10 +31,6 @@ class BoundedHistory:
     def stride(self) -> int:
         return self._stride
 
-    @property
-    def offered(self) -> int:
-        return self._offered
-
     def __len__(self) -> int:
         return len(self._rows)
 
