@@ -70,16 +70,16 @@ class TokenCounter:
         """Counts since the start, over all processes when asked. Reads the device once: call it
         on logging steps only, on every rank (the sum is a collective)."""
         import torch
+        import torch.distributed as dist
 
+        distributed = sum_over_processes and dist.is_available() and dist.is_initialized()
         if self._real is None:
-            counts = torch.zeros(3, dtype=torch.int64, device=self._device)
-        else:
-            counts = torch.stack(
-                (self._real, torch.full_like(self._real, self.slots), self._loss_bearing)
-            )
-        if sum_over_processes:
-            import torch.distributed as dist
-
-            if dist.is_available() and dist.is_initialized():
-                dist.all_reduce(counts, op=dist.ReduceOp.SUM)
-        return dict(zip(KINDS, (int(value) for value in counts.tolist()), strict=True))
+            self._real = torch.zeros((), dtype=torch.int64, device=self._device)
+            self._loss_bearing = torch.zeros((), dtype=torch.int64, device=self._device)
+        if not distributed:
+            real, loss_bearing = torch.stack((self._real, self._loss_bearing)).tolist()
+            return {"real": real, "slots": self.slots, "loss_bearing": loss_bearing}
+        slots = torch.full_like(self._real, self.slots)
+        counts = torch.stack((self._real, slots, self._loss_bearing))
+        dist.all_reduce(counts, op=dist.ReduceOp.SUM)
+        return dict(zip(KINDS, counts.tolist(), strict=True))
