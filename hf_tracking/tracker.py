@@ -305,6 +305,7 @@ class ExperimentTracker:
         assert self._dispatcher is not None
         if self._window_losses and self.gradient_steps > self._logged_step:
             self._train_record(self._ledger.now())
+        self._read_device_tokens()
         self._ledger.stop()
         if self.final_trainer_metrics:
             values = self._axes(self._ledger.now())
@@ -398,12 +399,12 @@ class ExperimentTracker:
         if not self._step_clock_anchored:
             self._step_clock_anchored = True
             self._mark = self._clock()
+        if loss.__class__ is not float:
+            _check_number("loss", loss)
         if tokens.__class__ is int and tokens >= 0:
             self.tokens_seen += tokens
         else:
             self._add_tokens(tokens)
-        if loss.__class__ is not float:
-            _check_number("loss", loss)
         self._window_losses.append(loss)
         if accumulation_step is not None and accumulation_step != self._last_micro_batch:
             return
@@ -696,6 +697,7 @@ class ExperimentTracker:
     # ================================================================== state
     def state_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable state; a new tracker given it continues the same run."""
+        self._read_device_tokens()
         ledger = self._ledger.state()
         return {
             "version": STATE_VERSION,
