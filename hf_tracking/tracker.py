@@ -130,8 +130,9 @@ class ExperimentTracker:
         self._backends = backends
         self._clock = clock
         self._ledger = TimeLedger(clock)
-        self._mark = self._ledger.now()
+        self._mark = self._clock()
         self._validation_started: float | None = None
+        self._pending_eval_seconds: float | None = None
 
         self.experiment_name = self.config.experiment_name or self.config.default_name()
         self.requested_name = self.experiment_name
@@ -143,6 +144,10 @@ class ExperimentTracker:
         self.wandb_run_id: str | None = None
         self.wandb_mode = resolve_mode(self.config.wandb_mode)
         self.wandb_previous_ids: list[str] = []
+        self._saved_wandb_mode: str | None = None
+        self.backend_reports: list[dict[str, Any]] = []
+        self._finalizer: threading.Thread | None = None
+        self._save_summary = True
         self.token_counting = "log_train_step(tokens=...)"
 
         self.gradient_steps = 0
@@ -175,7 +180,7 @@ class ExperimentTracker:
         self._log_every = self.config.log_every_steps
         self._warned_backwards = False
 
-        self.flops = {**self._flops_per_token(), "seq_length": self.config.seq_length}
+        self.flops = self._flops_per_token()
         self.device_name: str | None = None
         self.dtype: str | None = None
         self.peak: tuple[str, float] | None = None
@@ -259,8 +264,6 @@ class ExperimentTracker:
         lifecycle.install_exit_hooks()
         return self
 
-    _saved_wandb_mode: str | None = None
-
     def run_config(self) -> dict[str, Any]:
         """The config a backend stores: the experiment's fields plus any extra (Trainer
         arguments), with credentials redacted."""
@@ -304,11 +307,11 @@ class ExperimentTracker:
         self.start()
         assert self._dispatcher is not None
         if self._window_losses and self.gradient_steps > self._logged_step:
-            self._train_record(self._ledger.now())
+            self._train_record(self._clock())
         self._read_device_tokens()
         self._ledger.stop()
         if self.final_trainer_metrics:
-            values = self._axes(self._ledger.now())
+            values = self._axes(self._clock())
             values.update(self.final_trainer_metrics)
             self._dispatch(Record("final", values))
         exit_code = 0 if self.status == "finished" else 1
@@ -330,10 +333,6 @@ class ExperimentTracker:
                 pass
         self._finish_remote()
         return self.summary_path if self._write_final_summary() else None
-
-    backend_reports: list[dict[str, Any]] = []
-    _finalizer: threading.Thread | None = None
-    _save_summary = True
 
     def wait_for_backends(self, timeout: float | None = None) -> bool:
         """Wait until the remote backends have finished and the summary holds their final
@@ -579,8 +578,6 @@ class ExperimentTracker:
                 self._pending_eval_seconds = self._clock() - self._validation_started
                 self._validation_started = None
 
-    _pending_eval_seconds: float | None = None
-
     def log_validation(
         self,
         val_loss: Any,
@@ -814,8 +811,8 @@ class ExperimentTracker:
     def observe_seq_length(self, seq_length: int) -> None:
         """The sequence length the model actually sees (the attention FLOPs depend on it), when
         it differs from the config's, e.g. the maximum context of a model config."""
-        if seq_length != self.flops.get("seq_length"):
-            self.flops = {**self._flops_per_token(seq_length), "seq_length": seq_length}
+        if seq_length != self.flops["seq_length"]:
+            self.flops = self._flops_per_token(seq_length)
 
     def _detect_device(self) -> None:
         from hf_tracking.system import device_name_and_dtype

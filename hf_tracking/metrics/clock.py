@@ -73,9 +73,6 @@ class TimeLedger:
         self.carried = dict.fromkeys(("wallclock", *LEDGER_PARTS), 0.0)
         self.session = dict.fromkeys(LEDGER_PARTS, 0.0)
 
-    def now(self) -> float:
-        return self._clock()
-
     def add(self, part: str, seconds: float) -> None:
         self.session[part] += max(0.0, seconds)
 
@@ -91,8 +88,7 @@ class TimeLedger:
 
     @property
     def session_seconds(self) -> float:
-        now = self._stopped_at if self._stopped_at is not None else self._clock()
-        return now - self._session_start
+        return self.wallclock_at(self._clock()) - self.carried["wallclock"]
 
     def wallclock_at(self, now: float) -> float:
         """Wallclock seconds of the run at clock reading ``now``, across resumes."""
@@ -102,12 +98,8 @@ class TimeLedger:
 
     def seconds(self, now: float | None = None) -> dict[str, float]:
         """Seconds per part, ``other`` and ``wallclock`` (at clock reading ``now``), across resumes."""
-        wallclock = (
-            self.carried["wallclock"] + self.session_seconds
-            if now is None
-            else self.wallclock_at(now)
-        )
-        parts = {part: self.carried[part] + self.session[part] for part in LEDGER_PARTS}
+        wallclock = self.wallclock_at(self._clock() if now is None else now)
+        parts = {part: self.part_seconds(part) for part in LEDGER_PARTS}
         parts["other"] = max(0.0, wallclock - sum(parts.values()))
         parts["wallclock"] = wallclock
         return parts

@@ -38,7 +38,7 @@ def flops_per_token(
     seq_length: int,
     vocab_size: int,
     causal: bool = False,
-) -> dict[str, float]:
+) -> dict[str, float | int | str]:
     """Training FLOPs per token and its parts (forward + backward = 3 × forward)."""
     parameters = 6.0 * non_embedding_parameters
     attention = 12.0 * num_layers * d_model * seq_length * (0.5 if causal else 1.0)
@@ -48,6 +48,7 @@ def flops_per_token(
         "attention": attention,
         "output_head": output_head,
         "total": parameters + attention + output_head,
+        "seq_length": seq_length,
         "convention": "causal (attention halved)" if causal else "PaLM/nanoGPT (full attention)",
     }
 
