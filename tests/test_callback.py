@@ -261,8 +261,8 @@ def test_report_to_with_wandb_makes_one_run(tmp_path, caplog):
             training_arguments(str(tmp_path / "out"), report_to=["hf_tracking", "wandb"])
         )
     assert any("WandbCallback is left out" in message for message in caplog.messages)
+    check_run(trainer, tmp_path)  # waits for the W&B process to finish its run
     assert len(find_offline_runs(tmp_path)) == 1
-    check_run(trainer, tmp_path)
 
 
 def test_a_second_train_call_is_a_new_run(tmp_path):
