@@ -1,17 +1,21 @@
-"""Counting tokens on the device, from the model's own inputs, with no host-device sync.
+"""Counting tokens from the model's own inputs, with no host-device sync.
 
 A forward pre-hook on the model sees ``input_ids``, ``attention_mask`` and ``labels`` as the
-Trainer passes them. On training forwards only (``module.training``) it adds to a small int64
-tensor on the same device: real tokens (the attention mask's sum, or tokens that are not the pad
-token, or all tokens: the rule of the Trainer's ``include_num_input_tokens_seen="non_padding"``),
-slots (every position, padding included) and loss-bearing tokens (labels other than -100 after the
-one-position shift the causal LM loss applies). These are asynchronous device ops; the counts are
-read, and summed over processes, only on logging steps (:meth:`TokenCounter.read`).
+Trainer passes them. On training forwards only (``module.training``) it counts real tokens (the
+attention mask's non-zero positions, or tokens that are not the pad token, or all tokens: the rule
+of the Trainer's ``include_num_input_tokens_seen="non_padding"``), slots (every position, padding
+included) and loss-bearing tokens (labels other than -100 after the one-position shift the causal
+LM loss applies). Inputs on an accelerator are counted by asynchronous adds into a small int64
+tensor on the same device, read (and summed over processes) only on logging steps
+(:meth:`TokenCounter.read`); inputs in host memory are counted there with numpy, which costs a
+fraction of a torch op's dispatch.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 IGNORE_INDEX = -100
 KINDS = ("real", "slots", "loss_bearing")
@@ -21,10 +25,12 @@ class TokenCounter:
     def __init__(self, pad_token_id: int | None = None, main_input_name: str = "input_ids") -> None:
         self.pad_token_id = pad_token_id
         self.main_input_name = main_input_name
+        self.real = 0
         self.slots = 0
+        self.loss_bearing = 0
         self.seq_length = 0
-        self._real: Any = None
-        self._loss_bearing: Any = None
+        self._device_real: Any = None
+        self._device_loss_bearing: Any = None
         self._handle: Any = None
         self._device: Any = None
 
@@ -46,40 +52,77 @@ class TokenCounter:
             input_ids = args[0]
         if input_ids is None or not hasattr(input_ids, "numel"):
             return
-        # Runs on every training micro-batch: device-side adds only, nothing is read back here.
-        if self._real is None:
-            import torch
-
-            self._real = torch.zeros((), dtype=torch.int64, device=input_ids.device)
-            self._loss_bearing = torch.zeros((), dtype=torch.int64, device=input_ids.device)
         slots = input_ids.numel()  # a shape, known on the host
         self.slots += slots
         self.seq_length = input_ids.shape[-1]
         mask = kwargs.get("attention_mask")
-        if mask is not None:
-            self._real.add_(mask.sum())
-        elif self.pad_token_id is not None:
-            self._real.add_((input_ids != self.pad_token_id).sum())
-        else:
-            self._real.add_(slots)
         labels = kwargs.get("labels")
+        if input_ids.is_cpu:
+            self._count_on_host(input_ids, mask, labels, slots)
+        else:
+            self._count_on_device(input_ids, mask, labels, slots)
+
+    def _count_on_host(self, input_ids: Any, mask: Any, labels: Any, slots: int) -> None:
+        if mask is not None:
+            self.real += _count_nonzero(_as_array(mask))
+        elif self.pad_token_id is not None:
+            self.real += _count_nonzero(_as_array(input_ids) != self.pad_token_id)
+        else:
+            self.real += slots
         if labels is not None:
-            self._loss_bearing.add_((labels[..., 1:] != IGNORE_INDEX).sum())
+            self.loss_bearing += _count_nonzero(_as_array(labels)[..., 1:] != IGNORE_INDEX)
+
+    def _count_on_device(self, input_ids: Any, mask: Any, labels: Any, slots: int) -> None:
+        # Runs on every training micro-batch: device-side adds only, nothing is read back here.
+        if self._device_real is None:
+            import torch
+
+            self._device_real = torch.zeros((), dtype=torch.int64, device=input_ids.device)
+            self._device_loss_bearing = torch.zeros((), dtype=torch.int64, device=input_ids.device)
+        if mask is not None:
+            self._device_real.add_(mask.count_nonzero())
+        elif self.pad_token_id is not None:
+            self._device_real.add_((input_ids != self.pad_token_id).count_nonzero())
+        else:
+            self.real += slots
+        if labels is not None:
+            self._device_loss_bearing.add_((labels[..., 1:] != IGNORE_INDEX).count_nonzero())
 
     def read(self, sum_over_processes: bool = False) -> dict[str, int]:
-        """Counts since the start, over all processes when asked. Reads the device once: call it
-        on logging steps only, on every rank (the sum is a collective)."""
+        """Counts since the start, over all processes when asked. Reads the device at most once:
+        call it on logging steps only, on every rank (the sum is a collective)."""
         import torch
         import torch.distributed as dist
 
+        counts = {"real": self.real, "slots": self.slots, "loss_bearing": self.loss_bearing}
         distributed = sum_over_processes and dist.is_available() and dist.is_initialized()
-        if self._real is None:
-            self._real = torch.zeros((), dtype=torch.int64, device=self._device)
-            self._loss_bearing = torch.zeros((), dtype=torch.int64, device=self._device)
         if not distributed:
-            real, loss_bearing = torch.stack((self._real, self._loss_bearing)).tolist()
-            return {"real": real, "slots": self.slots, "loss_bearing": loss_bearing}
-        slots = torch.full_like(self._real, self.slots)
-        counts = torch.stack((self._real, slots, self._loss_bearing))
-        dist.all_reduce(counts, op=dist.ReduceOp.SUM)
-        return dict(zip(KINDS, counts.tolist(), strict=True))
+            if self._device_real is not None:
+                real, loss_bearing = torch.stack(
+                    (self._device_real, self._device_loss_bearing)
+                ).tolist()
+                counts["real"] += real
+                counts["loss_bearing"] += loss_bearing
+            return counts
+        # The collective runs where the backend expects it: the model's device.
+        totals = torch.tensor([counts[kind] for kind in KINDS], device=self._device)
+        if self._device_real is not None:
+            zero = torch.zeros_like(self._device_real)
+            totals += torch.stack((self._device_real, zero, self._device_loss_bearing))
+        dist.all_reduce(totals, op=dist.ReduceOp.SUM)
+        return dict(zip(KINDS, totals.tolist(), strict=True))
+
+
+def _as_array(tensor: Any) -> Any:
+    """A numpy view of a host tensor (no copy), or the tensor itself where numpy has no such
+    dtype (bfloat16): the comparisons and counts below work on either."""
+    try:
+        return tensor.numpy()
+    except (TypeError, RuntimeError):
+        return tensor
+
+
+def _count_nonzero(values: Any) -> int:
+    if isinstance(values, np.ndarray):
+        return int(np.count_nonzero(values))
+    return int(values.count_nonzero())

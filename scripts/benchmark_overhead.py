@@ -1,6 +1,6 @@
 """Training-thread overhead of hf_tracking, measured side by side in one process.
 
-    .venv/bin/python scripts/benchmark_overhead.py                # full run, about a minute on 2 idle cores
+    .venv/bin/python scripts/benchmark_overhead.py                # full run, about 5 minutes on 2 idle cores
     .venv/bin/python scripts/benchmark_overhead.py --quick        # tiny sizes (smoke test)
     .venv/bin/python scripts/benchmark_overhead.py --skip-trainer --output /tmp/overhead.json
 
@@ -15,8 +15,10 @@ c. A direct ``wandb.log`` of 5 scalars (its own offline run) and its ratio to th
 d. ``finish()`` after queueing records without waiting: W&B offline + local store, and local alone.
 e. W&B start-up delay: construction + ``start()`` + the first ``log_train_step``, offline against
    disabled, cold (first W&B use in the process) and warm.
-f. Whole runs of the Trainer on a tiny GPT-2 on the CPU for ``report_to`` none / hf_tracking /
-   wandb, interleaved, in this process (imports warm after one untimed warm-up round).
+f. Whole runs of the Trainer on the CPU for ``report_to`` none / hf_tracking / wandb, interleaved,
+   in this process (imports warm after one untimed warm-up round), ``logging_steps=1``, with two
+   evaluations and a checkpoint: on the test suite's 0.1M-parameter GPT-2 (a few milliseconds a
+   step: the worst case for a fixed cost per logged step) and on the shape of ``recipes/tiny.yaml``.
 
 Latencies come from ``time.perf_counter_ns()`` around each call; the cost of the timing itself
 (an empty call timed the same way) is reported as ``timer_floor``. The writer thread, the W&B
@@ -567,7 +569,36 @@ def section_startup(temp: Path, window_s: float) -> dict[str, Any]:
 
 
 # ====================================================================== f. Trainer runs
-def trainer_run(workdir: Path, report_to: str, sizes: dict[str, int]) -> dict[str, Any]:
+MICRO = "micro"
+TINY_RECIPE = "tiny_recipe"
+
+
+def model_shapes() -> dict[str, dict[str, Any]]:
+    """The two GPT-2s of section f: the test suite's 0.1M-parameter model (a step of a few
+    milliseconds, where a per-step cost shows most) and the shape of ``recipes/tiny.yaml``."""
+    from hf_tracking.recipe import load_recipe
+
+    recipe = load_recipe(ROOT / "recipes" / "tiny.yaml").config
+    return {
+        MICRO: {"model": {}, "data": {}, "batch_size": 4, "gradient_accumulation_steps": 2},
+        TINY_RECIPE: {
+            "model": {
+                "vocab_size": recipe.vocab_size,
+                "seq_length": recipe.seq_length,
+                "d_model": recipe.d_model,
+                "num_layers": recipe.num_layers,
+                "num_heads": recipe.num_heads,
+            },
+            "data": {"seq_length": recipe.seq_length, "vocab_size": recipe.vocab_size},
+            "batch_size": recipe.batch_size,
+            "gradient_accumulation_steps": recipe.gradient_accumulation_steps,
+        },
+    }
+
+
+def trainer_run(
+    workdir: Path, report_to: str, shape: dict[str, Any], sizes: dict[str, int]
+) -> dict[str, Any]:
     """Wallclock of Trainer construction + train() (+ wandb.finish() left open by the
     WandbCallback, which does not finish its run), in a fresh directory."""
     import wandb
@@ -577,14 +608,17 @@ def trainer_run(workdir: Path, report_to: str, sizes: dict[str, int]) -> dict[st
     from tests.support.tiny import PaddedDataset, tiny_model, training_arguments
 
     workdir.mkdir(parents=True)
-    model = tiny_model()
-    train_data, eval_data = PaddedDataset(64), PaddedDataset(16, seed=1)
+    model = tiny_model(**shape["model"])
+    train_data = PaddedDataset(64, **shape["data"])
+    eval_data = PaddedDataset(16, seed=1, **shape["data"])
     args = training_arguments(
         str(workdir / "out"),
         report_to=report_to,
         logging_steps=1,
         save_only_model=True,
         disable_tqdm=True,
+        per_device_train_batch_size=shape["batch_size"],
+        gradient_accumulation_steps=shape["gradient_accumulation_steps"],
         **sizes,
     )
     with working_directory(workdir), silenced():
@@ -619,42 +653,55 @@ def spread(values: list[float]) -> dict[str, float]:
     }
 
 
-def section_trainer(temp: Path, repeats: int, sizes: dict[str, int], warmup: bool) -> dict:
-    """Interleaved none / hf_tracking / wandb runs; one untimed warm-up round first."""
+def section_trainer(
+    temp: Path, name: str, shape: dict[str, Any], repeats: int, sizes: dict[str, int], warmup: bool
+) -> dict:
+    """Interleaved none / hf_tracking / wandb runs of one model; one untimed warm-up round
+    first. The per-step figure is the median difference over the steps of a run: what tracking
+    adds to each logged step, start-up and finish spread over the run."""
     names = ("none", "hf_tracking", "wandb")
     if warmup:
-        for name in names:
-            trainer_run(temp / f"f_warmup_{name}", name, sizes)
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for report_to in names:
+            trainer_run(temp / f"f_{name}_warmup_{report_to}", report_to, shape, sizes)
+    runs: dict[str, list[dict[str, Any]]] = {report_to: [] for report_to in names}
     for repeat in range(repeats):
-        for name in names:
-            runs[name].append(trainer_run(temp / f"f_{repeat}_{name}", name, sizes))
+        for report_to in names:
+            workdir = temp / f"f_{name}_{repeat}_{report_to}"
+            runs[report_to].append(trainer_run(workdir, report_to, shape, sizes))
     results: dict[str, Any] = {
         "sizes": {
             **sizes,
             "logging_steps": 1,
-            "per_device_train_batch_size": 4,
-            "gradient_accumulation_steps": 2,
+            "per_device_train_batch_size": shape["batch_size"],
+            "gradient_accumulation_steps": shape["gradient_accumulation_steps"],
             "train_samples": 64,
             "eval_samples": 16,
+            **shape["model"],
         },
         "repeats": repeats,
         "warmup_round": warmup,
         "note": "all runs in one process, imports warm; interleaved none, hf_tracking, wandb; "
         "the Trainer's printed logs go to /dev/null",
-        "per_run_total_s": {name: [round(r["total_s"], 3) for r in runs[name]] for name in names},
+        "per_run_total_s": {
+            report_to: [round(r["total_s"], 3) for r in runs[report_to]] for report_to in names
+        },
     }
-    for name in names:
-        results[name] = {
-            "total": spread([run["total_s"] for run in runs[name]]),
-            "train_only": spread([run["train_s"] for run in runs[name]]),
+    for report_to in names:
+        results[report_to] = {
+            "total": spread([run["total_s"] for run in runs[report_to]]),
+            "train_only": spread([run["train_s"] for run in runs[report_to]]),
         }
     for measure in ("train_only", "total"):
         base = results["none"][measure]["median_s"]
-        for name in ("hf_tracking", "wandb"):
-            results[f"ratio_{name}_over_none_{measure}"] = round(
-                results[name][measure]["median_s"] / base, 3
+        for report_to in ("hf_tracking", "wandb"):
+            median = results[report_to][measure]["median_s"]
+            results[f"ratio_{report_to}_over_none_{measure}"] = round(median / base, 3)
+            results[f"added_ms_per_step_{report_to}_{measure}"] = round(
+                1e3 * (median - base) / sizes["max_steps"], 3
             )
+    results["none_ms_per_step"] = round(
+        1e3 * results["none"]["train_only"]["median_s"] / sizes["max_steps"], 2
+    )
     return results
 
 
@@ -710,6 +757,7 @@ def trainer_rows(trainer: dict[str, Any]) -> list[list[Any]]:
             cell = trainer[name][measure]
             ratio = 1.0 if name == "none" else trainer[f"ratio_{name}_over_none_{measure}"]
             row += [cell["median_s"], f"{cell['min_s']}-{cell['max_s']}", ratio]
+        row.append(0.0 if name == "none" else trainer[f"added_ms_per_step_{name}_total"])
         rows.append(row)
     return rows
 
@@ -728,11 +776,13 @@ def print_report(results: dict[str, Any]) -> None:
         latency_rows(results),
     )
     print_table("One-off costs and ratios", ["measurement", "value"], oneoff_rows(results))
-    if results.get("trainer"):
-        trainer = results["trainer"]
+    for name, trainer in results.get("trainer", {}).items():
+        sizes = trainer["sizes"]
         print_table(
-            f"Trainer wallclock, construction + train() (s), {trainer['repeats']} interleaved "
-            f"repeats in one process, torch threads {results['torch_threads']}",
+            f"Trainer wallclock, {name} GPT-2 (d_model {sizes.get('d_model', 32)}, seq "
+            f"{sizes.get('seq_length', 16)}; {trainer['none_ms_per_step']} ms a step untracked), "
+            f"{sizes['max_steps']} steps, construction + train() (s), {trainer['repeats']} "
+            f"interleaved repeats in one process, torch threads {results['torch_threads']}",
             [
                 "report_to",
                 "train() median",
@@ -741,6 +791,7 @@ def print_report(results: dict[str, Any]) -> None:
                 "+ W&B finished",
                 "min-max",
                 "ratio",
+                "ms added a step",
             ],
             trainer_rows(trainer),
         )
@@ -755,7 +806,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain-records", type=int, default=10_000, help="records for finish()")
     parser.add_argument("--startup-window", type=float, default=1.5, help="seconds of steps")
     parser.add_argument("--repeats", type=int, default=5, help="Trainer runs per report_to")
-    parser.add_argument("--max-steps", type=int, default=60, help="Trainer max_steps")
+    parser.add_argument(
+        "--max-steps", type=int, default=400, help=f"Trainer max_steps, {MICRO} model"
+    )
+    parser.add_argument(
+        "--recipe-steps", type=int, default=20, help=f"Trainer max_steps, {TINY_RECIPE} model"
+    )
+    parser.add_argument(
+        "--models",
+        default=f"{MICRO},{TINY_RECIPE}",
+        help=f"comma-separated models for the Trainer runs ({MICRO}, {TINY_RECIPE})",
+    )
     parser.add_argument(
         "--torch-threads",
         type=int,
@@ -769,12 +830,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.wandb_calls, args.drain_records = 2000, 300, 500
-        args.startup_window, args.repeats, args.max_steps = 0.2, 1, 4
+        args.startup_window, args.repeats, args.max_steps, args.recipe_steps = 0.2, 1, 4, 2
     return args
 
 
 def trainer_sizes(max_steps: int) -> dict[str, int]:
-    """Evaluation every third of the run and a checkpoint at half of it (20 / 30 of 60)."""
+    """Evaluation every third of the run and a checkpoint at half of it (133 / 200 of 400)."""
     return {
         "max_steps": max_steps,
         "eval_steps": max(1, max_steps // 3),
@@ -811,8 +872,19 @@ def run(args: argparse.Namespace, temp: Path) -> dict[str, Any]:
     results["finish_drain"] = section_finish(temp, args.drain_records)
     if not args.skip_trainer:
         results["torch_threads"] = set_torch_threads(args.torch_threads)
-        sizes = trainer_sizes(args.max_steps)
-        results["trainer"] = section_trainer(temp, args.repeats, sizes, warmup=not args.quick)
+        shapes = model_shapes()
+        steps = {MICRO: args.max_steps, TINY_RECIPE: args.recipe_steps}
+        results["trainer"] = {
+            name: section_trainer(
+                temp,
+                name,
+                shapes[name],
+                args.repeats,
+                trainer_sizes(steps[name]),
+                warmup=not args.quick,
+            )
+            for name in args.models.split(",")
+        }
     return results
 
 

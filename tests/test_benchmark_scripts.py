@@ -44,10 +44,14 @@ def test_benchmark_overhead_quick(tmp_path):
     drain = data["finish_drain"]
     assert drain["local_only"]["metrics_jsonl_lines"] == drain["local_only"]["records"]
     assert "difference_s" in data["startup"]["warm"]
-    for name in ("none", "hf_tracking", "wandb"):
-        assert data["trainer"][name]["total"]["median_s"] > 0
-    assert data["trainer"]["ratio_hf_tracking_over_none_train_only"] > 0
-    assert data["trainer"]["ratio_hf_tracking_over_none_total"] > 0
+    assert set(data["trainer"]) == {"micro", "tiny_recipe"}
+    for trainer in data["trainer"].values():
+        for name in ("none", "hf_tracking", "wandb"):
+            assert trainer[name]["total"]["median_s"] > 0
+        assert trainer["ratio_hf_tracking_over_none_train_only"] > 0
+        assert trainer["ratio_hf_tracking_over_none_total"] > 0
+        assert "added_ms_per_step_hf_tracking_total" in trainer
+    assert data["trainer"]["tiny_recipe"]["sizes"]["d_model"] == 128
 
 
 def test_benchmark_memory_quick(tmp_path):

@@ -9,38 +9,47 @@ PAD = 0
 SEQ = 16
 
 
-def tiny_model(seed: int = 0) -> Any:
+def tiny_model(
+    seed: int = 0,
+    vocab_size: int = VOCAB,
+    seq_length: int = SEQ,
+    d_model: int = 32,
+    num_layers: int = 2,
+    num_heads: int = 2,
+) -> Any:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
     config = GPT2Config(
-        vocab_size=VOCAB,
-        n_positions=SEQ,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
+        vocab_size=vocab_size,
+        n_positions=seq_length,
+        n_embd=d_model,
+        n_layer=num_layers,
+        n_head=num_heads,
         pad_token_id=PAD,
-        bos_token_id=VOCAB - 1,
-        eos_token_id=VOCAB - 1,
+        bos_token_id=vocab_size - 1,
+        eos_token_id=vocab_size - 1,
     )
     return GPT2LMHeadModel(config)
 
 
 class PaddedDataset:
-    """Samples of varying length, right-padded to SEQ, labels -100 on padding."""
+    """Samples of varying length, right-padded to ``seq_length``, labels -100 on padding."""
 
-    def __init__(self, size: int = 64, seed: int = 0) -> None:
+    def __init__(
+        self, size: int = 64, seed: int = 0, seq_length: int = SEQ, vocab_size: int = VOCAB
+    ) -> None:
         import torch
 
         generator = torch.Generator().manual_seed(seed)
         self.samples = []
         for index in range(size):
-            length = 4 + index % (SEQ - 4)
-            ids = torch.randint(1, VOCAB, (length,), generator=generator)
-            input_ids = torch.full((SEQ,), PAD)
+            length = 4 + index % (seq_length - 4)
+            ids = torch.randint(1, vocab_size, (length,), generator=generator)
+            input_ids = torch.full((seq_length,), PAD)
             input_ids[:length] = ids
-            mask = torch.zeros(SEQ, dtype=torch.long)
+            mask = torch.zeros(seq_length, dtype=torch.long)
             mask[:length] = 1
             labels = input_ids.clone()
             labels[length:] = -100

@@ -104,7 +104,7 @@ def find_offline_runs(root: str | Path) -> list[Path]:
     return sorted(Path(root).rglob("offline-run-*"))
 
 
-def wait_for_exit(run_dir: str | Path, timeout: float = 10.0) -> OfflineRun:
+def wait_for_exit(run_dir: str | Path, timeout: float = 60.0) -> OfflineRun:
     """Read the run once its ``exit`` record is written (finish can return a little earlier)."""
     deadline = time.monotonic() + timeout
     while True:

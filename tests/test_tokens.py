@@ -1,0 +1,54 @@
+"""The token counter's two paths (numpy for host tensors, device adds otherwise) agree."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hf_tracking.tokens import TokenCounter
+
+IDS = torch.tensor([[5, 6, 0, 0], [1, 2, 3, 0]])
+LABELS = torch.tensor([[5, 6, -100, -100], [1, 2, 3, -100]])
+
+
+class Inputs(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None):
+        return None
+
+
+def counted(batches: list[dict], pad_token_id: int | None = 0, device_path: bool = False):
+    counter = TokenCounter(pad_token_id=pad_token_id)
+    model = Inputs()
+    counter.attach(model)
+    if device_path:  # the accelerator path, run on host tensors
+        counter._count_on_host = counter._count_on_device
+    for batch in batches:
+        model(**batch)
+    model.eval()
+    model(**batches[0])  # evaluation forwards are not counted
+    return counter.read()
+
+
+@pytest.mark.parametrize("device_path", [False, True])
+def test_mask_pad_token_and_labels(device_path):
+    batches = [
+        {"input_ids": IDS, "labels": LABELS},
+        {"input_ids": IDS, "attention_mask": (IDS != 0).long()},
+        {"input_ids": IDS, "attention_mask": (IDS != 0).to(torch.bfloat16)},
+    ]
+    # Real: 5 non-pad tokens per batch; loss-bearing: labels after the one-position shift.
+    assert counted(batches, device_path=device_path) == {
+        "real": 15,
+        "slots": 24,
+        "loss_bearing": 3,
+    }
+
+
+@pytest.mark.parametrize("device_path", [False, True])
+def test_without_mask_or_pad_token_every_slot_is_real(device_path):
+    counts = counted([{"input_ids": IDS}], pad_token_id=None, device_path=device_path)
+    assert counts == {"real": 8, "slots": 8, "loss_bearing": 0}
