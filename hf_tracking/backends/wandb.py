@@ -27,6 +27,7 @@ import secrets
 import string
 import subprocess
 import sys
+import threading
 from typing import IO, Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
@@ -160,7 +161,11 @@ class WandbBackend(Backend):
             return
         self._send({"finish": exit_code})
         reply = self._receive()
-        process.wait()
+        # The run's files are complete once the child answers. Its own teardown (W&B's service,
+        # the interpreter: about 0.1 s) goes on without the training process waiting for it.
+        threading.Thread(
+            target=process.communicate, name="hf_tracking-wandb-exit", daemon=True
+        ).start()
         if "error" in reply:
             raise RuntimeError(reply["error"])
 
