@@ -32,11 +32,15 @@ def dumps_strict(value: Any, indent: int | None = None) -> str:
     return json.dumps(finite_or_none(value), indent=indent, allow_nan=False, default=str)
 
 
+# One encoder for every line: json.dumps with a non-default option builds a new one per call.
+_LINE_ENCODER = json.JSONEncoder(allow_nan=False)
+
+
 def dumps_line(value: dict[str, Any]) -> str:
     """One JSONL line. The plain encoder first (most records are finite floats); a record with a
     non-finite number or an odd type takes the strict path."""
     try:
-        return json.dumps(value, allow_nan=False) + "\n"
+        return _LINE_ENCODER.encode(value) + "\n"
     except (ValueError, TypeError):
         return dumps_strict(value) + "\n"
 
