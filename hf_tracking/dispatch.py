@@ -192,6 +192,10 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._loop, name="hf_tracking-writer", daemon=True)
         self._thread.start()
 
+    @property
+    def has_remote_backends(self) -> bool:
+        return any(slot.backend.remote for slot in self.slots)
+
     def put(self, item: Record | Callable[[], None]) -> None:
         """Queue a record, or a job to run on the writer thread. Called on the training thread:
         an append, unless more than ``HIGH_WATER`` items wait (a loop emitting records faster

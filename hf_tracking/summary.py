@@ -10,6 +10,8 @@ versions, and what each backend did (W&B id, path, mode and the sync command whe
 from __future__ import annotations
 
 import sys
+import threading
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,3 +134,25 @@ def peak_rss_gb() -> float | None:
 
 def write_summary(path: str | Path, summary: dict[str, Any]) -> None:
     atomic_write_json(path, summary)
+
+
+# The tracker that last opened each summary file. A run resumed in the same process shares its
+# summary file with the tracker before it, whose background rewrite (after W&B finishes) must
+# not replace the resumed run's summary.
+_owners: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+_owners_lock = threading.Lock()
+
+
+def claim_summary(path: str | Path, tracker: ExperimentTracker) -> None:
+    """Make ``tracker`` the one writer of the summary at ``path`` from now on."""
+    with _owners_lock:
+        _owners[str(path)] = tracker
+
+
+def write_owned_summary(path: str | Path, tracker: ExperimentTracker) -> bool:
+    """Build and write ``tracker``'s summary if it still owns ``path``; False when it does not."""
+    with _owners_lock:
+        if _owners.get(str(path)) is not tracker:
+            return False
+        write_summary(path, build_summary(tracker))
+        return True

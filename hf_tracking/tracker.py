@@ -60,6 +60,7 @@ from hf_tracking.metrics.history import BoundedHistory
 from hf_tracking.metrics.stats import safe_perplexity
 from hf_tracking.metrics.throughput import ThroughputWindow
 from hf_tracking.redact import redact
+from hf_tracking.summary import claim_summary, write_owned_summary
 
 logger = logging.getLogger("hf_tracking")
 STATE_VERSION = 1
@@ -215,6 +216,7 @@ class ExperimentTracker:
                     output_dir, safe_name(self.experiment_name)
                 )
             self.summary_path = output_dir / f"{self.experiment_name}_summary.json"
+            claim_summary(self.summary_path, self)
         except OSError as error:
             # A run that cannot write its files still trains, and still reaches remote backends.
             logger.error(
@@ -317,7 +319,7 @@ class ExperimentTracker:
         exit_code = 0 if self.status == "finished" else 1
         self.backend_reports = self._dispatcher.close(self.status, exit_code)
         self._save_summary = save_summary
-        if not wait:
+        if not wait and self._dispatcher.has_remote_backends:
             written = self._write_final_summary()
             finalizer = threading.Thread(
                 target=self._finish_remote,
@@ -351,20 +353,15 @@ class ExperimentTracker:
             self._write_final_summary()
 
     def _write_final_summary(self) -> bool:
-        if not self._save_summary:
-            return False
-        from hf_tracking.summary import build_summary, write_summary
-
-        if self.summary_path is None:
+        if not self._save_summary or self.summary_path is None:
             return False
         try:
-            write_summary(self.summary_path, build_summary(self))
+            return write_owned_summary(self.summary_path, self)
         except Exception as error:  # the summary never takes the training program down
             logger.error(
                 "hf_tracking: could not write the summary %s: %s", self.summary_path, error
             )
             return False
-        return True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record so far has reached every backend."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import resource
 import time
@@ -12,6 +13,7 @@ import torch
 from hf_tracking import ConfigError, ExperimentConfig, ExperimentTracker
 from hf_tracking.backends import LocalRunStore
 from tests.support.catalog import AXES, CHECKPOINT_NAMES, TRAIN_NAMES, VAL_NAMES
+from tests.support.faults import HangingFinish
 from tests.support.runs import metrics_rows, strict_json
 from tests.support.tiny import tiny_model
 from tests.support.wandb_reader import find_offline_runs, wait_for_exit
@@ -367,6 +369,23 @@ def test_resume_inside_a_with_block(tmp_path):
     assert second.run_dir == first.run_dir
     assert [row["time/tokens_seen"] for row in metrics_rows(first.run_dir)] == [10, 20]
     assert len(list((tmp_path / "experiments").iterdir())) == 2  # one run dir, one summary
+
+
+def test_a_late_rewrite_never_replaces_the_resumed_runs_summary(tmp_path):
+    config = seed_config(tmp_path, gradient_accumulation_steps=1, log_every_steps=1)
+    first_config = dataclasses.replace(config, backend_finish_timeout=2)
+    first = ExperimentTracker(first_config, backends=[LocalRunStore(), HangingFinish()])
+    first.log_train_step(loss=1.0, tokens=10, iteration=0)
+    first.finish()  # its rewrite waits for the hanging backend, up to 2 s
+    second = ExperimentTracker(config, backends=[LocalRunStore()])
+    second.load_state_dict(first.state_dict())
+    second.log_train_step(loss=1.0, tokens=10, iteration=1)
+    summary_path = second.finish()
+    assert summary_path == first.summary_path
+    assert first.wait_for_backends(timeout=30)
+    summary = strict_json(summary_path)
+    assert summary["totals"]["gradient_steps"] == 2
+    assert [report["name"] for report in summary["backends"]] == ["local"]
 
 
 def test_an_unusable_output_dir_never_stops_training(tmp_path, caplog):
