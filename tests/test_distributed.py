@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,19 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_accelerate_launch_two_processes(tmp_path):
+    port = str(free_port())
     environment = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "OMP_NUM_THREADS": "1",
-        "MASTER_PORT": "29517",
+        "MASTER_PORT": port,
     }
     command = [
         sys.executable,
@@ -39,7 +47,7 @@ def test_accelerate_launch_two_processes(tmp_path):
         "--dynamo_backend",
         "no",
         "--main_process_port",
-        "29517",
+        port,
         str(ROOT / "tests" / "support" / "ddp_train.py"),
         str(tmp_path / "out"),
     ]
@@ -53,7 +61,7 @@ def test_accelerate_launch_two_processes(tmp_path):
 
     summaries = list((tmp_path / "experiments").glob("*_summary.json"))
     run_dirs = [path for path in (tmp_path / "experiments").iterdir() if path.is_dir()]
-    assert len(summaries) == 1 and len(run_dirs) == 1
+    assert len(summaries) == 1 and len(run_dirs) == 1, (summaries, run_dirs)
     summary = strict_json(summaries[0])
     assert summary["world_size"] == 2
     rows = metrics_rows(run_dirs[0])
@@ -64,5 +72,5 @@ def test_accelerate_launch_two_processes(tmp_path):
     assert [row["time/gradient_steps"] for row in rows if row["event"] == "val"] == [3, 6]
     assert summary["config"]["trainer"]["global_batch_size"] == 16
     (offline_dir,) = find_offline_runs(tmp_path)
-    assert wait_for_exit(offline_dir).exit_code == 0
-    assert "Traceback" not in result.stderr
+    assert wait_for_exit(offline_dir).exit_code == 0, result.stderr[-5000:]
+    assert "Traceback" not in result.stderr, result.stderr[-5000:]
