@@ -29,12 +29,8 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
 
     ledger = tracker.ledger_seconds()
     train_seconds = ledger["train"] + ledger["other"]
-    step_seconds = tracker.step_seconds.rows()
-    throughput_history = [
-        row["throughput/tokens_per_second"]
-        for row in tracker.history
-        if "throughput/tokens_per_second" in row
-    ]
+    samples = tracker.samples()
+    step_seconds = samples["step_seconds"]
     parameters = tracker.config.estimate_parameters()
     if tracker.model is not None and hasattr(tracker.model, "parameters"):
         parameters["actual_total"] = sum(p.numel() for p in tracker.model.parameters())
@@ -76,15 +72,16 @@ def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
             "mean_tokens_per_second": tracker.tokens_seen / train_seconds
             if train_seconds
             else None,
-            "p50_tokens_per_second": percentile(throughput_history, 50),
+            "p50_tokens_per_second": percentile(samples["tokens_per_second"], 50),
             "latest": tracker.latest_throughput,
             "clock": "wallclock minus evaluation and checkpoint time",
         },
         "step_time_seconds": {
             "p50": percentile(step_seconds, 50),
             "p95": percentile(step_seconds, 95),
-            "max": max(step_seconds) if step_seconds else None,
+            "max": tracker.max_step_seconds(),
             "warmup_steps_excluded": WARMUP_STEPS,
+            "samples": len(step_seconds),
         },
         "tokens": {"counting": tracker.token_counting, **tracker.token_kinds},
         "flops": {

@@ -56,7 +56,7 @@ from hf_tracking.metrics.flops import (
     mfu_pct,
     model_tflops_per_second,
 )
-from hf_tracking.metrics.history import BoundedHistory
+from hf_tracking.metrics.history import BoundedHistory, evenly_spaced
 from hf_tracking.metrics.stats import safe_perplexity
 from hf_tracking.metrics.throughput import ThroughputWindow
 from hf_tracking.redact import redact
@@ -64,6 +64,8 @@ from hf_tracking.summary import claim_summary, write_owned_summary
 
 logger = logging.getLogger("hf_tracking")
 STATE_VERSION = 1
+# Step times and tokens/s samples a checkpoint's state carries to the resumed run, each.
+CARRIED_SAMPLES = 512
 # Step times of the first steps (compilation, allocator warm-up) are left out of percentiles.
 WARMUP_STEPS = 5
 
@@ -170,6 +172,12 @@ class ExperimentTracker:
         self.eval_count = 0
         self.history = BoundedHistory(self.config.max_history)
         self.step_seconds = BoundedHistory(self.config.max_history)
+        # Samples of the sessions before a resume, from the checkpoint's state.
+        self._carried_samples: dict[str, list[float]] = {
+            "step_seconds": [],
+            "tokens_per_second": [],
+        }
+        self._carried_max_step_seconds: float | None = None
         self._throughput = ThroughputWindow(self.config.throughput_window)
         # Each session (a start or a resume) is anchored at its first step: set-up before it
         # counts as "other" time and stays out of throughput and step times.
@@ -714,7 +722,31 @@ class ExperimentTracker:
             },
             "started_at": self.started_at,
             "resume_count": self.resume_count,
+            "samples": {
+                name: evenly_spaced(values, CARRIED_SAMPLES)
+                for name, values in self.samples().items()
+            },
+            "max_step_seconds": self.max_step_seconds(),
         }
+
+    def samples(self) -> dict[str, list[float]]:
+        """Step times (warm-up excluded) and windowed tokens/s of the whole run: evenly spaced
+        samples of the sessions before a resume, then this session's thinned history."""
+        throughput = [
+            row["throughput/tokens_per_second"]
+            for row in self.history
+            if "throughput/tokens_per_second" in row
+        ]
+        return {
+            "step_seconds": self._carried_samples["step_seconds"] + self.step_seconds.rows(),
+            "tokens_per_second": self._carried_samples["tokens_per_second"] + throughput,
+        }
+
+    def max_step_seconds(self) -> float | None:
+        """The longest step of the whole run (warm-up excluded)."""
+        candidates = [*self.step_seconds, self._carried_max_step_seconds]
+        known = [seconds for seconds in candidates if seconds is not None]
+        return max(known) if known else None
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue a run from :meth:`state_dict`: same name, axes carried on (wallclock and tokens
@@ -745,6 +777,12 @@ class ExperimentTracker:
         self.wandb_previous_ids = list(wandb_state.get("previous_ids", []))
         self.started_at = state.get("started_at", self.started_at)
         self.resume_count = int(state.get("resume_count", 0)) + 1
+        carried = state.get("samples", {})
+        self._carried_samples = {
+            name: [float(value) for value in carried.get(name, [])]
+            for name in self._carried_samples
+        }
+        self._carried_max_step_seconds = state.get("max_step_seconds")
         self.resumed_from_step = self.gradient_steps
         self._logged_step = self.gradient_steps
 

@@ -61,6 +61,26 @@ def test_eta_uses_the_resumed_rate(tmp_path):
     assert rows[-1]["time/wallclock_hours"] == pytest.approx((40 + 2.5) / 3600)
 
 
+def test_step_times_and_throughput_of_the_summary_span_a_resume(tmp_path):
+    clock = FakeClock()
+    first = ExperimentTracker(config(tmp_path), clock=clock, backends=[LocalRunStore()])
+    train(first, clock, range(0, 40), seconds_per_step=1.0)
+    state = first.state_dict()
+    first.finish()
+
+    second = ExperimentTracker(config(tmp_path), clock=clock, backends=[LocalRunStore()])
+    second.load_state_dict(state)
+    train(second, clock, range(40, 50), seconds_per_step=0.25)
+    summary = strict_json(second.finish())
+    steps = summary["step_time_seconds"]
+    # Warm-up steps excluded in each session: 35 steps of 1 s, then 5 of 0.25 s.
+    assert steps["samples"] == 40
+    assert steps["p50"] == pytest.approx(1.0)
+    assert steps["max"] == pytest.approx(1.0)
+    # 100 tokens a step: 100 tokens/s before the resume (3 windowed samples), 400 after (1).
+    assert summary["throughput"]["p50_tokens_per_second"] == pytest.approx(100.0)
+
+
 def test_eta_adds_the_evaluations_and_saves_still_due(tmp_path):
     clock = FakeClock()
     tracker = ExperimentTracker(

@@ -214,3 +214,12 @@ def test_eta_counts_remaining_evaluations_and_saves():
     assert hours == pytest.approx((50 + 6 + 10) / 3600)
     assert eta_hours(200, 200, 2.0) == 0.0
     assert eta_hours(10, 200, None) is None
+
+
+def test_evenly_spaced_keeps_the_ends():
+    from hf_tracking.metrics.history import evenly_spaced
+
+    assert evenly_spaced(list(range(10)), 20) == list(range(10))
+    assert evenly_spaced(list(range(101)), 5) == [0, 25, 50, 75, 100]
+    assert evenly_spaced(list(range(10)), 1) == [9]
+    assert evenly_spaced(list(range(10)), 0) == []

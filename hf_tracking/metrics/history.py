@@ -39,3 +39,13 @@ class BoundedHistory:
 
     def rows(self) -> list[Any]:
         return list(self._rows)
+
+
+def evenly_spaced(values: list[Any], count: int) -> list[Any]:
+    """At most ``count`` of ``values``, evenly spaced, the first and last included."""
+    if len(values) <= count:
+        return list(values)
+    if count <= 1:
+        return values[-1:] if count == 1 else []
+    last = len(values) - 1
+    return [values[round(index * last / (count - 1))] for index in range(count)]
