@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from transformers import Trainer
 
@@ -22,7 +23,9 @@ def main(output_dir: str) -> None:
         eval_dataset=PaddedDataset(8, seed=1),
     )
     trainer.train()
-    print(json.dumps({"rank": args.process_index, "world_size": args.world_size}))
+    # A file per rank: lines the ranks print share one pipe and can interleave.
+    report = Path(output_dir) / f"rank_{args.process_index}.json"
+    report.write_text(json.dumps({"rank": args.process_index, "world_size": args.world_size}))
 
 
 if __name__ == "__main__":
