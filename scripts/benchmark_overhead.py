@@ -573,29 +573,41 @@ def section_startup(temp: Path, window_s: float) -> dict[str, Any]:
 # ====================================================================== f. Trainer runs
 MICRO = "micro"
 TINY_RECIPE = "tiny_recipe"
+TINY_RECIPE_PATH = ROOT / "recipes" / "tiny.yaml"
 
 
 def model_shapes() -> dict[str, dict[str, Any]]:
     """The two GPT-2s of section f: the test suite's 0.1M-parameter model (a step of a few
-    milliseconds, where a per-step cost shows most) and the shape of ``recipes/tiny.yaml``."""
+    milliseconds, where a per-step cost shows most) and the model of ``recipes/tiny.yaml``."""
     from hf_tracking.recipe import load_recipe
 
-    recipe = load_recipe(ROOT / "recipes" / "tiny.yaml").config
+    recipe = load_recipe(TINY_RECIPE_PATH).config
     return {
-        MICRO: {"model": {}, "data": {}, "batch_size": 4, "gradient_accumulation_steps": 2},
+        MICRO: {"recipe": None, "data": {}, "batch_size": 4, "gradient_accumulation_steps": 2},
         TINY_RECIPE: {
-            "model": {
-                "vocab_size": recipe.vocab_size,
-                "seq_length": recipe.seq_length,
-                "d_model": recipe.d_model,
-                "num_layers": recipe.num_layers,
-                "num_heads": recipe.num_heads,
-            },
+            "recipe": str(TINY_RECIPE_PATH),
             "data": {"seq_length": recipe.seq_length, "vocab_size": recipe.vocab_size},
             "batch_size": recipe.batch_size,
             "gradient_accumulation_steps": recipe.gradient_accumulation_steps,
         },
     }
+
+
+def benchmark_model(recipe_path: str | None) -> Any:
+    """The test suite's GPT-2, or the recipe's own model (``gpt2_config`` of its sizes and
+    dropout; the test data's pad id stands in for the tokenizer's EOS)."""
+    from tests.support.tiny import PAD, tiny_model
+
+    if recipe_path is None:
+        return tiny_model()
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    from hf_tracking.recipe import gpt2_config, load_recipe
+
+    recipe = load_recipe(recipe_path)
+    torch.manual_seed(recipe.training.seed)
+    return GPT2LMHeadModel(gpt2_config(recipe.config, recipe.training.dropout, PAD))
 
 
 def trainer_run(
@@ -607,10 +619,10 @@ def trainer_run(
     from transformers import Trainer
 
     import hf_tracking  # noqa: F401 (registers report_to="hf_tracking")
-    from tests.support.tiny import PaddedDataset, tiny_model, training_arguments
+    from tests.support.tiny import PaddedDataset, training_arguments
 
     workdir.mkdir(parents=True)
-    model = tiny_model(**shape["model"])
+    model = benchmark_model(shape["recipe"])
     train_data = PaddedDataset(64, **shape["data"])
     eval_data = PaddedDataset(16, seed=1, **shape["data"])
     args = training_arguments(
@@ -635,6 +647,7 @@ def trainer_run(
         "train_runtime_s": output.metrics.get("train_runtime"),
         "train_s": train_s,
         "started_epoch_s": started,
+        "model": {"d_model": model.config.n_embd, "seq_length": model.config.n_positions},
     }
 
 
@@ -720,7 +733,7 @@ def section_trainer(
             "gradient_accumulation_steps": shape["gradient_accumulation_steps"],
             "train_samples": 64,
             "eval_samples": 16,
-            **shape["model"],
+            **runs["none"][0]["model"],
         },
         "repeats": repeats,
         "warmup_round": warmup,
@@ -825,8 +838,8 @@ def print_report(results: dict[str, Any]) -> None:
     for name, trainer in results.get("trainer", {}).items():
         sizes = trainer["sizes"]
         print_table(
-            f"Trainer wallclock, {name} GPT-2 (d_model {sizes.get('d_model', 32)}, seq "
-            f"{sizes.get('seq_length', 16)}; {trainer['none_ms_per_step']} ms a step untracked), "
+            f"Trainer wallclock, {name} GPT-2 (d_model {sizes['d_model']}, seq "
+            f"{sizes['seq_length']}; {trainer['none_ms_per_step']} ms a step untracked), "
             f"{sizes['max_steps']} steps, construction + train() and to the process's exit (s), "
             f"{trainer['repeats']} interleaved repeats, a fresh process each, torch threads "
             f"{results['torch_threads']}",

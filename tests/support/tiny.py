@@ -9,27 +9,20 @@ PAD = 0
 SEQ = 16
 
 
-def tiny_model(
-    seed: int = 0,
-    vocab_size: int = VOCAB,
-    seq_length: int = SEQ,
-    d_model: int = 32,
-    num_layers: int = 2,
-    num_heads: int = 2,
-) -> Any:
+def tiny_model(seed: int = 0) -> Any:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
     config = GPT2Config(
-        vocab_size=vocab_size,
-        n_positions=seq_length,
-        n_embd=d_model,
-        n_layer=num_layers,
-        n_head=num_heads,
+        vocab_size=VOCAB,
+        n_positions=SEQ,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
         pad_token_id=PAD,
-        bos_token_id=vocab_size - 1,
-        eos_token_id=vocab_size - 1,
+        bos_token_id=VOCAB - 1,
+        eos_token_id=VOCAB - 1,
     )
     return GPT2LMHeadModel(config)
 
