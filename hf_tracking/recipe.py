@@ -600,7 +600,7 @@ def build_trainer(recipe: Recipe) -> tuple[Any, Any]:
     """
     from transformers import Trainer, default_data_collator
 
-    from hf_tracking.callback import TrackingCallback
+    from hf_tracking.trainer.callback import TrackingCallback
 
     args = build_training_arguments(recipe)
     with args.main_process_first(desc="tokenizer and data"):

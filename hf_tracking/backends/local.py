@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.catalog import STEP_KEY
 from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_jsonl
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
-STEP_KEY = "time/gradient_steps"
 
 
 class LocalRunStore(Backend):
