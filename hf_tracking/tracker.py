@@ -81,6 +81,12 @@ class ExperimentTracker(TrackerBase):
         lifecycle.untrack(self)
         if not self.is_main_process:
             return None
+        with lifecycle.finishing(self):
+            return self._finish(save_summary, status, error, wait)
+
+    def _finish(
+        self, save_summary: bool, status: str | None, error: str | None, wait: bool
+    ) -> Path | None:
         run = self.run
         if status is not None:
             run.status = status
@@ -100,6 +106,11 @@ class ExperimentTracker(TrackerBase):
         self.session.save_summary = save_summary
         exit_code = 0 if run.status == "finished" else 1
         return self.session.close(run.status, exit_code, self.snapshot, wait)
+
+    def mark_interrupted(self, reason: str) -> None:
+        """A signal arrived while the run was finishing: its summary says "interrupted"."""
+        self.run.status = "interrupted"
+        self.run.error = self.run.error or reason
 
     def wait_for_backends(self, timeout: float | None = None) -> bool:
         """Wait until the remote backends have finished and the summary holds their final
