@@ -149,7 +149,8 @@ def validated(state: Mapping[str, Any]) -> dict[str, Any]:
     checked["peak_memory_gb"] = {str(k): _number_or_none(k, v) or 0.0 for k, v in peaks.items()}
     best = _mapping(state, "best")
     for key, entry in best.items():
-        if not isinstance(entry, Mapping) or _number_or_none(key, entry.get("loss")) is None:
+        loss = entry.get("loss") if isinstance(entry, Mapping) else None
+        if isinstance(loss, bool) or not isinstance(loss, (int, float)):
             raise ConfigError(
                 f"hf_tracking state: best[{key!r}] must hold a loss, got {entry!r:.80}"
             )
