@@ -1,6 +1,7 @@
 """The keys the tests expect on each kind of row, named by the package's catalog."""
 
 from hf_tracking.catalog import AXES
+
 TRAIN_NAMES = (
     "train/loss",
     "train/perplexity",
