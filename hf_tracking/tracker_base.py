@@ -242,7 +242,7 @@ class TrackerBase:
     def checkpoint_list(self) -> list[dict[str, Any]]:
         return self.run.checkpoint_list()
 
-    # Read-only views of the parts, for callers of the first release's attributes.
+    # Read-only views of the parts, under the attribute names of the public API.
     experiment_name = property(lambda self: self.run.experiment_name)
     gradient_steps = property(lambda self: self.run.gradient_steps)
     tokens_seen = property(lambda self: self.run.tokens_seen)
