@@ -153,9 +153,11 @@ class ExperimentTracker(TrackerBase):
             check_number("learning_rate", learning_rate)
         if grad_norm is not None and grad_norm.__class__ is not float:
             check_number("grad_norm", grad_norm)
-        tokens = checked_tokens(tokens)
+        if tokens.__class__ is not int or tokens < 0:
+            tokens = checked_tokens(tokens)
         if iteration is not None:
-            iteration = checked_step("iteration", iteration)
+            if iteration.__class__ is not int or iteration < 0:
+                iteration = checked_step("iteration", iteration)
             if iteration < self.run.gradient_steps:
                 self._warn_once(
                     "backwards",
@@ -165,7 +167,9 @@ class ExperimentTracker(TrackerBase):
                     self.run.gradient_steps,
                 )
                 return
-        if accumulation_step is not None:
+        if accumulation_step is not None and (
+            accumulation_step.__class__ is not int or accumulation_step < 0
+        ):
             accumulation_step = checked_step("accumulation_step", accumulation_step)
         clock = self.clock
         if not clock.anchored:

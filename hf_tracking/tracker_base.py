@@ -135,10 +135,10 @@ class TrackerBase:
     def _close_step(self, now: float, gradient_steps: int) -> None:
         self.clock.close_step(now)
         self.run.gradient_steps = gradient_steps
-        # A hand-written loop: the window opens after step one.
-        self.progress.anchor(
-            self.clock.ledger.training_clock(), self.run.tokens_seen, gradient_steps
-        )
+        if not self.progress.anchored:  # a hand-written loop: the window opens after step one
+            self.progress.anchor(
+                self.clock.ledger.training_clock(), self.run.tokens_seen, gradient_steps
+            )
 
     def set_token_totals(
         self, tokens_seen: int | None, token_kinds: Mapping[str, int] | None = None
