@@ -318,4 +318,4 @@ print(sys.modules["hf_tracking"].__file__)
     figures = json.loads((tmp_path / "startup.json").read_text())
     assert figures["extra_modules"] == ["hf_tracking_startup"]
     assert figures["finder_installed"] and not figures["finder_installed_when_switched_off"]
-    assert figures["importtime_us"]["median"] > 0
+    assert figures["hook_import_us"]["median"] > 0 and "difference_min" in figures["site_us"]

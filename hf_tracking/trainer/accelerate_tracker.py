@@ -39,6 +39,18 @@ LOSS_KEYS = ("loss", "train_loss")
 LEARNING_RATE_KEYS = ("lr", "learning_rate")
 VALIDATION_LOSS_KEYS = ("eval_loss", "val_loss")
 VALIDATION_PREFIXES = ("eval_", "val_")
+# init_trackers(config=...) keys that set ExperimentConfig fields (names of accelerate's examples).
+HYPERPARAMETERS = {
+    "learning_rate": "learning_rate",
+    "lr": "learning_rate",
+    "batch_size": "batch_size",
+    "per_device_train_batch_size": "batch_size",
+    "gradient_accumulation_steps": "gradient_accumulation_steps",
+    "num_iterations": "num_iterations",
+    "max_train_steps": "num_iterations",
+    "seq_length": "seq_length",
+    "block_size": "seq_length",
+}
 
 
 class AccelerateTracker(GeneralTracker):
@@ -95,15 +107,17 @@ class AccelerateTracker(GeneralTracker):
 
     @on_main_process
     def store_init_configuration(self, values: dict) -> None:
-        """``init_trackers(config=...)``: keys that are ExperimentConfig fields (``learning_rate``,
-        ``batch_size``, ``num_iterations``, ...) set them; all of them go into the run's config."""
+        """``init_trackers(config=...)``: the keys of :data:`HYPERPARAMETERS` set the learning rate,
+        batch size, accumulation, planned steps and sequence length (None is skipped); the whole
+        dict goes into the run's config."""
         if self._engine is not None:
             logger.warning(
                 "hf_tracking: init_trackers(config=...) came after the run started; not stored"
             )
             return
-        known = {field for field in self._fields if field != "log_every_steps"}
-        self._fields.update({key: value for key, value in values.items() if key in known})
+        for key, field in HYPERPARAMETERS.items():
+            if values.get(key) is not None:
+                self._fields[field] = values[key]
         self._hyperparameters.update(values)
         # Start now: W&B's start-up overlaps the first training steps.
         self.tracker.start()
