@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clm_example import clm_inputs
 from tests.support.runs import metrics_rows, strict_json
 from tests.support.venv import clean_environment, install_project, make_venv
 
@@ -164,55 +165,6 @@ def editable_install(tmp_path_factory):
     directory = tmp_path_factory.mktemp("editable")
     executable = make_venv(directory / "env")
     return executable, install_project(executable, directory, editable=True), directory
-
-
-def clm_inputs(directory: Path) -> dict[str, str]:
-    """A tiny local tokenizer, a tiny random GPT-2 config, text files and the accuracy metric
-    run_clm.py loads with evaluate (a local module: nothing comes from the Hub)."""
-    from transformers import GPT2Config, PreTrainedTokenizerFast
-
-    from hf_tracking.corpus import story_corpus
-    from hf_tracking.recipe import END_OF_TEXT, train_bpe
-
-    corpus = story_corpus(train_size=120, validation_size=12)
-    (directory / "train.txt").write_text("\n".join(corpus.train) + "\n")
-    (directory / "validation.txt").write_text("\n".join(corpus.validation) + "\n")
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=train_bpe(corpus.train, 300), eos_token=END_OF_TEXT, model_max_length=32
-    )
-    tokenizer.save_pretrained(str(directory / "tokenizer"))
-    end = tokenizer.eos_token_id
-    config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=32, n_embd=32, n_layer=2, n_head=2,
-        bos_token_id=end, eos_token_id=end,
-    )  # fmt: skip
-    config.save_pretrained(str(directory / "config"))
-    metric = directory / "accuracy"
-    metric.mkdir()
-    (metric / "accuracy.py").write_text(ACCURACY_METRIC)
-    return {"config": str(directory / "config"), "tokenizer": str(directory / "tokenizer")}
-
-
-ACCURACY_METRIC = """
-import datasets
-import evaluate
-
-
-class Accuracy(evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description="share of equal predictions and references",
-            citation="",
-            inputs_description="",
-            features=datasets.Features(
-                {"predictions": datasets.Value("int32"), "references": datasets.Value("int32")}
-            ),
-        )
-
-    def _compute(self, predictions, references):
-        same = sum(int(p == r) for p, r in zip(predictions, references))
-        return {"accuracy": same / len(references)}
-"""
 
 
 @pytest.mark.slow
