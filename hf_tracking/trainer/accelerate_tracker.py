@@ -31,8 +31,8 @@ from typing import Any
 from accelerate.tracking import GeneralTracker, on_main_process
 
 from hf_tracking.backends.base import Backend
-from hf_tracking.config import ExperimentConfig
-from hf_tracking.tracker import ExperimentTracker, as_config
+from hf_tracking.config import ExperimentConfig, as_config
+from hf_tracking.tracker import ExperimentTracker
 
 logger = logging.getLogger("hf_tracking")
 LOSS_KEYS = ("loss", "train_loss")
