@@ -3,11 +3,13 @@
 The source of truth of a run. One strict JSON object per line (non-finite numbers as null),
 flushed with every batch the writer thread takes off the queue, so a crash loses at most the
 records still queued and the line being written; readers skip a torn last line (:func:`hf_tracking.jsonio.iter_jsonl`). On a resume from step S, rows past S are
-cut first, so the file stays one monotonic history.
+cut first, so the file stays one monotonic history, and a ``resume`` row marks where the new
+session starts: ``{"event": "resume", "resume/from_step": S}`` with the axes of the last row kept.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,6 +20,7 @@ from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_js
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
 STEP_KEY = "time/gradient_steps"
+AXES = (STEP_KEY, "time/wallclock_hours", "time/tokens_seen")
 
 
 class LocalRunStore(Backend):
@@ -34,9 +37,18 @@ class LocalRunStore(Backend):
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_FILE, dump_yaml(run.config))
         self.path = run_dir / METRICS_FILE
+        last: dict[str, Any] = {}
         if run.resumed_from_step is not None and self.path.exists():
             self.rows_cut = truncate_after_step(self.path, run.resumed_from_step)
+            last = last_row(self.path)
         self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
+        if run.resumed_from_step is not None:
+            axes = {key: last[key] for key in AXES if key in last}
+            step = run.resumed_from_step
+            self._stream.write(
+                dumps_line({"event": "resume", **axes, STEP_KEY: step, "resume/from_step": step})
+            )
+            self._stream.flush()
 
     def log(self, record: Record) -> None:
         self.log_batch([record])
@@ -73,6 +85,21 @@ def truncate_after_step(path: Path, last_step: int) -> int:
             kept.append(dumps_line(row))
     atomic_write_text(path, "".join(kept))
     return removed
+
+
+def last_row(path: Path, tail_bytes: int = 65536) -> dict[str, Any]:
+    """The last complete row of a JSONL file, read from its tail ({} when there is none)."""
+    with open(path, "rb") as stream:
+        stream.seek(max(stream.seek(0, os.SEEK_END) - tail_bytes, 0))
+        lines = stream.read().split(b"\n")[:-1]  # what follows the last newline is torn
+    for line in reversed(lines):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            return row
+    return {}
 
 
 def reserve_run_dir(output_dir: str | os.PathLike, name: str) -> tuple[str, Path]:
