@@ -26,6 +26,18 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def host_warning(host: str) -> str | None:
+    """What to say when the dashboard is reachable from other machines."""
+    if host in ("0.0.0.0", "::", ""):
+        return (
+            f"warning: serving on {host or 'all interfaces'}: anyone who can reach this machine "
+            "can read these runs"
+        )
+    if not is_loopback(host):
+        return f"warning: serving on {host}, not only this machine: its network can read these runs"
+    return None
+
+
 def warm(catalog: object) -> threading.Thread:
     """Index the runs in the background, most recently written first, so a run opens at once."""
     from hf_tracking.serve.runs import RunCatalog
@@ -56,14 +68,9 @@ def serve(
     for root in roots:
         if not Path(root).is_dir():
             print(f"note: {root} does not exist yet; its runs appear once written", file=out)
-    if host in ("0.0.0.0", "::", ""):
-        print(
-            f"warning: serving on {host or 'all interfaces'}: anyone who can reach this machine "
-            "can read these runs",
-            file=out,
-        )
-    elif not is_loopback(host):
-        print(f"warning: serving on {host}, not only this machine", file=out)
+    warning = host_warning(host)
+    if warning:
+        print(warning, file=out)
     catalog = RunCatalog(roots)
     try:
         server = DashboardServer(catalog, host, port)

@@ -37,7 +37,7 @@ class Table:
 
     def extend(self, keys: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         """Append rows that all have exactly ``keys`` (in that order)."""
-        for key, values in zip(keys, zip(*rows)):
+        for key, values in zip(keys, zip(*rows, strict=True), strict=True):
             column = self.columns.get(key)
             if column is None:
                 column = self.columns[key] = array("d", [math.nan]) * self.rows
@@ -46,7 +46,7 @@ class Table:
             except TypeError:  # null, a string or a list among the values
                 column.extend(_as_float(value) for value in values)
         self.rows += len(rows)
-        for key, column in self.columns.items():
+        for column in self.columns.values():
             if len(column) < self.rows:
                 column.extend(array("d", [math.nan]) * (self.rows - len(column)))
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hf_tracking.serve import api
@@ -83,7 +84,7 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
         server_version = "hf-tracking"
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             route = routes.get(url.path)
             if route is not None:
@@ -92,7 +93,7 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
                     self._reply(HTTPStatus.OK, body, "application/json", cache="no-store")
                 except api.ApiError as error:
                     self._error(error.status, str(error))
-                except Exception as error:  # noqa: BLE001 (one bad run must not stop the server)
+                except Exception as error:
                     self._error(
                         HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(error).__name__}: {error}"
                     )
@@ -105,10 +106,10 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
             cache = "max-age=86400" if url.path == PLOTLY_PATH else "no-cache"
             self._reply(HTTPStatus.OK, body, kind, cache=cache, zipped=zipped)
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "read-only: GET only")
 
-        do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD  # noqa: N815
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD
 
         def _error(self, status: int, message: str) -> None:
             body = json.dumps({"error": message}).encode()
@@ -133,7 +134,7 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # one line a request would bury the URL the command printed
 
     return Handler

@@ -16,6 +16,12 @@ const state = {
 window.hfDashboard = { state, draws: 0, firstDrawMs: null, lastDrawAt: null };
 
 const $ = (id) => document.getElementById(id);
+// This script runs before plotly.min.js (a few MB to compile), so the first requests are on
+// their way while it loads; drawing waits for it.
+const plotlyReady = new Promise((resolve) => {
+  if (window.Plotly) resolve();
+  else $("plotly-js").addEventListener("load", resolve);
+});
 const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 async function api(path) {
@@ -123,8 +129,7 @@ async function loadRuns() {
     const newest = [...state.runs].sort((a, b) => (b.updated || 0) - (a.updated || 0))[0];
     const wanted = new URLSearchParams(location.search).getAll("run").filter((id) => ids.has(id));
     state.selected = wanted.length ? wanted : [newest.id];
-    await loadKeys();
-    await refreshSeries();
+    await Promise.all([loadKeys(), refreshSeries()]);
   }
   renderTable();
   return answer;
@@ -178,9 +183,9 @@ const webgl = (() => {
 })();
 const LINE = webgl ? "scattergl" : "scatter";
 
-function draw() {
+async function draw() {
+  await plotlyReady;
   const plot = $("plot");
-  if (typeof Plotly === "undefined") return;
   const traces = [], shapes = [];
   const hover = (name) => `${esc(name)}<br>${AXIS_TITLES[state.x]}: %{x:.10~g}<br>${esc(state.y)}: %{y:.10~g}<extra></extra>`;
   let shown = 0, total = 0;
@@ -225,12 +230,11 @@ function draw() {
     paper_bgcolor: "#fff", plot_bgcolor: "#fff",
   };
   $("plot-note").textContent = total ? `${fmtNumber(shown)} of ${fmtNumber(total)} points drawn` : "";
-  Plotly.react(plot, traces, layout, { responsive: true, displaylogo: false }).then(() => {
-    const info = window.hfDashboard;
-    info.draws += 1;
-    info.lastDrawAt = performance.now();
-    if (info.firstDrawMs === null && traces.length) info.firstDrawMs = performance.now();
-  });
+  await Plotly.react(plot, traces, layout, { responsive: true, displaylogo: false });
+  const info = window.hfDashboard;
+  info.draws += 1;
+  info.lastDrawAt = performance.now();
+  if (info.firstDrawMs === null && traces.length) info.firstDrawMs = performance.now();
   if (!plot.hfListening) {
     plot.hfListening = true;
     plot.on("plotly_relayout", onZoom);
@@ -317,7 +321,7 @@ function route() {
   $("list-view").hidden = state.view !== "list";
   $("run-view").hidden = state.view !== "run";
   if (state.view === "run") renderRun(state.runId).catch((e) => { $("run-body").textContent = e.message; });
-  else if (state.series) Plotly.Plots.resize($("plot"));
+  else if (state.series) plotlyReady.then(() => Plotly.Plots.resize($("plot")));
 }
 
 function bind() {
