@@ -49,19 +49,24 @@ def train(tracker: Any, first: int, last: int, scale: float = 1.0, every_val: in
 
 
 def finished_run(
-    output_dir: Path, name: str, steps: int = 60, resume_at: int | None = None, **fields: Any
+    output_dir: Path,
+    name: str,
+    steps: int = 60,
+    resume_at: int | None = None,
+    scale: float = 1.0,
+    **fields: Any,
 ) -> Path:
     """A finished run; with ``resume_at`` it is stopped there and resumed from its state."""
     config = run_config(output_dir, name, num_iterations=steps, **fields)
     tracker = hf_tracking.ExperimentTracker(config, backends=[LocalRunStore()])
     stop = steps if resume_at is None else resume_at
-    train(tracker, 0, stop, scale=fields.get("learning_rate", 3e-4) * 3000)
+    train(tracker, 0, stop, scale=scale)
     state = tracker.state_dict()
     tracker.finish(wait=True)
     if resume_at is not None:
         tracker = hf_tracking.ExperimentTracker(config, backends=[LocalRunStore()])
         tracker.load_state_dict(state)
-        train(tracker, resume_at, steps, scale=fields.get("learning_rate", 3e-4) * 3000)
+        train(tracker, resume_at, steps, scale=scale)
         tracker.finish(wait=True)
     return output_dir / name
 

@@ -178,10 +178,20 @@ function ema(values, weight) {
 }
 window.hfDashboard.ema = ema;
 
-const webgl = (() => {
-  try { return !!document.createElement("canvas").getContext("webgl"); } catch (e) { return false; }
-})();
-const LINE = webgl ? "scattergl" : "scatter";
+// The server sends at most about two points per pixel column, which SVG draws in milliseconds;
+// a WebGL context costs far more to start (over a second in a software renderer), so WebGL
+// (scattergl) is used only for a trace past GL_POINTS (?gl=1 forces it, ?gl=0 never).
+const GL_POINTS = 8000;
+const glParam = new URLSearchParams(location.search).get("gl");
+let webgl = null;  // probed once, only when a trace could use it
+function hasWebgl() {
+  if (webgl === null) {
+    try { webgl = !!document.createElement("canvas").getContext("webgl"); } catch (e) { webgl = false; }
+  }
+  return webgl;
+}
+const traceType = (points) =>
+  (glParam !== "0" && (glParam === "1" || points > GL_POINTS) && hasWebgl() ? "scattergl" : "scatter");
 
 async function draw() {
   await plotlyReady;
@@ -194,17 +204,17 @@ async function draw() {
     if (run.line) {
       shown += run.line.x.length; total += run.total || 0;
       const smooth = state.smoothing > 0;
-      traces.push({ type: LINE, mode: "lines", x: run.line.x, y: run.line.y, name: run.name,
+      traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: run.line.y, name: run.name,
         line: { color, width: smooth ? 1 : 1.6 }, opacity: smooth ? 0.25 : 1,
         legendgroup: run.id, showlegend: !smooth, hovertemplate: hover(run.name), meta: { role: "raw", run: run.id } });
       if (smooth) {
-        traces.push({ type: LINE, mode: "lines", x: run.line.x, y: ema(run.line.y, state.smoothing), name: run.name,
+        traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: ema(run.line.y, state.smoothing), name: run.name,
           line: { color, width: 2 }, legendgroup: run.id, hovertemplate: hover(run.name + " (smoothed)"),
           meta: { role: "smoothed", run: run.id } });
       }
     }
     if (run.points && run.points.x.length) {
-      traces.push({ type: LINE, mode: "markers", x: run.points.x, y: run.points.y, name: `${run.name} ${run.points_key}`,
+      traces.push({ type: traceType(run.points.x.length), mode: "markers", x: run.points.x, y: run.points.y, name: `${run.name} ${run.points_key}`,
         marker: { color, size: 7, symbol: "diamond", line: { color: "#fff", width: 1 } }, legendgroup: run.id,
         hovertemplate: hover(`${run.name} ${run.points_key}`), meta: { role: "val", run: run.id } });
     }
@@ -214,7 +224,7 @@ async function draw() {
     }
     for (const mark of run.resumes || []) {
       shapes.push({ type: "line", xref: "x", yref: "paper", x0: mark.x, x1: mark.x, y0: 0, y1: 1,
-        line: { color: "#000", width: 1.5, dash: "dash" }, label: { text: "resume", textposition: "end", font: { size: 10 } } });
+        line: { color: "#000", width: 1.5, dash: "dash" }, label: { text: "resume", textposition: "start", font: { size: 10 } } });
     }
   }
   const xaxis = { title: { text: AXIS_TITLES[state.x] }, type: state.logX ? "log" : "linear", showspikes: true };
