@@ -48,12 +48,20 @@ def template_run(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from hf_tracking.jsonio import iter_jsonl, read_json
 
     config = hf_tracking.ExperimentConfig(
-        experiment_name="template", output_dir=str(directory), wandb_mode="disabled",
-        vocab_size=50257, d_model=512, num_layers=8, num_heads=8, seq_length=512,
-        track_memory=False, log_every_steps=1, num_iterations=1_000_000,
-    )  # fmt: skip
+        experiment_name="template",
+        output_dir=str(directory),
+        wandb_mode="disabled",
+        vocab_size=50257,
+        d_model=512,
+        num_layers=8,
+        num_heads=8,
+        seq_length=512,
+        track_memory=False,
+        log_every_steps=1,
+        num_iterations=1_000_000,
+    )
     tracker = hf_tracking.ExperimentTracker(config, backends=[LocalRunStore()])
-    for step in range(12):
+    for _step in range(12):
         tracker.log_train_step(loss=3.0, learning_rate=3e-4, grad_norm=1.0, tokens=16384)
     tracker.finish(wait=True)
     rows = [row for row in iter_jsonl(directory / "template" / "metrics.jsonl")]
@@ -61,7 +69,7 @@ def template_run(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def line(values: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"\"{key}\": {json.dumps(value)}" for key, value in values.items()) + "}\n"
+    return "{" + ", ".join(f'"{key}": {json.dumps(value)}' for key, value in values.items()) + "}\n"
 
 
 def write_run(directory: Path, name: str, rows: int, train_row: dict, summary: dict | None) -> None:
@@ -86,17 +94,27 @@ def write_run(directory: Path, name: str, rows: int, train_row: dict, summary: d
                 batch.append(line({"event": "val", **axes, "val/loss": loss + 0.04}))
             if step % 10_000 == 0:
                 batch.append(
-                    line({"event": "checkpoint", **axes, "checkpoint/count": step // 10_000,
-                          "checkpoint/step": step, "checkpoint/is_best": 1})
-                )  # fmt: skip
+                    line(
+                        {
+                            "event": "checkpoint",
+                            **axes,
+                            "checkpoint/count": step // 10_000,
+                            "checkpoint/step": step,
+                            "checkpoint/is_best": 1,
+                        }
+                    )
+                )
             if len(batch) >= 20_000:
                 stream.write("".join(batch))
                 batch = []
         stream.write("".join(batch))
     if summary is not None:
         summary = {**summary, "experiment_name": name, "run_dir": str(run_dir)}
-        summary["totals"] = {**summary["totals"], "gradient_steps": rows,
-                             "tokens_seen": rows * tokens_per_step}  # fmt: skip
+        summary["totals"] = {
+            **summary["totals"],
+            "gradient_steps": rows,
+            "tokens_seen": rows * tokens_per_step,
+        }
         atomic_write_json(directory / f"{name}_summary.json", summary)
 
 
@@ -147,9 +165,17 @@ def browser_figures(big_url: str, many_url: str, live_path: Path, runs: int) -> 
         for _ in range(5):
             step += 1
             with open(live_path, "a", encoding="utf-8") as stream:
-                stream.write(line({"event": "train", "time/gradient_steps": step,
-                                   "time/wallclock_hours": step * 1e-4,
-                                   "time/tokens_seen": step * 16384, "train/loss": 2.0}))  # fmt: skip
+                stream.write(
+                    line(
+                        {
+                            "event": "train",
+                            "time/gradient_steps": step,
+                            "time/wallclock_hours": step * 1e-4,
+                            "time/tokens_seen": step * 16384,
+                            "train/loss": 2.0,
+                        }
+                    )
+                )
             written = time.perf_counter()
             wait_for(driver, f"{last} >= {step}", timeout=10)
             latencies.append(time.perf_counter() - written)
@@ -194,7 +220,9 @@ def main() -> int:
         added_mb = rss_mb() - before
         series_s, answer = timed(lambda: get_json(big.url + "api/series?run=big&points=2800"))
         zoom_s, zoomed = timed(
-            lambda: get_json(big.url + f"api/series?run=big&points=2800&lo={rows // 3}&hi={rows // 2}")
+            lambda: get_json(
+                big.url + f"api/series?run=big&points=2800&lo={rows // 3}&hi={rows // 2}"
+            )
         )
         first_s, listed = timed(lambda: get_json(many.url + "api/runs"))
         second_s, _ = timed(lambda: get_json(many.url + "api/runs"))
@@ -222,19 +250,47 @@ def main() -> int:
             server.server_close()
     results.update(versions=versions(), machine=machine(), git=git_state())
     table = [
-        ["index of the big run", f"{index_s:.2f} s", f"{index_mb:.0f} MB index, RSS +{added_mb:.0f} MB"],
-        ["/api/series, whole run", f"{series_s * 1000:.0f} ms", f"{results['series']['whole_points']} points"],
-        ["/api/series, zoomed", f"{zoom_s * 1000:.0f} ms", f"{results['series']['zoom_points']} points"],
-        ["/api/runs, first / second", f"{first_s * 1000:.0f} / {second_s * 1000:.0f} ms", f"{runs + 1} runs"],
-    ]  # fmt: skip
+        [
+            "index of the big run",
+            f"{index_s:.2f} s",
+            f"{index_mb:.0f} MB index, RSS +{added_mb:.0f} MB",
+        ],
+        [
+            "/api/series, whole run",
+            f"{series_s * 1000:.0f} ms",
+            f"{results['series']['whole_points']} points",
+        ],
+        [
+            "/api/series, zoomed",
+            f"{zoom_s * 1000:.0f} ms",
+            f"{results['series']['zoom_points']} points",
+        ],
+        [
+            "/api/runs, first / second",
+            f"{first_s * 1000:.0f} / {second_s * 1000:.0f} ms",
+            f"{runs + 1} runs",
+        ],
+    ]
     browser = results.get("browser")
     if browser:
         table += [
-            ["curve drawn, fresh profile", f"{browser['big_curve_drawn_ms_first_visit']:.0f} ms", "from navigation"],
-            ["curve drawn, returning", f"{browser['big_curve_drawn_ms_returning_visit']:.0f} ms", "from navigation"],
+            [
+                "curve drawn, fresh profile",
+                f"{browser['big_curve_drawn_ms_first_visit']:.0f} ms",
+                "from navigation",
+            ],
+            [
+                "curve drawn, returning",
+                f"{browser['big_curve_drawn_ms_returning_visit']:.0f} ms",
+                "from navigation",
+            ],
             ["runs table shown", f"{browser['runs_table_shown_ms']:.0f} ms", f"{runs + 1} runs"],
-            ["new row in the plot", f"{browser['live_row_shown_s']['median']:.2f} s", f"max {browser['live_row_shown_s']['max']:.2f} s"],
-        ]  # fmt: skip
+            [
+                "new row in the plot",
+                f"{browser['live_row_shown_s']['median']:.2f} s",
+                f"max {browser['live_row_shown_s']['max']:.2f} s",
+            ],
+        ]
     table.append(["server RSS at the end", f"{results['server_rss_mb']:.0f} MB", ""])
     print_table(f"dashboard, {rows:,} rows and {runs} runs", ["what", "time", "notes"], table)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")

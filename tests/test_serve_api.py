@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 import urllib.error
@@ -149,8 +150,10 @@ def test_only_the_page_and_runs_are_served(tmp_path, serve):
     assert error.value.code == 405
     status, body = get(url + "static/plotly.min.js", gzip_ok=True)
     assert status == 200 and b"plotly.js" in body[:200]
-    status, body = get(url)
-    assert status == 200 and b"/static/app.js" in body
+    status, page = get(url)
+    assert status == 200
+    for script in [*re.findall(rb'src="(/static/[^"]+)"', page), b"/static/app.css"]:
+        assert get(url + script.decode()[1:])[0] == 200, script
 
 
 def test_no_secret_reaches_a_page(tmp_path, serve, monkeypatch):

@@ -149,6 +149,8 @@ def test_dashboard_on_a_run_still_training(tmp_path):
             body = driver.find_element("id", "run-body").text
             assert "Time ledger" in body and "learning_rate" in body and "resumed 1 time" in body
             assert "checkpoint" in body and "local" in body
+            errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+            assert not errors, errors
     finally:
         server.shutdown()
         server.server_close()

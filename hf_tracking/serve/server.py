@@ -1,6 +1,6 @@
 """The dashboard's HTTP server: the standard library's ``ThreadingHTTPServer``, GET only.
 
-It answers the page and its two scripts, ``plotly.min.js`` read from the installed ``plotly``
+It answers the page, its stylesheet and scripts (``static/``), ``plotly.min.js`` read from the installed ``plotly``
 package (so it works offline and nothing is copied into this repository), and the JSON of
 :mod:`hf_tracking.serve.api`. Every other path is a 404: files are served from a fixed list, and
 runs are looked up by id in the catalog, so no request can name a file. Bodies over 1 KiB are
@@ -25,7 +25,10 @@ from hf_tracking.serve.runs import RunCatalog
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
-    "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    **{
+        f"/static/{name}": (name, "text/javascript; charset=utf-8")
+        for name in ("common.js", "run.js", "plot.js", "app.js")
+    },
     "/static/app.css": ("app.css", "text/css; charset=utf-8"),
 }
 PLOTLY_PATH = "/static/plotly.min.js"
