@@ -18,7 +18,6 @@ import sys
 from hf_tracking._version import __version__
 
 DEFAULT_COMPARE_DIR = "experiments/compare"
-EXTRA_SERVE = ("serve", "the dashboard needs plotly")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("dirs", nargs="*", metavar="DIR", help="output directories (experiments)")
     serve.add_argument("--port", type=int, default=7070, help="port (7070; 0 picks a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument(
+        "--memory-mb", type=int, default=1024, help="memory for indexes of finished runs (1024)"
+    )
     return parser
 
 
@@ -61,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ModuleNotFoundError as error:
-        extra = {"matplotlib": ("plots", "plots need matplotlib"), "plotly": EXTRA_SERVE}
+        extra = {
+            "matplotlib": ("plots", "plots need matplotlib"),
+            "plotly": ("serve", "the dashboard needs plotly"),
+        }
         if error.name not in extra:
             raise
         name, need = extra[error.name]
@@ -102,7 +107,7 @@ def _summary(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from hf_tracking.serve import serve
 
-    return serve(args.dirs, host=args.host, port=args.port)
+    return serve(args.dirs, host=args.host, port=args.port, memory_mb=args.memory_mb)
 
 
 COMMANDS = {"report": _report, "compare": _compare, "summary": _summary, "serve": _serve}

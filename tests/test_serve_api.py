@@ -156,6 +156,19 @@ def test_only_the_page_and_runs_are_served(tmp_path, serve):
         assert get(url + script.decode()[1:])[0] == 200, script
 
 
+def test_a_foreign_host_name_is_refused(tmp_path, serve):
+    finished_run(tmp_path, "run", steps=10)
+    url = serve(tmp_path)
+    request = urllib.request.Request(url + "api/runs", headers={"Host": "attacker.example:7070"})
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request)
+    assert error.value.code == 403
+    port = url.rsplit(":", 1)[1].strip("/")
+    request = urllib.request.Request(url + "api/runs", headers={"Host": f"localhost:{port}"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+
+
 def test_no_secret_reaches_a_page(tmp_path, serve, monkeypatch):
     monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
     live = LiveRun(tmp_path, "live", max_steps=40).start(first_steps=5)
@@ -247,3 +260,13 @@ def test_import_hf_tracking_loads_no_dashboard_dependency():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert output.stdout.strip() == "[]", output.stderr
+
+
+def test_without_plotly_the_command_says_which_extra_to_install(tmp_path):
+    code = (
+        "import sys; sys.modules['plotly'] = None; from hf_tracking.cli import main; "
+        "sys.exit(main(['serve', '--port', '0']))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "pip install 'hf-tracking[serve]'" in result.stderr

@@ -57,7 +57,11 @@ def warm(catalog: object) -> threading.Thread:
 
 
 def serve(
-    dirs: list[str], host: str = "127.0.0.1", port: int = DEFAULT_PORT, out: TextIO = sys.stdout
+    dirs: list[str],
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    memory_mb: int = 1024,
+    out: TextIO = sys.stdout,
 ) -> int:
     """Serve the runs under ``dirs`` until interrupted; returns the exit status."""
     from hf_tracking.serve.runs import RunCatalog
@@ -71,7 +75,10 @@ def serve(
     warning = host_warning(host)
     if warning:
         print(warning, file=out)
-    catalog = RunCatalog(roots)
+    if memory_mb < 1:
+        print(f"error: --memory-mb must be >= 1, got {memory_mb}", file=sys.stderr)
+        return 2
+    catalog = RunCatalog(roots, memory_budget=memory_mb * 1024**2)
     try:
         server = DashboardServer(catalog, host, port)
     except OSError as error:

@@ -223,6 +223,8 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
             "points": None,
         }
         event = _table_of(index, y_key)
+        if axis == "compute" and run.flops_per_token() is None:
+            answer["note"] = "no FLOPs per token known for this run"
         if event is not None:
             xs, ys = _axis(index, run, event, axis), index.series(event, y_key)
             if xs is not None and ys is not None:

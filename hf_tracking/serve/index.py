@@ -51,7 +51,7 @@ class Table:
                 column.extend(array("d", [math.nan]) * (self.rows - len(column)))
 
     def column(self, key: str) -> np.ndarray | None:
-        """A read-only numpy view of a column (a copy-free snapshot of its current rows)."""
+        """A numpy copy of a column's rows so far (the array keeps growing under it)."""
         column = self.columns.get(key)
         if column is None:
             return None

@@ -3,7 +3,8 @@
 It answers the page, its stylesheet and scripts (``static/``), ``plotly.min.js`` read from the installed ``plotly``
 package (so it works offline and nothing is copied into this repository), and the JSON of
 :mod:`hf_tracking.serve.api`. Every other path is a 404: files are served from a fixed list, and
-runs are looked up by id in the catalog, so no request can name a file. Bodies over 1 KiB are
+runs are looked up by id in the catalog, so no request can name a file. Bound to a loopback
+address, it answers only requests addressed to a loopback name (no DNS rebinding). Bodies over 1 KiB are
 gzipped when the browser accepts it (``plotly.min.js`` once, then from memory).
 """
 
@@ -32,6 +33,7 @@ STATIC = {
     "/static/app.css": ("app.css", "text/css; charset=utf-8"),
 }
 PLOTLY_PATH = "/static/plotly.min.js"
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -88,6 +90,9 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            if not self._host_allowed():
+                self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
+                return
             url = urlsplit(self.path)
             route = routes.get(url.path)
             if route is not None:
@@ -108,6 +113,15 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
             body, zipped, kind = asset
             cache = "max-age=86400" if url.path == PLOTLY_PATH else "no-cache"
             self._reply(HTTPStatus.OK, body, kind, cache=cache, zipped=zipped)
+
+        def _host_allowed(self) -> bool:
+            """On a loopback address, only requests made to a loopback name: a web page whose
+            own name was re-pointed at 127.0.0.1 (DNS rebinding) cannot read the runs."""
+            if not getattr(self.server, "loopback_only", False):
+                return True
+            host = self.headers.get("Host", "")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            return name.strip("[]") in LOOPBACK_NAMES
 
         def do_HEAD(self) -> None:
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "read-only: GET only")
@@ -148,6 +162,7 @@ class DashboardServer(ThreadingHTTPServer):
 
     def __init__(self, catalog: RunCatalog, host: str = "127.0.0.1", port: int = 0) -> None:
         self.catalog = catalog
+        self.loopback_only = host in LOOPBACK_NAMES
         super().__init__((host, port), make_handler(catalog, _Assets()))
 
     @property

@@ -93,7 +93,10 @@ async function loadRuns() {
     const newest = [...state.runs].sort((a, b) => (b.updated || 0) - (a.updated || 0))[0];
     const wanted = new URLSearchParams(location.search).getAll("run").filter((id) => ids.has(id));
     state.selected = wanted.length ? wanted : [newest.id];
-    await Promise.all([loadKeys(), refreshSeries()]);
+    renderTable();
+    const series = refreshSeries();  // on its way while plotly.min.js compiles
+    loadPlotly();
+    await Promise.all([loadKeys(), series]);
   }
   renderTable();
   return answer;
@@ -139,8 +142,8 @@ async function poll() {
         (state.seen[r.id].status === "running" || r.status === "running") &&
         (r.rows !== state.seen[r.id].rows || r.status !== state.seen[r.id].status));
       if (stale) await refreshSeries();
-    } else if (state.view === "run") {
-      await renderRun(state.runId, true);
+    } else if (state.view === "run" && state.runStatus === "running") {
+      state.runStatus = await renderRun(state.runId, true);  // a finished run is not read again
     }
   } catch (error) {
     $("plot-note").textContent = `server unreachable (${error.message}); retrying`;
@@ -154,7 +157,10 @@ function route() {
   state.runId = match ? decodeURIComponent(match[1]) : null;
   $("list-view").hidden = state.view !== "list";
   $("run-view").hidden = state.view !== "run";
-  if (state.view === "run") renderRun(state.runId).catch((e) => { $("run-body").textContent = e.message; });
+  if (state.view === "run") {
+    renderRun(state.runId).then((status) => { state.runStatus = status; })
+      .catch((e) => { $("run-body").textContent = e.message; });
+  }
   else if (state.series) plotlyReady.then(() => Plotly.Plots.resize($("plot")));
 }
 
@@ -199,6 +205,7 @@ async function main() {
   } catch (error) {
     $("count").textContent = `cannot list runs: ${error.message}`;
   }
+  loadPlotly();  // also when there is no run yet
   setTimeout(poll, pollDelay());
 }
 

@@ -1,12 +1,18 @@
 // hf-tracking dashboard: the curves: smoothing, traces, markers, zoom (state is app.js's).
 "use strict";
 
-// This script runs before plotly.min.js (a few MB to compile), so the first requests are on
-// their way while it loads; drawing waits for it.
-const plotlyReady = new Promise((resolve) => {
-  if (window.Plotly) resolve();
-  else $("plotly-js").addEventListener("load", resolve);
-});
+// plotly.min.js (a few MB to compile) is loaded by loadPlotly() once the runs table is shown:
+// compiling it blocks the page's thread, which would hold the table back.
+let plotlyLoaded = null;
+const plotlyReady = new Promise((resolve) => { plotlyLoaded = resolve; });
+function loadPlotly() {
+  if (window.Plotly || document.getElementById("plotly-js")) return;
+  const script = document.createElement("script");
+  script.id = "plotly-js";
+  script.src = "/static/plotly.min.js";
+  script.addEventListener("load", () => plotlyLoaded());
+  document.head.appendChild(script);
+}
 
 // Exponential moving average with bias correction (as Adam's first moment): the first points
 // are not pulled toward zero. Non-finite values are skipped.
@@ -82,7 +88,9 @@ async function draw() {
     legend: { orientation: "h", y: -0.2 }, uirevision: `${state.x}|${state.y}|${state.logX}|${state.logY}`,
     paper_bgcolor: "#fff", plot_bgcolor: "#fff",
   };
-  $("plot-note").textContent = total ? `${fmtNumber(shown)} of ${fmtNumber(total)} points drawn` : "";
+  const notes = (state.series ? state.series.runs : []).filter((r) => r.note).map((r) => `${r.name}: ${r.note}`);
+  $("plot-note").textContent = [total ? `${fmtNumber(shown)} of ${fmtNumber(total)} points drawn` : "", ...notes]
+    .filter(Boolean).join(" · ");
   await Plotly.react(plot, traces, layout, { responsive: true, displaylogo: false });
   const info = window.hfDashboard;
   info.draws += 1;

@@ -39,5 +39,6 @@ async function renderRun(id, quiet) {
     <h3>Events (${detail.events.length})</h3>
     <div class="card events"><table><tr><th class="left">event</th>${eventKeys.filter((k) => k !== "event").map((k) => `<th>${esc(k)}</th>`).join("")}</tr>${events}</table></div>`;
   if (!quiet) window.scrollTo(0, 0);
+  return r.status;
 }
 
