@@ -3,11 +3,12 @@
 :meth:`MetricsIndex.update` reads only the bytes added since the last call and stops before a
 line without its newline (a row still being written is read on a later call, whole). Rows go into
 one table per ``event`` (train, val, checkpoint, custom, final, resume), each a set of float64
-columns with NaN where a row lacks a key; non-numbers read as NaN. A file that got shorter (the
-local store rewrites it when a run resumes from an earlier step) is read again from the start.
+columns with NaN where a row lacks a key; non-numbers read as NaN. A file that got shorter or was
+replaced (the local store rewrites it when a run resumes from an earlier step) is read again from
+the start.
 
-Memory: 8 bytes per number of a table's columns, e.g. about 170 MB for 1,000,000 train rows of 21
-keys; :class:`hf_tracking.serve.runs.RunCatalog` keeps the total under its budget.
+Memory: 8 bytes per number of a table's columns (145 MiB for 1,000,000 train rows of 19 keys);
+:class:`hf_tracking.serve.runs.RunCatalog` keeps the total within its budget.
 """
 
 from __future__ import annotations

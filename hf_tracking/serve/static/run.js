@@ -35,7 +35,8 @@ async function renderRun(id, quiet) {
       <div class="card"><h3>Backends</h3><table><tr><td>name</td><td>status</td><td>records</td><td>error</td></tr>${backends}</table>
         ${detail.sync_command ? `<p>W&amp;B offline run; upload it with:</p><pre>${esc(detail.sync_command)}</pre>` : ""}</div>
     </div>
-    <h3>Config</h3><div class="card">${kv(Object.entries(detail.row.config).map(([k, v]) => [k, JSON.stringify(v)]))}</div>
+    <h3>Config</h3><div class="card kv-grid">${Object.entries(detail.row.config).map(([k, v]) =>
+      `<div><span>${esc(k)}</span><span>${esc(JSON.stringify(v))}</span></div>`).join("")}</div>
     <h3>Events (${detail.events.length})</h3>
     <div class="card events"><table><tr><th class="left">event</th>${eventKeys.filter((k) => k !== "event").map((k) => `<th>${esc(k)}</th>`).join("")}</tr>${events}</table></div>`;
   if (!quiet) window.scrollTo(0, 0);
