@@ -74,6 +74,19 @@ def test_dashboard_on_a_run_still_training(tmp_path):
             assert sorted(names) == ["ablation_lr1e-3", "baseline_lr3e-4", "live_run"]
             live_dot = "#runs tr[data-id='live_run'] .dot.live"
             assert driver.find_elements("css selector", live_dot)
+            order = "[...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.id)"
+            driver.find_element("css selector", "#runs th[data-key='steps']").click()
+            steps_up = driver.execute_script("return " + order)
+            assert steps_up[-1] == "baseline_lr3e-4"  # 120 steps, the most
+            driver.find_element("id", "filter").send_keys("ablation")
+            assert driver.execute_script("return " + order) == ["ablation_lr1e-3"]
+            driver.find_element("id", "filter").clear()
+            driver.execute_script(
+                "document.getElementById('filter').dispatchEvent(new Event('input'))"
+            )
+            driver.find_element("css selector", "#tag-filter option[value='sweep']").click()
+            assert driver.execute_script("return " + order) == ["baseline_lr3e-4"]
+            driver.find_element("css selector", "#tag-filter option[value='']").click()
             wait_for(driver, "window.hfDashboard.draws > 0")
             # The newest run (the live one) is selected first; add the ablation.
             driver.find_element(
@@ -99,9 +112,10 @@ def test_dashboard_on_a_run_still_training(tmp_path):
             assert any(shape["line"]["dash"] == "dash" for shape in layout["shapes"])  # resume
             assert any(shape["line"]["dash"] == "dot" for shape in layout["shapes"])  # checkpoints
             traces = driver.execute_script(
-                "return document.getElementById('plot').data.map(t => "
-                "({role: t.meta.role, run: t.meta.run, x: Array.from(t.x), y: Array.from(t.y)}))"
+                "return document.getElementById('plot').data.map(t => ({role: t.meta.role,"
+                " run: t.meta.run, x: Array.from(t.x), y: Array.from(t.y), hover: t.hovertemplate}))"
             )
+            assert all("%{y:.10~g}" in trace["hover"] for trace in traces)  # exact values
             raw = {t["run"]: t for t in traces if t["role"] == "raw"}
             smooth = {t["run"]: t for t in traces if t["role"] == "smoothed"}
             assert set(raw) == set(smooth) == {"live_run", "ablation_lr1e-3"}

@@ -64,20 +64,33 @@ function renderTable() {
     key: "config." + key, title: key, diff: true, cell: (r) => esc(fmtNumber(r.config[key])),
   }))];
   const arrow = (key) => (state.sortKey === key ? (state.sortDir > 0 ? " ▲" : " ▼") : "");
-  $("runs").tHead.innerHTML = "<tr><th></th>" + columns.map((c) =>
+  const head = "<tr><th></th>" + columns.map((c) =>
     `<th data-key="${esc(c.key)}" class="${c.left ? "left" : ""}${c.diff ? " diff" : ""}">${esc(c.title)}${arrow(c.key)}</th>`).join("") + "</tr>";
+  const table = $("runs");
+  if (table.hfHead !== head) { table.tHead.innerHTML = head; table.hfHead = head; }
+  // Rows are updated in place, by id, and only where they changed: a poll every second must
+  // not replace the row under the user's pointer.
   const rows = visibleRuns();
-  $("runs").tBodies[0].innerHTML = rows.map((r) => {
+  const body = table.tBodies[0];
+  const unused = new Map([...body.rows].map((tr) => [tr.dataset.id, tr]));
+  rows.forEach((r, position) => {
     const on = state.selected.includes(r.id);
-    return `<tr data-id="${esc(r.id)}" class="${on ? "selected" : ""}"><td><input type="checkbox" class="pick" ${on ? "checked" : ""}></td>` +
-      columns.map((c) => `<td class="${c.left ? "left" : ""}">${c.cell(r)}</td>`).join("") + "</tr>";
-  }).join("");
+    const inner = `<td><input type="checkbox" class="pick" ${on ? "checked" : ""}></td>` +
+      columns.map((c) => `<td class="${c.left ? "left" : ""}">${c.cell(r)}</td>`).join("");
+    let tr = unused.get(r.id);
+    unused.delete(r.id);
+    if (!tr) { tr = document.createElement("tr"); tr.dataset.id = r.id; }
+    if (tr.hfInner !== inner) { tr.innerHTML = inner; tr.hfInner = inner; }
+    tr.className = on ? "selected" : "";
+    if (body.rows[position] !== tr) body.insertBefore(tr, body.rows[position] || null);
+  });
+  unused.forEach((tr) => tr.remove());
   $("count").textContent = `${rows.length} of ${state.runs.length} runs, ${state.selected.length} selected`;
   if (rows.length && window.hfDashboard.tableShownMs === null) window.hfDashboard.tableShownMs = performance.now();
   const tags = [...new Set(state.runs.flatMap((r) => r.tags || []))].sort();
   const tagSelect = $("tag-filter");
   if (tagSelect.options.length !== tags.length + 1) {
-    tagSelect.innerHTML = `<option value="">all tags</option>` + tags.map((t) => `<option>${esc(t)}</option>`).join("");
+    tagSelect.innerHTML = `<option value="">all tags</option>` + tags.map((t) => `<option value="${esc(t)}">${esc(t)}</option>`).join("");
     tagSelect.value = state.tag;
   }
   const live = state.runs.filter((r) => r.live).length;
