@@ -50,18 +50,16 @@ def template_run(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     import hf_tracking
     from hf_tracking.backends.local import LocalRunStore
     from hf_tracking.jsonio import iter_jsonl, read_json
+    from tests.support.dashboard import run_config
 
-    config = hf_tracking.ExperimentConfig(
-        experiment_name="template",
-        output_dir=str(directory),
-        wandb_mode="disabled",
+    config = run_config(
+        directory,
+        "template",
         vocab_size=50257,
         d_model=512,
         num_layers=8,
         num_heads=8,
         seq_length=512,
-        track_memory=False,
-        log_every_steps=1,
         num_iterations=1_000_000,
     )
     tracker = hf_tracking.ExperimentTracker(config, backends=[LocalRunStore()])
@@ -146,18 +144,8 @@ def timed(function: Any) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
-def wait_for(driver: Any, script: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script("return " + script)
-        if value:
-            return value
-        time.sleep(0.02)
-    raise TimeoutError(script)
-
-
 def browser_figures(big_url: str, many_url: str, live_path: Path, runs: int) -> dict[str, Any]:
-    from tests.support.browser import chromium
+    from tests.support.browser import chromium, wait_for
 
     figures: dict[str, Any] = {}
     drawn = "window.hfDashboard && window.hfDashboard.firstDrawMs"

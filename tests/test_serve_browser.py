@@ -15,22 +15,11 @@ import pytest
 
 from hf_tracking.serve.runs import RunCatalog
 from hf_tracking.serve.server import DashboardServer
-from tests.support.browser import chromium
+from tests.support.browser import chromium, wait_for
 from tests.support.dashboard import LiveRun, finished_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_SCREENSHOT = ROOT / "docs" / "dashboard.png"
-
-
-def wait_for(driver, script: str, timeout: float = 20.0):
-    """Poll a JavaScript expression until it is truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = driver.execute_script("return " + script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script}")
 
 
 def plot_pixels(png: bytes, rect: dict) -> tuple[int, float]:

@@ -9,13 +9,18 @@ session starts: ``{"event": "resume", "resume/from_step": S}`` with the axes of 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, TextIO
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
-from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_jsonl
+from hf_tracking.jsonio import (
+    atomic_write_text,
+    dump_yaml,
+    dumps_line,
+    iter_jsonl,
+    last_jsonl_record,
+)
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
@@ -40,7 +45,7 @@ class LocalRunStore(Backend):
         last: dict[str, Any] = {}
         if run.resumed_from_step is not None and self.path.exists():
             self.rows_cut = truncate_after_step(self.path, run.resumed_from_step)
-            last = last_row(self.path)
+            last = last_jsonl_record(self.path)
         self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
         if run.resumed_from_step is not None:
             axes = {key: last[key] for key in AXES if key in last}
@@ -85,21 +90,6 @@ def truncate_after_step(path: Path, last_step: int) -> int:
             kept.append(dumps_line(row))
     atomic_write_text(path, "".join(kept))
     return removed
-
-
-def last_row(path: Path, tail_bytes: int = 65536) -> dict[str, Any]:
-    """The last complete row of a JSONL file, read from its tail ({} when there is none)."""
-    with open(path, "rb") as stream:
-        stream.seek(max(stream.seek(0, os.SEEK_END) - tail_bytes, 0))
-        lines = stream.read().split(b"\n")[:-1]  # what follows the last newline is torn
-    for line in reversed(lines):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            return row
-    return {}
 
 
 def reserve_run_dir(output_dir: str | os.PathLike, name: str) -> tuple[str, Path]:
