@@ -146,6 +146,14 @@ def test_dashboard_on_a_run_still_training(tmp_path):
             if os.environ.get("HF_TRACKING_DOCS_SCREENSHOT") == "1":
                 shutil.copyfile(tmp_path / "dashboard.png", DOCS_SCREENSHOT)
 
+            # With only finished runs selected, the curves are not asked for again.
+            driver.find_element("css selector", "#runs tr[data-id='live_run'] input.pick").click()
+            wait_for(driver, "window.hfDashboard.state.series.runs.length === 1")
+            asked = "seriesRequest"  # app.js counts the curve requests it makes
+            before_wait = driver.execute_script("return " + asked)
+            time.sleep(2.5)
+            assert driver.execute_script("return " + asked) == before_wait
+
             # The run page: ledger, config, backends and events.
             driver.find_element("css selector", "#runs tr[data-id='ablation_lr1e-3'] a").click()
             wait_for(driver, "document.querySelector('#run-body .ledger') !== null")
