@@ -166,3 +166,17 @@ def test_dashboard_on_a_run_still_training(tmp_path):
         server.shutdown()
         server.server_close()
         live.stop()
+
+
+def test_a_missing_browser_skips_plainly_but_fails_under_ci(monkeypatch):
+    from tests.support import browser
+
+    monkeypatch.setattr(browser, "CHROMIUM", ("/nonexistent/chromium",))
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="browser tests did not run"), chromium():
+        pass
+    monkeypatch.setenv("CI", "true")
+    failure = r"browser tests did not run.*CI must run"
+    with pytest.raises(pytest.fail.Exception, match=failure), chromium():
+        pass

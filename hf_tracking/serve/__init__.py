@@ -13,7 +13,10 @@ import ipaddress
 import sys
 import threading
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from hf_tracking.serve.runs import RunCatalog
 
 DEFAULT_DIR = "experiments"
 DEFAULT_PORT = 7070
@@ -38,11 +41,8 @@ def host_warning(host: str) -> str | None:
     return None
 
 
-def warm(catalog: object) -> threading.Thread:
+def warm(catalog: RunCatalog) -> threading.Thread:
     """Index the runs in the background, most recently written first, so a run opens at once."""
-    from hf_tracking.serve.runs import RunCatalog
-
-    assert isinstance(catalog, RunCatalog)
 
     def work() -> None:
         for run in sorted(catalog.runs(), key=lambda item: item.metrics_mtime() or 0, reverse=True):
