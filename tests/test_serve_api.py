@@ -270,3 +270,22 @@ def test_without_plotly_the_command_says_which_extra_to_install(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 1
     assert "pip install 'hf-tracking[serve]'" in result.stderr
+
+
+def test_indexes_of_finished_runs_stay_within_the_memory_budget(tmp_path, monkeypatch):
+    from hf_tracking.serve import runs
+
+    finished_run(tmp_path, "old", steps=200)
+    finished_run(tmp_path, "new", steps=200)
+    catalog = RunCatalog([tmp_path], memory_budget=1)
+    clock = [1000.0]
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock[0])
+    old = catalog.index(catalog.get("old"))
+    assert old.rows > 200
+    clock[0] += 10
+    catalog.index(catalog.get("new"))
+    clock[0] += 10
+    catalog.index(catalog.get("new"))  # over budget: the least recently used index goes
+    assert catalog.get("old").index is None and catalog.get("new").index is not None
+    again = catalog.index(catalog.get("old"))  # rebuilt when asked for
+    assert again.rows == old.rows

@@ -138,7 +138,9 @@ async function refreshSeries() {
   params.set("points", String(Math.min(4000, 2 * plotWidth())));
   if (state.range) { params.set("lo", state.range[0]); params.set("hi", state.range[1]); }
   const ticket = ++seriesRequest;
-  const answer = await api("/api/series?" + params);
+  // A run not read yet is indexed on this request (seconds for millions of rows).
+  const slow = setTimeout(() => { $("plot-note").textContent = "reading metrics…"; }, 300);
+  const answer = await api("/api/series?" + params).finally(() => clearTimeout(slow));
   if (ticket !== seriesRequest) return;  // a newer request is on its way
   state.series = answer;
   answer.runs.forEach((r) => { state.seen[r.id] = { rows: r.rows, status: r.status }; });
