@@ -116,6 +116,8 @@ def test_bad_requests_are_clear_errors(tmp_path, serve):
     assert status == 400 and b"x must be one of" in body
     status, body = get(url + "api/series?run=run&lo=abc")
     assert status == 400 and b"lo must be a number" in body
+    status, body = get(url + "api/series?run=run&points=0")
+    assert status == 400 and b"points must be between 4 and" in body
     status, body = get(url + "api/series?run=nope")
     assert status == 404 and b"no run with id" in body
 

@@ -207,7 +207,8 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
     if axis not in AXES:
         raise ApiError(400, f"x must be one of {', '.join(AXES)}, got {axis!r}")
     lo, hi = _float_param(query, "lo"), _float_param(query, "hi")
-    points = int(_float_param(query, "points") or DEFAULT_POINTS)
+    asked = _float_param(query, "points")
+    points = DEFAULT_POINTS if asked is None else int(asked)
     if not 4 <= points <= MAX_POINTS:
         raise ApiError(400, f"points must be between 4 and {MAX_POINTS}, got {points}")
     answers = []
