@@ -291,3 +291,25 @@ def test_indexes_of_finished_runs_stay_within_the_memory_budget(tmp_path, monkey
     assert catalog.get("old").index is None and catalog.get("new").index is not None
     again = catalog.index(catalog.get("old"))  # rebuilt when asked for
     assert again.rows == old.rows
+
+
+def test_rows_of_any_shape_line_up_by_key(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    lines = [
+        '{"event": "train", "a": 1, "b": 2}',
+        '{"b": 20, "event": "train", "a": 10}',
+        '{"event": "train", "a": null, "c": "text"}',
+        '{"event": "val", "v": 0.5}',
+        "[1, 2]",
+        '{"event": "train", "a": [1], "b": 4}',
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    index = MetricsIndex(path)
+    assert index.update() == 5  # the list is not a row
+    nan = float("nan")
+    assert index.series("train", "a").tolist()[:2] == [1.0, 10.0]
+    assert [str(v) for v in index.series("train", "a").tolist()[2:]] == [str(nan)] * 2
+    assert str(index.series("train", "b").tolist()) == str([2.0, 20.0, nan, 4.0])
+    assert str(index.series("train", "c").tolist()) == str([nan] * 4)
+    assert index.series("val", "v").tolist() == [0.5]
+    assert index.last("train") == {"b": 4.0}
