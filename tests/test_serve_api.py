@@ -82,6 +82,7 @@ def test_series_holds_the_rows_markers_and_the_compute_axis(tmp_path, serve):
     train = [row for row in rows if row["event"] == "train"]
     val = [row for row in rows if row["event"] == "val"]
     answer = get_json(url + "api/series?run=run&y=train/loss&x=time/tokens_seen")["runs"][0]
+    assert answer["complete"] is True and "note" not in answer
     assert answer["line"]["x"] == [row["time/tokens_seen"] for row in train]
     assert answer["line"]["y"] == [row["train/loss"] for row in train]
     assert answer["points_key"] == "val/loss"
@@ -313,3 +314,14 @@ def test_rows_of_any_shape_line_up_by_key(tmp_path):
     assert str(index.series("train", "c").tolist()) == str([nan] * 4)
     assert index.series("val", "v").tolist() == [0.5]
     assert index.last("train") == {"b": 4.0}
+
+
+def test_while_one_thread_reads_a_file_the_others_serve_what_is_read(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(dumps_line({"event": "train", "s": step}) for step in range(5)))
+    index = MetricsIndex(path)
+    assert index.complete
+    with index._reading:  # another thread in the middle of a long first read
+        assert index.update() == 0 and not index.complete
+        assert index.series("train", "s") is None
+    assert index.update() == 5 and index.complete

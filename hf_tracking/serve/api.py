@@ -120,11 +120,11 @@ def run_detail(catalog: RunCatalog, run_id: str | None) -> dict[str, Any]:
     index = catalog.index(run)
     summary = run.summary()
     events = []
+    keys = index.keys()
     for event in EVENT_ORDER[1:]:
-        table = index.tables.get(event)
-        if table is None:
+        if event not in keys:
             continue
-        columns = {key: index.series(event, key) for key in sorted(table.columns)}
+        columns = dict(zip(keys[event], index.columns(event, keys[event]), strict=True))
         count = min(len(column) for column in columns.values()) if columns else 0
         for position in range(max(count - MAX_EVENTS, 0), count):
             values = {key: _number(column[position]) for key, column in columns.items()}
@@ -137,7 +137,7 @@ def run_detail(catalog: RunCatalog, run_id: str | None) -> dict[str, Any]:
         "backends": (summary or {}).get("backends") or [],
         "sync_command": ((summary or {}).get("wandb") or {}).get("sync_command"),
         "events": events[-MAX_EVENTS:],
-        "keys": index.keys(),
+        "keys": keys,
         "rows": index.rows,
     }
 
@@ -163,21 +163,21 @@ def _float_param(query: dict[str, list[str]], name: str) -> float | None:
     return value
 
 
-def _axis(index: Any, run: Run, event: str, axis: str) -> np.ndarray | None:
-    if axis != "compute":
-        return index.series(event, axis)
-    flops = run.flops_per_token()
-    tokens = index.series(event, TOKENS)
-    return None if flops is None or tokens is None else tokens * flops
+def _columns(index: Any, run: Run, event: str, axis: str, *keys: str) -> list[Any] | None:
+    """The x column (``compute`` worked out from tokens) and ``keys`` of one event kind, taken
+    together so that they have the same length while a read adds rows; None without x."""
+    flops = run.flops_per_token() if axis == "compute" else None
+    x_key = TOKENS if axis == "compute" else axis
+    xs, *rest = index.columns(event, (x_key, *keys))
+    if xs is None or (axis == "compute" and flops is None):
+        return None
+    return [xs * flops if axis == "compute" else xs, *rest]
 
 
 def _table_of(index: Any, key: str) -> str | None:
     """The first event kind (train before val before the others) whose rows hold ``key``."""
-    for event in EVENT_ORDER:
-        table = index.tables.get(event)
-        if table is not None and key in table.columns:
-            return event
-    return None
+    keys = index.keys()
+    return next((event for event in EVENT_ORDER if key in keys.get(event, ())), None)
 
 
 def _points(xs: np.ndarray, ys: np.ndarray) -> dict[str, list[float]]:
@@ -185,11 +185,10 @@ def _points(xs: np.ndarray, ys: np.ndarray) -> dict[str, list[float]]:
 
 
 def _markers(index: Any, run: Run, event: str, axis: str) -> list[dict[str, Any]]:
-    xs = _axis(index, run, event, axis)
-    if xs is None:
+    found = _columns(index, run, event, axis, STEP, "checkpoint/is_best")
+    if found is None:
         return []
-    steps = index.series(event, STEP)
-    best = index.series(event, "checkpoint/is_best")
+    xs, steps, best = found
     markers = []
     for position, x in enumerate(xs.tolist()):
         if math.isfinite(x):
@@ -198,6 +197,18 @@ def _markers(index: Any, run: Run, event: str, axis: str) -> list[dict[str, Any]
                 marker["best"] = bool(best[position] == 1)
             markers.append(marker)
     return markers
+
+
+def _curve(
+    index: Any, run: Run, event: str, axis: str, key: str, points: int, lo: Any, hi: Any
+) -> tuple[dict[str, list[float]], int] | None:
+    """The downsampled curve of ``key`` and how many finite points it has in all."""
+    found = _columns(index, run, event, axis, key)
+    if found is None or found[1] is None:
+        return None
+    xs, ys = found
+    keep = np.arange(len(ys)) if event == "val" else None  # every validation point
+    return _points(*downsample(xs, ys, points, lo, hi, keep)), int(np.isfinite(ys).sum())
 
 
 def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -220,25 +231,23 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
             "name": run.name,
             "rows": index.rows,
             "status": run.status(),
+            "complete": index.complete,
             "line": None,
             "points": None,
         }
         event = _table_of(index, y_key)
         if axis == "compute" and run.flops_per_token() is None:
             answer["note"] = "no FLOPs per token known for this run"
-        if event is not None:
-            xs, ys = _axis(index, run, event, axis), index.series(event, y_key)
-            if xs is not None and ys is not None:
-                keep = np.arange(len(ys)) if event == "val" else None
-                answer["total"] = int(np.isfinite(ys).sum())
-                answer["line"] = _points(*downsample(xs, ys, points, lo, hi, keep))
-        if y_key.startswith("train/") and "val" in index.tables:
+        if not index.complete:
+            answer["note"] = f"reading metrics: {index.rows:,} rows so far"
+        curve = None if event is None else _curve(index, run, event, axis, y_key, points, lo, hi)
+        if curve is not None:
+            answer["line"], answer["total"] = curve
+        if y_key.startswith("train/"):
             val_key = "val/" + y_key.removeprefix("train/")
-            xs, ys = _axis(index, run, "val", axis), index.series("val", val_key)
-            if xs is not None and ys is not None:
-                keep = np.arange(len(ys))
-                answer["points"] = _points(*downsample(xs, ys, points, lo, hi, keep))
-                answer["points_key"] = val_key
+            curve = _curve(index, run, "val", axis, val_key, points, lo, hi)
+            if curve is not None:
+                answer["points"], answer["points_key"] = curve[0], val_key
         answer["checkpoints"] = _markers(index, run, "checkpoint", axis)
         answer["resumes"] = _markers(index, run, "resume", axis)
         answers.append(answer)

@@ -77,19 +77,27 @@ class MetricsIndex:
         self.rows = 0
         self.tables: dict[str, Table] = {}
         self.identity: tuple[int, int] | None = None
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # guards the tables, offset and rows
+        self._reading = threading.Lock()  # held by the one thread reading the file
 
     def update(self) -> int:
-        """Read the complete lines written since the last call; returns how many rows came."""
-        with self.lock:
+        """Read the complete lines written since the last call; returns how many rows came.
+
+        While another thread is reading the file this returns 0 at once: the rows read so far
+        are served meanwhile (a first read of a million rows takes seconds) and :attr:`complete`
+        is False until that read ends."""
+        if not self._reading.acquire(blocking=False):
+            return 0
+        try:
             try:
                 status = os.stat(self.path)
             except OSError:
                 return 0
             size, identity = status.st_size, (status.st_dev, status.st_ino)
             if size < self.offset or identity != self.identity:
-                self.offset, self.rows, self.tables = 0, 0, {}
-                self.identity = identity
+                with self.lock:
+                    self.offset, self.rows, self.tables = 0, 0, {}
+                    self.identity = identity
             added = 0
             with open(self.path, "rb") as stream:
                 stream.seek(self.offset)
@@ -98,15 +106,24 @@ class MetricsIndex:
                     end = chunk.rfind(b"\n")
                     if end < 0:
                         break  # a torn last line: wait until it is whole
-                    self.offset += end + 1
-                    added += self._add(chunk[: end + 1])
+                    records = _parse_lines(chunk[: end + 1])
+                    with self.lock:
+                        self._add(records)
+                        self.offset += end + 1
+                        self.rows += len(records)
+                    added += len(records)
                     if end + 1 < len(chunk):
                         stream.seek(self.offset)
-            self.rows += added
             return added
+        finally:
+            self._reading.release()
 
-    def _add(self, lines: bytes) -> int:
-        records = _parse_lines(lines)
+    @property
+    def complete(self) -> bool:
+        """False while a read of the file is under way."""
+        return not self._reading.locked()
+
+    def _add(self, records: list[dict[str, Any]]) -> None:
         group: list[tuple[Any, ...]] = []
         group_key: tuple[str, tuple[str, ...]] | None = None
         for record in records:
@@ -117,7 +134,6 @@ class MetricsIndex:
                 group, group_key = [], key
             group.append(tuple(record.values()))
         self._flush(group_key, group)
-        return len(records)
 
     def _flush(self, key: tuple[str, tuple[str, ...]] | None, rows: list[tuple[Any, ...]]) -> None:
         if key is None or not rows:
@@ -126,9 +142,13 @@ class MetricsIndex:
         self.tables.setdefault(event, Table()).extend(keys, rows)
 
     def series(self, event: str, key: str) -> np.ndarray | None:
+        return self.columns(event, (key,))[0]
+
+    def columns(self, event: str, keys: tuple[str, ...] | list[str]) -> list[np.ndarray | None]:
+        """Copies of several columns of one event kind, all of the same rows."""
         with self.lock:
             table = self.tables.get(event)
-            return None if table is None else table.column(key)
+            return [None if table is None else table.column(key) for key in keys]
 
     def keys(self) -> dict[str, list[str]]:
         """Each event kind's column names."""

@@ -156,7 +156,8 @@ async function poll() {
       // A selected run that is still writing (or just stopped) is read again; finished runs are not.
       const stale = state.runs.some((r) => state.selected.includes(r.id) && state.seen[r.id] &&
         (state.seen[r.id].status === "running" || r.status === "running") &&
-        (r.rows !== state.seen[r.id].rows || r.status !== state.seen[r.id].status));
+        (r.rows !== state.seen[r.id].rows || r.status !== state.seen[r.id].status))
+        || (state.series && state.series.runs.some((r) => !r.complete));  // still being read
       if (stale) await refreshSeries();
     } else if (state.view === "run" && state.runStatus === "running") {
       state.runStatus = await renderRun(state.runId, true);  // a finished run is not read again
