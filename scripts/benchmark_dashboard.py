@@ -187,6 +187,36 @@ def browser_figures(big_url: str, many_url: str, live_path: Path, runs: int) -> 
     return figures
 
 
+def table_of(results: dict[str, Any]) -> list[list[str]]:
+    index, series, listing = results["index"], results["series"], results["runs_api"]
+    table = [
+        ["index of the big run", f"{index['seconds']:.2f} s",
+         f"{index['index_mb']:.0f} MB index, RSS +{index['rss_added_mb']:.0f} MB"],
+        ["/api/series, whole run", f"{series['whole_s'] * 1000:.0f} ms",
+         f"{series['whole_points']} points"],
+        ["/api/series, zoomed", f"{series['zoom_s'] * 1000:.0f} ms",
+         f"{series['zoom_points']} points"],
+        ["/api/runs, first / second",
+         f"{listing['first_s'] * 1000:.0f} / {listing['second_s'] * 1000:.0f} ms",
+         f"{listing['listed']} runs"],
+    ]  # fmt: skip
+    browser = results.get("browser")
+    if browser:
+        live = browser["live_row_shown_s"]
+        table += [
+            ["curve drawn, fresh profile", f"{browser['big_curve_drawn_ms_first_visit']:.0f} ms",
+             "from navigation"],
+            ["curve drawn, returning", f"{browser['big_curve_drawn_ms_returning_visit']:.0f} ms",
+             "from navigation"],
+            ["runs table shown", f"{browser['runs_table_shown_ms']:.0f} ms",
+             f"{listing['listed']} runs"],
+            ["new row in the plot", f"{live['median']:.2f} s", f"max {live['max']:.2f} s"],
+        ]  # fmt: skip
+    table.append(["server RSS at the end", f"{results['server_rss_mb']:.0f} MB", ""])
+    table.append(["load average", " / ".join(f"{v:.1f}" for v in results["load_average"]), ""])
+    return table
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="20,000 rows and 20 runs")
@@ -252,50 +282,9 @@ def main() -> int:
     results.update(
         versions=versions(), machine=machine(), git=git_state(), load_average=os.getloadavg()
     )
-    table = [
-        [
-            "index of the big run",
-            f"{index_s:.2f} s",
-            f"{index_mb:.0f} MB index, RSS +{added_mb:.0f} MB",
-        ],
-        [
-            "/api/series, whole run",
-            f"{series_s * 1000:.0f} ms",
-            f"{results['series']['whole_points']} points",
-        ],
-        [
-            "/api/series, zoomed",
-            f"{zoom_s * 1000:.0f} ms",
-            f"{results['series']['zoom_points']} points",
-        ],
-        [
-            "/api/runs, first / second",
-            f"{first_s * 1000:.0f} / {second_s * 1000:.0f} ms",
-            f"{runs + 1} runs",
-        ],
-    ]
-    browser = results.get("browser")
-    if browser:
-        table += [
-            [
-                "curve drawn, fresh profile",
-                f"{browser['big_curve_drawn_ms_first_visit']:.0f} ms",
-                "from navigation",
-            ],
-            [
-                "curve drawn, returning",
-                f"{browser['big_curve_drawn_ms_returning_visit']:.0f} ms",
-                "from navigation",
-            ],
-            ["runs table shown", f"{browser['runs_table_shown_ms']:.0f} ms", f"{runs + 1} runs"],
-            [
-                "new row in the plot",
-                f"{browser['live_row_shown_s']['median']:.2f} s",
-                f"max {browser['live_row_shown_s']['max']:.2f} s",
-            ],
-        ]
-    table.append(["server RSS at the end", f"{results['server_rss_mb']:.0f} MB", ""])
-    print_table(f"dashboard, {rows:,} rows and {runs} runs", ["what", "time", "notes"], table)
+    print_table(
+        f"dashboard, {rows:,} rows and {runs} runs", ["what", "time", "notes"], table_of(results)
+    )
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten: {args.output}")
     return 0
