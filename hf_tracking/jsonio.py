@@ -71,18 +71,35 @@ def dump_yaml(value: Any) -> str:
     return yaml.safe_dump(finite_or_none(value), sort_keys=False, allow_unicode=True)
 
 
+def _record(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
     """The complete records of a JSONL file; a torn or corrupt line (a crash mid-write) is skipped."""
     with open(path, "rb") as stream:
         for raw in stream:
             if not raw.endswith(b"\n"):
                 return
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
+            record = _record(raw)
+            if record is not None:
                 yield record
+
+
+def last_jsonl_record(path: str | os.PathLike, tail_bytes: int = 65536) -> dict[str, Any]:
+    """The last complete record of a JSONL file, read from its tail ({} when there is none)."""
+    with open(path, "rb") as stream:
+        stream.seek(max(stream.seek(0, os.SEEK_END) - tail_bytes, 0))
+        lines = stream.read().split(b"\n")[:-1]  # what follows the last newline is torn
+    for raw in reversed(lines):
+        record = _record(raw)
+        if record is not None:
+            return record
+    return {}
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -3,7 +3,8 @@
 The source of truth of a run. One strict JSON object per line (non-finite numbers as null),
 flushed with every batch the writer thread takes off the queue, so a crash loses at most the
 records still queued and the line being written; readers skip a torn last line (:func:`hf_tracking.jsonio.iter_jsonl`). On a resume from step S, rows past S are
-cut first, so the file stays one monotonic history.
+cut first, so the file stays one monotonic history, and a ``resume`` row marks where the new
+session starts: ``{"event": "resume", "resume/from_step": S}`` with the axes of the last row kept.
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
-from hf_tracking.catalog import STEP_KEY
-from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_jsonl
+from hf_tracking.catalog import AXES, STEP_KEY
+from hf_tracking.jsonio import (
+    atomic_write_text,
+    dump_yaml,
+    dumps_line,
+    iter_jsonl,
+    last_jsonl_record,
+)
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
@@ -34,9 +41,18 @@ class LocalRunStore(Backend):
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / CONFIG_FILE, dump_yaml(run.config))
         self.path = run_dir / METRICS_FILE
+        last: dict[str, Any] = {}
         if run.resumed_from_step is not None and self.path.exists():
             self.rows_cut = truncate_after_step(self.path, run.resumed_from_step)
+            last = last_jsonl_record(self.path)
         self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
+        if run.resumed_from_step is not None:
+            axes = {key: last[key] for key in AXES if key in last}
+            step = run.resumed_from_step
+            self._stream.write(
+                dumps_line({"event": "resume", **axes, STEP_KEY: step, "resume/from_step": step})
+            )
+            self._stream.flush()
 
     def log(self, record: Record) -> None:
         self.log_batch([record])
