@@ -15,6 +15,9 @@ from typing import Any
 from hf_tracking.config import safe_name
 from hf_tracking.errors import ConfigError
 
+# What a checkpoint entry may lack after a resume, filled from the session before.
+CHECKPOINT_DETAILS = ("seconds", "size_bytes", "wallclock_hours")
+
 
 class RunState:
     def __init__(self, experiment_name: str) -> None:
@@ -63,6 +66,23 @@ class RunState:
             {**entry, "size_bytes": sizes.get(entry["path"], entry.get("size_bytes"))}
             for entry in self.checkpoints
         ]
+
+    def fill_checkpoint_details(self, earlier: list[Any]) -> None:
+        """Fill what this run's checkpoint entries lack (``seconds``, ``size_bytes``,
+        ``wallclock_hours``: a checkpoint's own state is taken before its save ends) from the
+        entries of the session before a resume, matched by path. Known values stay."""
+        known = {entry.get("path"): entry for entry in earlier if isinstance(entry, Mapping)}
+        for entry in self.checkpoints:
+            previous = known.get(entry["path"])
+            if previous is None:
+                continue
+            for key in CHECKPOINT_DETAILS:
+                value = previous.get(key)
+                if entry.get(key) is None and isinstance(value, (int, float)):
+                    entry[key] = value
+            size = entry.get("size_bytes")
+            if isinstance(size, int):
+                self.checkpoint_sizes.setdefault(entry["path"], size)
 
     def state_dict(self) -> dict[str, Any]:
         return {
