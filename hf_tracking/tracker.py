@@ -127,6 +127,8 @@ class ExperimentTracker(TrackerBase):
         self._training_closed = True
         run = self.run
         self.start()
+        if self._steps_by_iteration and self._open_iteration is not None:
+            self._close_step(self.clock.now(), self._open_iteration + 1)  # the loop's last step
         if self.window.has_losses and run.gradient_steps > run.logged_step:
             self._train_record(self.clock.now())
         self._sync_tokens()
@@ -209,6 +211,7 @@ class ExperimentTracker(TrackerBase):
                 self._last_micro_batch,
                 self.config.gradient_accumulation_steps,
             )
+            self._steps_by_iteration = True
             self._complete_step(open_iteration + 1)
         ranks = self.rank_tokens()
         if ranks is not None:

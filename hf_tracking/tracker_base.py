@@ -89,6 +89,7 @@ class TrackerBase:
         self.session = RunSession(config.output_dir, self.backends, config.backend_finish_timeout)
         self._last_micro_batch = config.gradient_accumulation_steps - 1
         self._open_iteration: int | None = None
+        self._steps_by_iteration = False  # set when accumulation_step never ends a step
         self._warned: set[str] = set()
         self._finished = False
         self._training_closed = False

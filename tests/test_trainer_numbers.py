@@ -66,7 +66,7 @@ def saved_tokens(tmp_path: Path, step: int) -> int:
 
 
 def test_tokens_on_every_row_evaluation_after_training_and_a_resume_between_logs(tmp_path):
-    stderr = run_script(tmp_path, *SCHEDULE, backends="local,wandb")
+    stderr = run_script(tmp_path, *SCHEDULE, "--do_predict", backends="local,wandb")
     fetched = json.loads((tmp_path / "fetched.json").read_text())
     summary, rows = the_run(tmp_path)
     # Tokens: every row, the summary and each checkpoint's state hold the count of their step.
@@ -78,16 +78,19 @@ def test_tokens_on_every_row_evaluation_after_training_and_a_resume_between_logs
     assert summary["totals"]["tokens_seen"] == true_tokens(fetched, 14)
     assert saved_tokens(tmp_path, 7) == true_tokens(fetched, 7)
     assert saved_tokens(tmp_path, 14) == true_tokens(fetched, 14)
-    # evaluate() after train(): the same run, at the final step, after the final figures.
-    val_steps = [row["time/gradient_steps"] for row in rows if row["event"] == "val"]
-    assert val_steps == [4, 8, 12, 14, 14]
-    assert rows[-1]["event"] == "val"
-    assert summary["totals"]["evaluations"] == 5
-    assert summary["best"]["val"]["loss"] == min(r["val/loss"] for r in rows if r["event"] == "val")
+    # evaluate() and predict() after train(): the same run, at the final step, after the final
+    # figures; the summary counts them and takes their best values.
+    val_rows = [row for row in rows if row["event"] == "val"]
+    assert [row["time/gradient_steps"] for row in val_rows] == [4, 8, 12, 14, 14, 14]
+    assert rows[-3]["event"] == "final" and "val/test/loss" in rows[-1]
+    assert summary["totals"]["evaluations"] == 6
+    assert summary["best"]["val"]["loss"] == min(r["val/loss"] for r in val_rows if "val/loss" in r)
+    assert summary["best"]["val/test"]["loss"] == rows[-1]["val/test/loss"]
     (offline_dir,) = find_offline_runs(tmp_path)
     wandb_run = wait_for_exit(offline_dir)
     assert wandb_run.exit_code == 0
     assert sum(1 for row in wandb_run.history if "val/loss" in row) == 5
+    assert sum(1 for row in wandb_run.history if "val/test/loss" in row) == 1
     # The end of training says where the run went, once.
     assert stderr.count("run directory: ") == 1
     assert stderr.count(f"summary: {tmp_path / 'experiments'}") == 1

@@ -1,6 +1,7 @@
 """A Trainer script shaped like transformers' examples/pytorch/language-modeling/run_clm.py:
 its arguments from the command line, ``train()`` (resumed with ``--resume_from_checkpoint``),
-then ``evaluate()`` after training under ``--do_eval``; the run is closed at interpreter exit.
+then ``evaluate()`` after training under ``--do_eval`` and ``predict()`` under
+``--do_predict``; the run is closed at interpreter exit.
 
 It writes ``fetched.json`` (``fetched_resumed.json`` when resuming) beside the output directory:
 the real (non-padding) token count of every training sample in the order the Trainer fetched
@@ -48,6 +49,8 @@ def main(argv: list[str]) -> None:
         record.write_text(json.dumps(train_dataset.fetched))
     if args.do_eval:
         trainer.evaluate()
+    if args.do_predict:
+        trainer.predict(PaddedDataset(8, seed=2))
 
 
 if __name__ == "__main__":
