@@ -8,7 +8,6 @@ the checkpoint state; the public logging calls, their argument checks and the wa
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -25,7 +24,7 @@ from hf_tracking.engine import records
 from hf_tracking.engine.compute import ComputeProfile
 from hf_tracking.engine.progress import Progress
 from hf_tracking.engine.rank_tokens import RankTokens, process_count
-from hf_tracking.engine.run_state import RunState
+from hf_tracking.engine.run_state import RunState, earlier_checkpoints
 from hf_tracking.engine.size_label import size_label_warning
 from hf_tracking.engine.snapshot import SummarySnapshot, take_snapshot
 from hf_tracking.engine.step_clock import StepClock
@@ -41,16 +40,6 @@ logger = logging.getLogger("hf_tracking")
 STATE_VERSION = 1
 # Step times and tokens/s samples a checkpoint's state carries to the resumed run, each.
 CARRIED_SAMPLES = 512
-
-
-def earlier_checkpoints(summary_path: Path | None) -> list[Any]:
-    """The checkpoint entries of the summary a resumed run replaces (none when unreadable)."""
-    try:
-        summary = json.loads(Path(summary_path).read_text()) if summary_path else {}
-    except (OSError, ValueError):
-        return []
-    checkpoints = summary.get("checkpoints") if isinstance(summary, dict) else None
-    return checkpoints if isinstance(checkpoints, list) else []
 
 
 class TrackerBase:

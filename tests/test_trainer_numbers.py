@@ -31,17 +31,20 @@ SCHEDULE = [
 ]  # fmt: skip
 
 
-def run_script(tmp_path: Path, *argv: str, backends: str = "local") -> str:
+def run_script(directory: Path, *argv: str, backends: str = "local") -> str:
     command = [sys.executable, str(ROOT / "tests" / "support" / "clm_script.py")]
-    command += ["--output_dir", str(tmp_path / "out"), *COMMON, *argv]
+    command += ["--output_dir", str(directory / "out"), *COMMON, *argv]
     environment = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "OMP_NUM_THREADS": "1",
         "HF_TRACKING_BACKENDS": backends,
+        "WANDB_MODE": "offline",
+        "WANDB_DIR": str(directory),
+        "WANDB_SILENT": "true",
     }
     result = subprocess.run(
-        command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
+        command, cwd=directory, env=environment, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result.stderr
@@ -65,58 +68,86 @@ def saved_tokens(tmp_path: Path, step: int) -> int:
     ]
 
 
-def test_tokens_on_every_row_evaluation_after_training_and_a_resume_between_logs(tmp_path):
-    stderr = run_script(tmp_path, *SCHEDULE, "--do_predict", backends="local,wandb")
-    fetched = json.loads((tmp_path / "fetched.json").read_text())
-    summary, rows = the_run(tmp_path)
-    # Tokens: every row, the summary and each checkpoint's state hold the count of their step.
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory) -> dict:
+    """The script run once with W&B, then resumed from checkpoint-7 (between two logs)."""
+    directory = tmp_path_factory.mktemp("clm")
+    first: dict = {
+        "stderr": run_script(directory, *SCHEDULE, "--do_predict", backends="local,wandb")
+    }
+    first["fetched"] = json.loads((directory / "fetched.json").read_text())
+    first["summary"], first["rows"] = the_run(directory)
+    first["saved_tokens"] = {step: saved_tokens(directory, step) for step in (7, 14)}
+    (offline_dir,) = find_offline_runs(directory)
+    first["wandb"] = wait_for_exit(offline_dir)
+    checkpoint = str(directory / "out" / "checkpoint-7")
+    resumed: dict = {
+        "stderr": run_script(directory, *SCHEDULE, "--resume_from_checkpoint", checkpoint)
+    }
+    resumed["fetched"] = json.loads((directory / "fetched_resumed.json").read_text())
+    resumed["summary"], resumed["rows"] = the_run(directory)
+    resumed["saved_tokens"] = {14: saved_tokens(directory, 14)}
+    return {"first": first, "resumed": resumed, "directory": directory}
+
+
+def test_tokens_on_every_row_and_in_every_checkpoint_state(sessions):
+    first = sessions["first"]
+    fetched, rows = first["fetched"], first["rows"]
     assert [(r["event"], r["time/gradient_steps"]) for r in rows if r["event"] != "val"] == [
         ("train", 5), ("checkpoint", 7), ("train", 10), ("checkpoint", 14), ("final", 14),
     ]  # fmt: skip
     for row in rows:
         assert row["time/tokens_seen"] == true_tokens(fetched, row["time/gradient_steps"]), row
-    assert summary["totals"]["tokens_seen"] == true_tokens(fetched, 14)
-    assert saved_tokens(tmp_path, 7) == true_tokens(fetched, 7)
-    assert saved_tokens(tmp_path, 14) == true_tokens(fetched, 14)
-    # evaluate() and predict() after train(): the same run, at the final step, after the final
-    # figures; the summary counts them and takes their best values.
+    assert first["summary"]["totals"]["tokens_seen"] == true_tokens(fetched, 14)
+    assert first["saved_tokens"] == {7: true_tokens(fetched, 7), 14: true_tokens(fetched, 14)}
+
+
+def test_a_resume_between_logs_goes_on_with_the_exact_count(sessions):
+    fetched, resumed = sessions["first"]["fetched"], sessions["resumed"]
+
+    def expected(step: int) -> int:
+        if step <= 7:
+            return true_tokens(fetched, step)
+        return true_tokens(fetched, 7) + true_tokens(resumed["fetched"], step - 7)
+
+    rows = resumed["rows"]
+    assert [r["time/gradient_steps"] for r in rows if r["event"] == "train"] == [5, 10]
+    for row in rows:
+        assert row["time/tokens_seen"] == expected(row["time/gradient_steps"]), row
+    assert resumed["summary"]["totals"]["tokens_seen"] == expected(14)
+    assert resumed["saved_tokens"] == {14: expected(14)}
+
+
+def test_evaluation_and_prediction_after_training_belong_to_the_run(sessions):
+    summary, rows = sessions["first"]["summary"], sessions["first"]["rows"]
+    # At the final step, after the final figures; counted, with their best values, and in W&B.
     val_rows = [row for row in rows if row["event"] == "val"]
     assert [row["time/gradient_steps"] for row in val_rows] == [4, 8, 12, 14, 14, 14]
     assert rows[-3]["event"] == "final" and "val/test/loss" in rows[-1]
     assert summary["totals"]["evaluations"] == 6
     assert summary["best"]["val"]["loss"] == min(r["val/loss"] for r in val_rows if "val/loss" in r)
     assert summary["best"]["val/test"]["loss"] == rows[-1]["val/test/loss"]
-    (offline_dir,) = find_offline_runs(tmp_path)
-    wandb_run = wait_for_exit(offline_dir)
+    wandb_run = sessions["first"]["wandb"]
     assert wandb_run.exit_code == 0
     assert sum(1 for row in wandb_run.history if "val/loss" in row) == 5
     assert sum(1 for row in wandb_run.history if "val/test/loss" in row) == 1
-    # The end of training says where the run went, once.
-    assert stderr.count("run directory: ") == 1
-    assert stderr.count(f"summary: {tmp_path / 'experiments'}") == 1
-    assert stderr.count("wandb sync ") == 1
-    first_checkpoints = {entry["path"]: entry for entry in summary["checkpoints"]}
 
-    run_script(tmp_path, *SCHEDULE, "--resume_from_checkpoint", str(tmp_path / "out/checkpoint-7"))
-    resumed = json.loads((tmp_path / "fetched_resumed.json").read_text())
-    summary, rows = the_run(tmp_path)
 
-    def expected(step: int) -> int:
-        if step <= 7:
-            return true_tokens(fetched, step)
-        return true_tokens(fetched, 7) + true_tokens(resumed, step - 7)
+def test_the_end_of_training_says_where_the_run_went(sessions):
+    stderr, summary = sessions["first"]["stderr"], sessions["first"]["summary"]
+    assert stderr.count(f"run directory: {summary['run_dir']}") == 1
+    assert stderr.count(f"summary: {sessions['directory'] / 'experiments'}") == 1
+    sync_command = summary["wandb"]["sync_command"]
+    assert sync_command.startswith("wandb sync ") and stderr.count(sync_command) == 1
 
-    assert [r["time/gradient_steps"] for r in rows if r["event"] == "train"] == [5, 10]
-    for row in rows:
-        assert row["time/tokens_seen"] == expected(row["time/gradient_steps"]), row
-    assert summary["totals"]["tokens_seen"] == expected(14)
-    assert saved_tokens(tmp_path, 14) == expected(14)
-    # The checkpoint resumed from keeps the details the first session measured.
-    checkpoint_7 = summary["checkpoints"][0]
+
+def test_the_resumed_checkpoint_keeps_its_details(sessions):
+    before = {entry["path"]: entry for entry in sessions["first"]["summary"]["checkpoints"]}
+    checkpoint_7 = sessions["resumed"]["summary"]["checkpoints"][0]
     assert checkpoint_7["step"] == 7
     for key in ("seconds", "size_bytes", "wallclock_hours"):
-        assert checkpoint_7[key] is not None
-        assert checkpoint_7[key] == first_checkpoints[checkpoint_7["path"]][key], key
+        assert checkpoint_7[key] is not None, key
+        assert checkpoint_7[key] == before[checkpoint_7["path"]][key], key
 
 
 def test_evaluation_with_no_eval_strategy_is_counted(tmp_path):

@@ -7,9 +7,11 @@ field and never enters the tracker (a stored name goes through the same cleaning
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from hf_tracking.config import safe_name
@@ -187,3 +189,13 @@ def validated(state: Mapping[str, Any]) -> dict[str, Any]:
     started = state.get("started_at")
     checked["started_at"] = started if isinstance(started, str) else None
     return checked
+
+
+def earlier_checkpoints(summary_path: Path | None) -> list[Any]:
+    """The checkpoint entries of the summary a resumed run replaces (none when unreadable)."""
+    try:
+        summary = json.loads(Path(summary_path).read_text()) if summary_path else {}
+    except (OSError, ValueError):
+        return []
+    checkpoints = summary.get("checkpoints") if isinstance(summary, dict) else None
+    return checkpoints if isinstance(checkpoints, list) else []

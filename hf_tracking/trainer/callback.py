@@ -40,6 +40,7 @@ from hf_tracking.trainer import logs as trainer_logs
 from hf_tracking.trainer.announce import announce_run
 from hf_tracking.trainer.gather import gathered_gpu_memory
 from hf_tracking.trainer.trainer_config import extra_config, resolve_config
+from hf_tracking.trainer.world import warn_if_independent
 
 logger = logging.getLogger("hf_tracking")
 
@@ -50,7 +51,6 @@ class TrackingCallback(TrainerCallback, ExportableState):
     TrainingArguments and the model."""
 
     finished_tracker: ExperimentTracker | None = None
-    _warned_independent = False
 
     def __init__(self, config: ExperimentConfig | dict | str | None = None) -> None:
         self.config = config
@@ -84,7 +84,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self.tracker.finish(status="failed", error="train() ended without on_train_end")
         if self.finished_tracker is not None:  # evaluations after the last train() are over
             self.finished_tracker.finish()
-        _warn_if_independent(args)
+        warn_if_independent(args)
         self._sum_over_processes = args.world_size > 1
         tracker = ExperimentTracker(
             resolve_config(self.config, args, state, model),
@@ -254,25 +254,6 @@ def _record_follows(control: Any) -> bool:
         or control.should_evaluate
         or control.should_save
         or control.should_training_stop
-    )
-
-
-def _warn_if_independent(args: Any) -> None:
-    """A process group the Trainer does not use (``args.world_size`` 1): each process trains,
-    counts and is tracked on its own."""
-    import torch.distributed as dist
-
-    if TrackingCallback._warned_independent or args.world_size > 1:
-        return
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        return
-    TrackingCallback._warned_independent = True
-    logger.warning(
-        "hf_tracking: torch.distributed runs %s processes but the Trainer is not distributed "
-        "(args.world_size is 1; e.g. accelerate launch --multi_gpu on a machine without GPUs "
-        "and without --use_cpu): every process trains on its own and is tracked as an "
-        "independent run, counting its own tokens",
-        dist.get_world_size(),
     )
 
 
