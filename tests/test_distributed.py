@@ -114,14 +114,16 @@ def test_a_process_group_the_trainer_does_not_use_gives_independent_runs(tmp_pat
     ]
     outputs = [process.communicate(timeout=300) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
-    for _, stderr in outputs:
-        assert stderr.count("the Trainer is not distributed") == 1, stderr[-3000:]
-        assert "tracked as an independent run" in stderr
     summaries = [strict_json(path) for path in (tmp_path / "experiments").glob("*_summary.json")]
     assert len(summaries) == 2
     # 4 steps × 2 micro-batches × 4 samples = 32 samples: one epoch of each process's own data.
     for summary in summaries:
         assert summary["totals"]["tokens_seen"] == PaddedDataset(32).real_tokens()
         assert summary["world_size"] == 1
-        train_rows = [r for r in metrics_rows(summary["run_dir"]) if r["event"] == "train"]
+        train_rows = [
+            r for r in metrics_rows(tmp_path / summary["run_dir"]) if r["event"] == "train"
+        ]
         assert train_rows[-1]["time/tokens_seen"] == PaddedDataset(32).real_tokens()
+    for _, stderr in outputs:
+        assert stderr.count("the Trainer is not distributed") == 1, stderr[-3000:]
+        assert "tracked as an independent run" in stderr

@@ -50,10 +50,10 @@ def run_script(directory: Path, *argv: str, backends: str = "local") -> str:
     return result.stderr
 
 
-def the_run(tmp_path: Path) -> tuple[dict, list[dict]]:
-    (path,) = (tmp_path / "experiments").glob("*_summary.json")
+def the_run(directory: Path) -> tuple[dict, list[dict]]:
+    (path,) = (directory / "experiments").glob("*_summary.json")
     summary = strict_json(path)
-    return summary, metrics_rows(summary["run_dir"])
+    return summary, metrics_rows(directory / summary["run_dir"])
 
 
 def true_tokens(fetched: list[int], steps: int) -> int:

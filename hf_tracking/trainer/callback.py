@@ -65,6 +65,12 @@ class TrackingCallback(TrainerCallback, ExportableState):
 
     # ------------------------------------------------------------------ checkpoint state
     def state(self) -> dict[str, Any]:
+        """The checkpoint state, taken in ``_save_checkpoint`` on the saving rank only: no
+        collective here (the tokens were summed in ``on_step_end``); a single process reads its
+        counter, in case a callback after this one asked for the save."""
+        counting_here = self._token_counter is not None and not self._sum_over_processes
+        if self.tracker is not None and counting_here:
+            self._read_counter(self.tracker.gradient_steps)
         config = self.config.to_dict() if isinstance(self.config, ExperimentConfig) else self.config
         tracker_state = (
             self.tracker.state_dict() if self.tracker is not None else self.tracker_state
@@ -228,18 +234,22 @@ class TrackingCallback(TrainerCallback, ExportableState):
         """Hand the tracker the run's tokens up to this step, summed over the Trainer's
         processes: one device read (and one all_reduce), at most once per step. Every rank calls
         it at the same events (the sum is a collective)."""
-        tracker = self.tracker
-        if tracker is None:
+        if self.tracker is None:
             return
         if self._token_counter is None:
-            tracker.set_token_totals(int(state.num_input_tokens_seen))
+            self.tracker.set_token_totals(int(state.num_input_tokens_seen))
+        else:
+            self._read_counter(state.global_step)
+
+    def _read_counter(self, step: int) -> None:
+        tracker, counter = self.tracker, self._token_counter
+        assert tracker is not None and counter is not None
+        if self._tokens_read_at == step:
             return
-        if self._tokens_read_at == state.global_step:
-            return
-        self._tokens_read_at = state.global_step
-        if self._token_counter.seq_length:
-            tracker.observe_seq_length(self._token_counter.seq_length)
-        counts = self._token_counter.read(sum_over_processes=self._sum_over_processes)
+        self._tokens_read_at = step
+        if counter.seq_length:
+            tracker.observe_seq_length(counter.seq_length)
+        counts = counter.read(sum_over_processes=self._sum_over_processes)
         kinds = {"slots": self._token_base.get("slots", 0) + counts["slots"]}
         if counts["loss_bearing"]:
             kinds["loss_bearing"] = self._token_base.get("loss_bearing", 0) + counts["loss_bearing"]
