@@ -131,12 +131,12 @@ class TrackingCallback(TrainerCallback, ExportableState):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.tracker is not None:
             self.tracker.step_end(state.global_step)
-            if _record_follows(control):
+            if record_follows(control):
                 self._sync_tokens(state)
         self._last_event_end = time.perf_counter()
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.tracker is not None and _record_follows(control):
+        if self.tracker is not None and record_follows(control):
             self._sync_tokens(state)
 
     def on_log(
@@ -256,7 +256,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
         tracker.set_token_totals(self._token_base["real"] + counts["real"], kinds)
 
 
-def _record_follows(control: Any) -> bool:
+def record_follows(control: Any) -> bool:
     """Whether the Trainer logs, evaluates, saves or stops after this step (it set the flags in
     ``on_step_end`` before ours ran): the rows and the checkpoint state that follow need tokens."""
     return bool(
