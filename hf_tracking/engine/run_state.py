@@ -3,6 +3,8 @@
 Its ``state_dict`` slice is most of the tracker's checkpoint state (format version 1); a state
 read back is validated first, so a damaged or hostile one is refused with a ConfigError naming the
 field and never enters the tracker (a stored name goes through the same cleaning as any other).
+After a resume, what the checkpoint entries lack is filled from the summary of the session before
+(:func:`earlier_checkpoints`, read once when the resumed run opens).
 """
 
 from __future__ import annotations
