@@ -68,6 +68,7 @@ class ExperimentConfig:
     backend_queue_size: int = 10000
     backend_finish_timeout: float = 60.0
     backends: list[str] = dataclasses.field(default_factory=lambda: ["local", "wandb"])
+    sum_tokens_over_ranks: bool = True
 
     def __post_init__(self) -> None:
         self._check()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ from hf_tracking.system import path_size
 from hf_tracking.tracker_base import TrackerBase
 
 logger = logging.getLogger("hf_tracking")
+# Runs whose training ended but which stay open for evaluations after it: held here so that the
+# exit hooks (which hold runs weakly) still find and finish them once the Trainer is gone.
+_open_after_training: set[ExperimentTracker] = set()
 
 
 class ExperimentTracker(TrackerBase):
@@ -79,6 +83,7 @@ class ExperimentTracker(TrackerBase):
                 return self.session.summary_path if save_summary else None
             self._finished = True
         lifecycle.untrack(self)
+        _open_after_training.discard(self)
         if not self.is_main_process:
             return None
         with lifecycle.finishing(self):
@@ -94,7 +99,44 @@ class ExperimentTracker(TrackerBase):
             run.status = "finished"
         if error is not None:
             run.error = error
+        self._close_training()
+        self.session.save_summary = save_summary
+        exit_code = 0 if run.status == "finished" else 1
+        return self.session.close(run.status, exit_code, self.snapshot, wait)
+
+    def end_training(self, timeout: float = 5.0) -> Path | None:
+        """End the training part of the run (the Trainer's ``on_train_end``): the last window's
+        record and the final figures are logged, the clock stops and a complete summary is
+        written before this returns (and every record has reached the backends, up to
+        ``timeout`` seconds). The backends stay open: evaluations after training are logged at
+        the final step and update the summary, until :meth:`finish` (at exit, or by the next
+        ``train()``). Returns the summary path (None on a non-main process)."""
+        if not self.is_main_process or self._finished:
+            return None
+        if self.run.status == "running":
+            self.run.status = "finished"
+        self._close_training()
+        _open_after_training.add(self)
+        assert self.session.dispatcher is not None
+        written = threading.Event()
+        self.session.write_summary_soon(self.snapshot())
+        self.session.dispatcher.put(written.set)  # runs after the summary's write
+        if written.wait(timeout):
+            self.session.flush(timeout)  # remote backends started: their reports are known
+        return self.session.summary_path
+
+    def _close_training(self) -> None:
+        """The end of training, once: the open window's record, the clock stopped, the final
+        figures. Later rows (evaluations after training) are at the final step and wallclock."""
+        if self._training_closed:
+            return
+        self._training_closed = True
+        run = self.run
         self.start()
+        if self._steps_by_iteration and self._open_iteration is not None:
+            # The loop's last open step (no collective here: finish runs on rank zero only).
+            self.clock.close_step(self.clock.now())
+            self.run.gradient_steps = self._open_iteration + 1
         if self.window.has_losses and run.gradient_steps > run.logged_step:
             self._train_record(self.clock.now())
         self._sync_tokens()
@@ -103,9 +145,6 @@ class ExperimentTracker(TrackerBase):
             values = self._axes(self.clock.now())
             values.update(run.final_trainer_metrics)
             self._dispatch(Record("final", values))
-        self.session.save_summary = save_summary
-        exit_code = 0 if run.status == "finished" else 1
-        return self.session.close(run.status, exit_code, self.snapshot, wait)
 
     def mark_interrupted(self, reason: str) -> None:
         """A signal arrived while the run was finishing: its summary says "interrupted"."""
@@ -143,9 +182,12 @@ class ExperimentTracker(TrackerBase):
         """Account for one micro-batch; emit a record every ``log_every_steps`` gradient steps.
 
         Every argument is checked before anything is counted: a bad value raises an error
-        naming it and leaves the tracker as it was.
+        naming it and leaves the tracker as it was. With ``torch.distributed`` on several
+        processes, every rank calls it and tokens are summed over the ranks on logging steps
+        (:mod:`hf_tracking.engine.rank_tokens`; ``sum_tokens_over_ranks: false`` when only rank
+        zero calls: its tokens are then taken as they are).
         """
-        if not self.is_main_process or self._finished:
+        if self._finished or (not self.is_main_process and self.rank_tokens() is None):
             return
         if loss.__class__ is not float:
             check_number("loss", loss)
@@ -186,18 +228,23 @@ class ExperimentTracker(TrackerBase):
                 self._last_micro_batch,
                 self.config.gradient_accumulation_steps,
             )
+            self._steps_by_iteration = True
             self._complete_step(open_iteration + 1)
         window = self.window
-        if tokens.__class__ is int:
+        ranks = self.rank_tokens()
+        if ranks is not None:
+            ranks.add(tokens)
+        elif tokens.__class__ is int:
             self.run.tokens_seen += tokens
         else:
             window.add_device_tokens(tokens)
-        losses = window.losses
-        losses.append(loss)
-        if len(losses) >= window.max_losses:
-            window.fold()
-        window.learning_rate = learning_rate
-        window.grad_norm = grad_norm
+        if self.is_main_process:
+            losses = window.losses
+            losses.append(loss)
+            if len(losses) >= window.max_losses:
+                window.fold()
+            window.learning_rate = learning_rate
+            window.grad_norm = grad_norm
         if accumulation_step is not None and accumulation_step != self._last_micro_batch:
             self._open_iteration = iteration
             return
@@ -290,6 +337,8 @@ class ExperimentTracker(TrackerBase):
         run.note_best(prefix, loss, perplexity)
         self.progress.note_validation(run.gradient_steps, f"{prefix}/loss", loss)
         self._dispatch(Record("val", values))
+        if self._training_closed:  # an evaluation after training updates the summary
+            self.session.write_summary_soon(self.snapshot())
 
     # ================================================================== checkpoints, custom
     def log_checkpoint(
@@ -356,7 +405,13 @@ class ExperimentTracker(TrackerBase):
         run = self.run
         if not any(entry["step"] == run.gradient_steps for entry in run.checkpoints):
             run.checkpoints.append(
-                {"path": str(path), "step": run.gradient_steps, "is_best": False, "seconds": None}
+                {
+                    "path": str(path),
+                    "step": run.gradient_steps,
+                    "is_best": False,
+                    "seconds": None,
+                    "wallclock_hours": None,
+                }
             )
 
     # ================================================================== internals

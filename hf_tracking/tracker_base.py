@@ -23,7 +23,9 @@ from hf_tracking.config import ExperimentConfig, as_config
 from hf_tracking.engine import records
 from hf_tracking.engine.compute import ComputeProfile
 from hf_tracking.engine.progress import Progress
-from hf_tracking.engine.run_state import RunState
+from hf_tracking.engine.rank_tokens import RankTokens, process_count
+from hf_tracking.engine.run_state import RunState, earlier_checkpoints
+from hf_tracking.engine.size_label import size_label_warning
 from hf_tracking.engine.snapshot import SummarySnapshot, take_snapshot
 from hf_tracking.engine.step_clock import StepClock
 from hf_tracking.engine.training import train_record_values
@@ -77,11 +79,17 @@ class TrackerBase:
         self._last_micro_batch = config.gradient_accumulation_steps - 1
         self._log_every = config.log_every_steps
         self._open_iteration: int | None = None
+        self._steps_by_iteration = False  # set when accumulation_step never ends a step
         self._warned: set[str] = set()
         self._finished = False
+        self._training_closed = False
+        self._ranks: RankTokens | bool | None = False  # False: not decided yet
         self._lock = threading.RLock()
         if self.is_main_process:
             lifecycle.track(self)
+            warning = size_label_warning(config.model_size, model)
+            if warning:
+                logger.warning(warning)
 
     def start(self) -> TrackerBase:
         """Open the run: reserve its directory and start the backends on the writer thread.
@@ -101,6 +109,8 @@ class TrackerBase:
                     self.config.backend_queue_size,
                 )
                 self.run.error = self.run.error or self.session.error
+                if self.run.resumed_from_step is not None:
+                    self.run.fill_checkpoint_details(earlier_checkpoints(self.summary_path))
         return self
 
     def _run_info(self, name: str, run_dir: Path | None) -> RunInfo:
@@ -126,6 +136,21 @@ class TrackerBase:
             config["trainer"] = self.extra_config
         return redact(config)
 
+    def rank_tokens(self) -> RankTokens | None:
+        """The sum of tokens over ranks, when this loop runs on several (decided at the first
+        step, when the process group is up); None in a single process."""
+        if self._ranks is False:
+            summing = self.config.sum_tokens_over_ranks and process_count() > 1
+            self._ranks = RankTokens() if summing else None
+        return self._ranks  # type: ignore[return-value]
+
+    def sync_tokens(self) -> None:
+        """Sum the tokens of every rank now (a collective: call it on every rank), so that the
+        next row between logging steps, or the state of a checkpoint, has the exact count."""
+        ranks = self.rank_tokens()
+        if ranks is not None:
+            self.run.tokens_seen += ranks.take_sum()
+
     def _complete_step(self, steps: int) -> None:
         self._open_iteration = None
         clock = self.clock
@@ -134,8 +159,13 @@ class TrackerBase:
         self.run.gradient_steps = steps
         if not self.progress.anchored:  # a hand-written loop: the window opens after step one
             self.progress.anchor(clock.ledger.training_clock(), self.run.tokens_seen, steps)
-        if steps % self._log_every == 0:
-            self._train_record(now)
+        ranks = self._ranks or None  # decided by log_train_step before it gets here
+        # Several ranks: the last planned step is a logging step too, so the run ends exact.
+        if steps % self._log_every == 0 or (ranks is not None and steps == self.planned_steps):
+            if ranks is not None:
+                self.run.tokens_seen += ranks.take_sum()
+            if self.is_main_process:
+                self._train_record(now)
 
     def set_token_totals(
         self, tokens_seen: int | None, token_kinds: Mapping[str, int] | None = None
@@ -229,7 +259,7 @@ class TrackerBase:
         self.session.dispatcher.put(record)
 
     def _warn_once(self, topic: str, message: str, *args: Any) -> None:
-        if topic not in self._warned:
+        if topic not in self._warned and self.is_main_process:
             self._warned.add(topic)
             logger.warning(message, *args)
 

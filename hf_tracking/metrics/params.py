@@ -60,3 +60,11 @@ def format_count(count: float) -> str:
         if abs(count) >= scale:
             return f"{count / scale:.1f}{unit}"
     return str(int(count))
+
+
+def label_is_off(labelled: float, counts: tuple[int, ...], factor: float = 2.0) -> bool:
+    """True when a size label is more than ``factor`` times away from every one of ``counts``
+    (the total and the non-embedding count: either is a fair reading of a label)."""
+    return all(
+        count <= 0 or max(labelled, count) / min(labelled, count) > factor for count in counts
+    )

@@ -18,7 +18,11 @@ def free_port() -> int:
 
 
 def accelerate_launch(
-    script: Path, *arguments: str, cwd: Path, timeout: float = 300
+    script: Path,
+    *arguments: str,
+    cwd: Path,
+    timeout: float = 300,
+    environment: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """``--multi_gpu`` forms a gloo process group on the CPU (``--cpu`` does not)."""
     port = str(free_port())
@@ -27,6 +31,7 @@ def accelerate_launch(
         "PYTHONPATH": str(ROOT),
         "OMP_NUM_THREADS": "1",
         "MASTER_PORT": port,
+        **(environment or {}),
     }
     command = [
         sys.executable,
