@@ -98,13 +98,14 @@ def _check_depth(value: Any, depth: int) -> None:
 def _parse_yaml(text: str) -> Any:
     import yaml
 
-    loader = _strict_loader_class()(text)
     try:
-        return loader.get_single_data()
+        loader = _strict_loader_class()(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         raise ValueError(str(error)) from None
-    finally:
-        loader.dispose()
 
 
 @functools.cache

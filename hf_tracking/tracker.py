@@ -268,7 +268,14 @@ class ExperimentTracker:
         from hf_tracking.system import hardware_fingerprint, host_memory_metrics
 
         probe = host_memory_metrics if self.config.track_memory else None
-        self._dispatcher = Dispatcher(backends, run, probe, self.config.backend_queue_size)
+        self._dispatcher = Dispatcher(
+            backends,
+            run,
+            probe,
+            self.config.backend_queue_size,
+            block_timeout=self.config.writer_block_timeout,
+            drain_timeout=self.config.backend_finish_timeout,
+        )
         # The summary's hardware fingerprint (ms of probes) is taken off the training thread.
         self._dispatcher.put(hardware_fingerprint)
         lifecycle.install_exit_hooks()
