@@ -63,6 +63,7 @@ class Dispatcher:
         self._progress = 0
         self._stalled_at: int | None = None
         self.stall_dropped = 0
+        self.failed_jobs = 0
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hf_tracking-writer", daemon=True)
         self._thread.start()
@@ -139,10 +140,21 @@ class Dispatcher:
                 batch = []
                 try:
                     item()
-                except Exception:
-                    logger.exception("hf_tracking: a write on the writer thread failed")
+                except Exception as error:
+                    self._job_failed(error)
             self._deliver(batch, local)
             self._busy = False
+
+    def _job_failed(self, error: Exception) -> None:
+        """Say the first failure of a job (a "running" summary on a full disk); count the rest."""
+        self.failed_jobs += 1
+        if self.failed_jobs == 1:
+            logger.warning(
+                "hf_tracking: a write on the writer thread failed (%s: %s); later failures are "
+                "not reported, and the summary is written again at finish",
+                type(error).__name__,
+                error,
+            )
 
     def _prepare(self, record: Record) -> None:
         if record.prepare is not None:

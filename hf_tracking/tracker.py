@@ -34,6 +34,7 @@ import contextlib
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -151,6 +152,7 @@ class ExperimentTracker:
         self.backend_reports: list[dict[str, Any]] = []
         self._finalizer: threading.Thread | None = None
         self._save_summary = True
+        self._summary_failure_said = False
         self.token_counting = "log_train_step(tokens=...)"
 
         self.gradient_steps = 0
@@ -368,15 +370,26 @@ class ExperimentTracker:
             self._write_final_summary()
 
     def _write_final_summary(self) -> bool:
+        """Write the summary, trying twice (a disk that was full may have room again); if it
+        cannot be written the reason goes to stderr, once per run."""
         if not self._save_summary or self.summary_path is None:
             return False
-        try:
-            return write_owned_summary(self.summary_path, self)
-        except Exception as error:  # the summary never takes the training program down
-            logger.error(
-                "hf_tracking: could not write the summary %s: %s", self.summary_path, error
+        for attempt in range(2):
+            try:
+                return write_owned_summary(self.summary_path, self)
+            except Exception as error:  # the summary never takes the training program down
+                failure = error
+                if attempt == 0:
+                    time.sleep(0.2)
+        if not self._summary_failure_said:
+            self._summary_failure_said = True
+            print(
+                f"hf_tracking: could not write the summary {self.summary_path}: "
+                f"{type(failure).__name__}: {failure}",
+                file=sys.stderr,
+                flush=True,
             )
-            return False
+        return False
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record so far has reached every backend."""

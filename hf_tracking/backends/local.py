@@ -1,18 +1,33 @@
 """The local run store: ``{output_dir}/{name}/metrics.jsonl`` and ``config.yaml``.
 
 The source of truth of a run. One strict JSON object per line (non-finite numbers as null),
-flushed with every batch the writer thread takes off the queue, so a crash loses at most the
-records still queued and the line being written; readers skip a torn last line (:func:`hf_tracking.jsonio.iter_jsonl`). On a resume from step S, rows past S are
-cut first, so the file stays one monotonic history.
+written with unbuffered ``os.write`` calls once per batch the writer thread takes off the queue, so
+a crash loses at most the records still queued and the line being written; readers skip a torn
+last line (:func:`hf_tracking.jsonio.iter_jsonl`).
+
+The file always ends with a whole line before a write: the store keeps the byte offset after its
+last complete write, and after a failed write (a full disk) it truncates the file back to it
+before writing again, so a torn line is never followed by more rows. ``records_written`` in the
+summary is the number of rows this session put in the file; a batch whose write failed is
+``records_lost`` as a whole.
+
+One writer per run directory: :meth:`LocalRunStore.start` takes the directory's lock
+(:mod:`hf_tracking.backends.lock`) and holds it until :meth:`LocalRunStore.finish` or the death of
+the process. A second process writing the same run (two resumes of one run) fails to start its
+local store: that is reported once, its records are counted lost, and training goes on; the
+first writer's rows are untouched. On a resume from step S the rows past S are cut first, under
+the lock, so the file stays one monotonic history.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.backends.lock import RunDirLock
 from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_jsonl
 
 METRICS_FILE = "metrics.jsonl"
@@ -25,44 +40,108 @@ class LocalRunStore(Backend):
     remote = False
 
     def __init__(self) -> None:
-        self._stream: TextIO | None = None
         self.path: Path | None = None
         self.rows_cut = 0
+        self.repairs = 0
+        self._fd: int | None = None
+        self._lock: RunDirLock | None = None
+        # Bytes of the file that end in a whole line written by this store (or found there).
+        self._good_offset = 0
+        self._torn = False
 
     def start(self, run: RunInfo) -> None:
         run_dir = Path(run.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / CONFIG_FILE, dump_yaml(run.config))
-        self.path = run_dir / METRICS_FILE
-        if run.resumed_from_step is not None and self.path.exists():
-            self.rows_cut = truncate_after_step(self.path, run.resumed_from_step)
-        self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
+        lock = RunDirLock(run_dir)
+        lock.acquire()
+        try:
+            atomic_write_text(run_dir / CONFIG_FILE, dump_yaml(run.config))
+            path = run_dir / METRICS_FILE
+            if run.resumed_from_step is not None and path.exists():
+                self.rows_cut = truncate_after_step(path, run.resumed_from_step)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._good_offset = _whole_lines_end(path)
+            self._torn = self._good_offset != os.fstat(self._fd).st_size
+        except BaseException:
+            lock.release()
+            raise
+        self._lock = lock
+        self.path = path
 
     def log(self, record: Record) -> None:
         self.log_batch([record])
 
     def log_batch(self, records: list[Record]) -> None:
-        """Write complete lines and flush once: a crash loses no line already returned from here."""
-        assert self._stream is not None, "LocalRunStore.log before start"
-        self._stream.write(
-            "".join(dumps_line({"event": record.kind, **record.values}) for record in records)
-        )
-        self._stream.flush()
+        """Write complete lines: a crash loses no line already returned from here."""
+        assert self._fd is not None, "LocalRunStore.log before start"
+        data = "".join(
+            dumps_line({"event": record.kind, **record.values}) for record in records
+        ).encode("utf-8")
+        if self._torn:
+            self._repair()
+        try:
+            _write_all(self._fd, data)
+        except BaseException:
+            self._torn = True
+            # Cut the partial write now, so a crash before the next write leaves a clean file;
+            # if that fails too, it is tried again before the next write.
+            with contextlib.suppress(OSError):
+                self._repair()
+            raise
+        self._good_offset += len(data)
+
+    def _repair(self) -> None:
+        """Truncate the file to its last whole line written by this store."""
+        assert self._fd is not None
+        os.ftruncate(self._fd, self._good_offset)
+        self._torn = False
+        self.repairs += 1
 
     def finish(self, status: str, exit_code: int) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        if self._fd is not None:
+            if self._torn:
+                with contextlib.suppress(OSError):  # readers skip a torn line left in place
+                    self._repair()
+            os.close(self._fd)
+            self._fd = None
+        if self._lock is not None:
+            self._lock.release()
 
     def info(self) -> dict[str, Any]:
         return {
             "metrics": str(self.path) if self.path else None,
             "rows_cut_on_resume": self.rows_cut,
+            "repairs": self.repairs,
+            "lock": self._lock.state if self._lock else "not taken",
         }
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _whole_lines_end(path: Path) -> int:
+    """The size of ``path`` up to and including its last newline (0 for none)."""
+    with open(path, "rb") as stream:
+        size = stream.seek(0, os.SEEK_END)
+        position = size
+        while position > 0:
+            step = min(65536, position)
+            stream.seek(position - step)
+            chunk = stream.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                return position - step + newline + 1
+            position -= step
+    return 0
+
+
 def truncate_after_step(path: Path, last_step: int) -> int:
-    """Rewrite ``path`` keeping the complete rows up to ``last_step``; returns rows removed."""
+    """Rewrite ``path`` keeping the complete rows up to ``last_step``; returns rows removed.
+    Called only by :meth:`LocalRunStore.start`, under the run directory's lock."""
     kept = []
     removed = 0
     for row in iter_jsonl(path):

@@ -1,0 +1,256 @@
+"""The local run store: repaired after a failed write, counts that equal the file, one writer
+per run directory."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hf_tracking.backends.local as local_module
+from hf_tracking import ExperimentConfig, ExperimentTracker
+from hf_tracking.backends import LocalRunStore, WandbBackend
+from hf_tracking.backends.base import Record, RunInfo
+from hf_tracking.backends.lock import RunDirLocked
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = {"vocab_size": 64, "d_model": 32, "num_layers": 2, "num_heads": 2, "seq_length": 16}
+
+
+def config(output_dir, **overrides) -> ExperimentConfig:
+    settings = {
+        **SMALL,
+        "output_dir": str(output_dir),
+        "experiment_name": "run",
+        "log_every_steps": 1,
+        "wandb_mode": "disabled",
+        "track_memory": False,
+        **overrides,
+    }
+    return ExperimentConfig(**settings)
+
+
+def file_lines(path: Path) -> tuple[int, int]:
+    """(whole JSON lines, lines that are not JSON) of a JSONL file; a torn tail counts as bad."""
+    whole = bad = 0
+    for line in path.read_bytes().split(b"\n"):
+        if not line:
+            continue
+        try:
+            json.loads(line)
+            whole += 1
+        except ValueError:
+            bad += 1
+    return whole, bad
+
+
+def local_report(summary_path: Path) -> dict:
+    summary = json.loads(summary_path.read_text())
+    return next(report for report in summary["backends"] if report["name"] == "local")
+
+
+def test_a_failed_write_is_cut_back_to_the_last_whole_line(tmp_path, monkeypatch, caplog):
+    real_write_all = local_module._write_all
+    calls = {"n": 0}
+
+    def disk_full_now_and_then(fd, data):
+        calls["n"] += 1
+        if calls["n"] % 3 == 2:  # half the batch reaches the disk, then ENOSPC
+            os.write(fd, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write_all(fd, data)
+
+    monkeypatch.setattr(local_module, "_write_all", disk_full_now_and_then)
+    tracker = ExperimentTracker(config(tmp_path), backends=[LocalRunStore()])
+    with caplog.at_level(logging.WARNING, logger="hf_tracking"):
+        for step in range(300):
+            tracker.log_train_step(loss=1.0, tokens=1)
+            if step % 20 == 19:
+                tracker.flush()  # one batch per 20 records
+        summary_path = tracker.finish()
+    report = local_report(summary_path)
+    whole, bad = file_lines(tracker.run_dir / "metrics.jsonl")
+    assert bad == 0
+    assert whole == report["records_written"]
+    assert report["records_written"] + report["records_lost"] == 300
+    assert report["records_lost"] > 0 and report["repairs"] > 0
+    assert "No space left on device" in report["error"]
+    (warning,) = [m for m in caplog.messages if "failed in log" in m]
+    assert "counted as lost" in warning and "keeps every record" not in warning
+
+
+def test_a_torn_tail_left_by_a_crash_is_cut_before_the_resumed_rows(tmp_path):
+    first = ExperimentTracker(config(tmp_path), backends=[LocalRunStore()])
+    for _ in range(5):
+        first.log_train_step(loss=1.0, tokens=1)
+    first.finish()
+    state = first.state_dict()
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    with open(metrics, "a") as stream:
+        stream.write('{"event": "train", "time/gradient_st')  # kill -9 mid-line
+    store = LocalRunStore()
+    run = RunInfo("run", str(tmp_path / "run"), str(tmp_path), "p", None, [], "", {}, "disabled")
+    store.start(run)  # not a resume: nothing cut, the tail is repaired all the same
+    store.log_batch([Record("train", {"time/gradient_steps": 6})])
+    store.finish("finished", 0)
+    assert file_lines(metrics) == (6, 0)
+    assert state["gradient_steps"] == 5
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, size: str):
+    """A tmpfs of ``size`` at ``path`` (root only), unmounted afterwards."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small filesystem needs root")
+    path.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def run_on_small_disk(disk: Path, records: int, remount_at: int | None, wandb: bool):
+    backends = [LocalRunStore(), WandbBackend()] if wandb else [LocalRunStore()]
+    tracker = ExperimentTracker(
+        config(disk / "experiments", wandb_mode="offline" if wandb else "disabled"),
+        backends=backends,
+    )
+    for step in range(records):
+        tracker.log_train_step(loss=1.0, learning_rate=1e-3, grad_norm=1.0, tokens=10)
+        if step % 100 == 99:
+            tracker.flush()
+        if step == remount_at:
+            subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)
+    return tracker, tracker.finish(wait=True)
+
+
+@pytest.mark.slow
+def test_disk_full_then_space_again(tmp_path, monkeypatch, capfd, caplog):
+    with small_filesystem(tmp_path / "disk", "300k") as disk:
+        monkeypatch.setenv("WANDB_DIR", str(disk))
+        tracker, summary_path = run_on_small_disk(disk, 5000, remount_at=2500, wandb=True)
+        report = local_report(summary_path)
+        whole, bad = file_lines(tracker.run_dir / "metrics.jsonl")
+        assert (whole, bad) == (report["records_written"], 0)
+        assert report["records_written"] + report["records_lost"] == 5000
+        assert report["records_lost"] > 0 and report["records_written"] > 2500
+        steps = [
+            json.loads(line)["time/gradient_steps"]
+            for line in (tracker.run_dir / "metrics.jsonl").read_text().splitlines()
+        ]
+        assert steps == sorted(steps) and steps[-1] == 5000
+        summary = json.loads(summary_path.read_text())
+        (wandb,) = [report for report in summary["backends"] if report["name"] == "wandb"]
+        assert wandb["records_lost"] + wandb["records_written"] + wandb["records_dropped"] == 5000
+    assert "Traceback" not in capfd.readouterr().err  # nor from the W&B process
+    warnings = "\n".join(caplog.messages)
+    assert warnings.count("backend 'local' failed") == 1
+    assert "keeps every record" not in warnings
+    assert warnings.count("backend 'wandb' failed") <= 1  # W&B's files are on the full disk too
+
+
+def test_a_disk_that_stays_full_says_why_there_is_no_summary_once(tmp_path, capfd):
+    with small_filesystem(tmp_path / "disk", "300k") as disk:
+        tracker, summary_path = run_on_small_disk(disk, 2000, remount_at=None, wandb=False)
+        assert summary_path is None
+        tracker.finish()  # a second finish says nothing more
+        whole, bad = file_lines(tracker.run_dir / "metrics.jsonl")
+        assert bad == 0 and whole > 0
+    err = capfd.readouterr().err
+    assert err.count("could not write the summary") == 1
+    assert "No space left on device" in err
+
+
+# ---------------------------------------------------------------------- one writer per run
+def first_session(tmp_path: Path, steps: int = 3) -> Path:
+    tracker = ExperimentTracker(
+        config(tmp_path, experiment_name="shared"), backends=[LocalRunStore()]
+    )
+    for _ in range(steps):
+        tracker.log_train_step(loss=0.5, tokens=1)
+    tracker.finish()
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps(tracker.state_dict()))
+    return state_path
+
+
+def writer(tmp_path: Path, state_path: Path, rows: int, loss: float, hold: bool):
+    command = [
+        sys.executable,
+        str(ROOT / "tests" / "support" / "resume_writer.py"),
+        str(tmp_path),
+        str(state_path),
+        str(rows),
+        str(loss),
+    ]
+    return subprocess.Popen(
+        command + (["--hold"] if hold else []),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_two_processes_resuming_one_run(tmp_path):
+    state_path = first_session(tmp_path)
+    holder = writer(tmp_path, state_path, 3000, 1.0, hold=True)
+    assert holder.stdout.readline().strip() == "ready"
+    second = writer(tmp_path, state_path, 3000, 2.0, hold=False)
+    out, _ = second.communicate(timeout=120)
+    refused = json.loads(out.splitlines()[-1])
+    holder.stdin.write("go\n")
+    holder.stdin.flush()
+    out, _ = holder.communicate(timeout=120)
+    kept = json.loads(out.splitlines()[-1])
+    assert refused["status"] == "failed" and "being written by another process" in refused["error"]
+    assert f"pid {holder.pid}" in refused["error"]
+    assert (refused["records_written"], refused["records_lost"]) == (0, 3000)
+    assert (kept["records_written"], kept["records_lost"], kept["lock"]) == (3000, 0, "released")
+    rows = [
+        json.loads(line)
+        for line in (tmp_path / "shared" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [row["time/gradient_steps"] for row in rows] == list(range(1, 3004))
+    assert {row["train/loss"] for row in rows[3:]} == {1.0}
+
+
+def test_the_lock_goes_with_the_process(tmp_path):
+    """kill -9 of the writer frees the run for the next resume; a finished one too."""
+    state_path = first_session(tmp_path)
+    holder = writer(tmp_path, state_path, 10, 1.0, hold=True)
+    assert holder.stdout.readline().strip() == "ready"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    for loss in (2.0, 3.0):  # after a kill, then after a finish
+        resumed = writer(tmp_path, state_path, 10, loss, hold=False)
+        out, _ = resumed.communicate(timeout=120)
+        report = json.loads(out.splitlines()[-1])
+        assert (report["records_written"], report["error"]) == (10, None)
+
+
+def test_a_second_store_in_the_same_process_is_refused(tmp_path):
+    run = RunInfo("run", str(tmp_path / "run"), str(tmp_path), "p", None, [], "", {}, "disabled")
+    first, second = LocalRunStore(), LocalRunStore()
+    first.start(run)
+    with pytest.raises(RunDirLocked, match="being written by another process"):
+        second.start(run)
+    first.finish("finished", 0)
+    second.start(run)
+    second.finish("finished", 0)
