@@ -28,6 +28,7 @@ from transformers.trainer_callback import CallbackHandler, ExportableState, Trai
 from hf_tracking.config import ExperimentConfig
 from hf_tracking.errors import ConfigError
 from hf_tracking.metrics.params import format_count
+from hf_tracking.redact import add_secret
 from hf_tracking.tokens import TokenCounter
 from hf_tracking.tracker import ExperimentTracker, as_config
 
@@ -72,6 +73,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if self.tracker is not None:  # the last train() ended with an exception
             self.tracker.finish(status="failed", error="train() ended without on_train_end")
         config = self._resolve_config(args, state, model)
+        add_secret(getattr(args, "hub_token", None))  # to_sanitized_dict() hides it, text may not
         tracker = ExperimentTracker(
             config,
             model,

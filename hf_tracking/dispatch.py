@@ -10,12 +10,16 @@ The training thread never waits long for the writer. Past ``HIGH_WATER`` waiting
 for room, at most ``block_timeout`` seconds; a writer that made no progress in that time (a hung
 network filesystem) is taken as stalled: items then go to a bounded spill of ``SPILL`` more, and
 past it records are dropped and counted (``records_dropped_writer_stalled`` in every backend's
-report) without waiting again until the writer moves. :meth:`Dispatcher.close` waits for the
+report) without waiting again until the writer moves.
+
+Secrets (:mod:`hf_tracking.redact`) are masked here, once for every backend: in the run's name,
+tags, notes and config, and in the keys and string values of every record. :meth:`Dispatcher.close` waits for the
 writer at most ``drain_timeout``; what it leaves unwritten is counted the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -23,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from hf_tracking import redact
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.slots import BackendSlot, RemoteWorker
 
@@ -50,7 +55,14 @@ class Dispatcher:
         drain_timeout: float = 60.0,
     ) -> None:
         self.slots = [BackendSlot(backend) for backend in backends]
-        self._run = run
+        # What backends are told of the run passes the same masking as every record.
+        self._run = dataclasses.replace(
+            run,
+            name=redact.mask_text(run.name),
+            tags=redact.mask(run.tags),
+            notes=redact.mask_text(run.notes),
+            config=redact.redact(run.config),
+        )
         self._host_probe = host_probe
         self._queue_size = queue_size
         self._block_timeout = block_timeout
@@ -129,11 +141,13 @@ class Dispatcher:
         while self._intake:
             self._busy = True
             batch: list[Record] = []
+            pattern = redact.current_pattern()
             while self._intake and len(batch) < BATCH_SIZE:
                 item = self._intake.popleft()
                 self._progress += 1
                 if isinstance(item, Record):
                     self._prepare(item)
+                    item.values = redact.mask_record(item.values, pattern)
                     batch.append(item)
                     continue
                 self._deliver(batch, local)

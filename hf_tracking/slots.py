@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.redact import mask_text
 
 logger = logging.getLogger("hf_tracking")
 
@@ -36,7 +37,7 @@ class BackendSlot:
         self.finish_status = "finishing"
 
     def _report(self, what: str, error: BaseException) -> None:
-        message = f"{type(error).__name__}: {error}"
+        message = mask_text(f"{type(error).__name__}: {error}")
         if self.error is not None:
             return
         self.error = f"{what}: {message}"

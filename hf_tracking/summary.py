@@ -18,12 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 from hf_tracking.jsonio import atomic_write_json
 from hf_tracking.metrics.stats import percentile
+from hf_tracking.redact import mask
 
 if TYPE_CHECKING:
     from hf_tracking.tracker import ExperimentTracker
 
 
 def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
+    """The summary, with secrets masked in every string of it (error text, tags, paths, metric
+    names: :func:`hf_tracking.redact.mask`)."""
+    return mask(_summary_fields(tracker))
+
+
+def _summary_fields(tracker: ExperimentTracker) -> dict[str, Any]:
     from hf_tracking.system import hardware_fingerprint
     from hf_tracking.tracker import WARMUP_STEPS
 
