@@ -46,6 +46,10 @@ class BackendSlot:
                 "training goes on, the other backends still get every record, and the summary "
                 "records the failure"
             )
+        elif what == "start":
+            consequence = (
+                "training goes on without it, and its records are counted as lost in the summary"
+            )
         else:
             consequence = (
                 "training goes on, records this store cannot write are counted as lost in the "
