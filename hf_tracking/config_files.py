@@ -49,6 +49,14 @@ def read_mapping(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+def parse_yaml_value(text: str, what: str) -> Any:
+    """One YAML value (a ``--set`` override) under the same limits as a file."""
+    try:
+        return _parse_yaml(text)
+    except (ValueError, RecursionError) as error:
+        raise ConfigError(f"{what}: cannot read the value {text[:80]!r}: {error}") from None
+
+
 def read_text_capped(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
     """The UTF-8 text of a regular file of at most ``limit`` bytes."""
     try:

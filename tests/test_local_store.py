@@ -254,3 +254,33 @@ def test_a_second_store_in_the_same_process_is_refused(tmp_path):
     first.finish("finished", 0)
     second.start(run)
     second.finish("finished", 0)
+
+
+def test_a_resume_on_a_full_disk_cuts_in_place_and_keeps_the_session(tmp_path, monkeypatch):
+    first = ExperimentTracker(config(tmp_path), backends=[LocalRunStore()])
+    for step in range(10):
+        first.log_train_step(loss=1.0, tokens=1)
+        if step == 4:
+            state = first.state_dict()  # the checkpoint the run resumes from
+    first.finish()
+
+    def no_space(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local_module, "atomic_write_text", no_space)
+    resumed = ExperimentTracker(config(tmp_path), backends=[LocalRunStore()])
+    resumed.load_state_dict(state)
+    for _ in range(3):
+        resumed.log_train_step(loss=2.0, tokens=1)
+    resumed.flush()  # the store has started (on the writer thread)
+    monkeypatch.undo()
+    report = local_report(resumed.finish())
+    assert (report["records_written"], report["rows_cut_on_resume"]) == (3, 5)
+    assert "No space left on device" in report["config_error"]
+    rows = [
+        json.loads(line)
+        for line in (tmp_path / "run" / "metrics.jsonl").read_text().split("\n")
+        if line
+    ]
+    assert [row["time/gradient_steps"] for row in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [row["train/loss"] for row in rows[5:]] == [2.0, 2.0, 2.0]

@@ -22,17 +22,19 @@ the lock, so the file stays one monotonic history.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.lock import RunDirLock
-from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_jsonl
+from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_jsonl, loads_bounded
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
 STEP_KEY = "time/gradient_steps"
+logger = logging.getLogger("hf_tracking")
 
 
 class LocalRunStore(Backend):
@@ -43,6 +45,7 @@ class LocalRunStore(Backend):
         self.path: Path | None = None
         self.rows_cut = 0
         self.repairs = 0
+        self.config_error: str | None = None
         self._fd: int | None = None
         self._lock: RunDirLock | None = None
         # Bytes of the file that end in a whole line written by this store (or found there).
@@ -55,7 +58,11 @@ class LocalRunStore(Backend):
         lock = RunDirLock(run_dir)
         lock.acquire()
         try:
-            atomic_write_text(run_dir / CONFIG_FILE, dump_yaml(run.config))
+            try:
+                atomic_write_text(run_dir / CONFIG_FILE, dump_yaml(run.config))
+            except OSError as error:  # a full disk: the metrics may still fit, and are worth more
+                self.config_error = f"{type(error).__name__}: {error}"
+                logger.warning("hf_tracking: could not write %s: %s", CONFIG_FILE, error)
             path = run_dir / METRICS_FILE
             if run.resumed_from_step is not None and path.exists():
                 self.rows_cut = truncate_after_step(path, run.resumed_from_step)
@@ -113,6 +120,7 @@ class LocalRunStore(Backend):
             "rows_cut_on_resume": self.rows_cut,
             "repairs": self.repairs,
             "lock": self._lock.state if self._lock else "not taken",
+            **({"config_error": self.config_error} if self.config_error else {}),
         }
 
 
@@ -140,17 +148,44 @@ def _whole_lines_end(path: Path) -> int:
 
 
 def truncate_after_step(path: Path, last_step: int) -> int:
-    """Rewrite ``path`` keeping the complete rows up to ``last_step``; returns rows removed.
-    Called only by :meth:`LocalRunStore.start`, under the run directory's lock."""
+    """Rewrite ``path`` keeping the complete rows up to ``last_step`` (unreadable lines go too);
+    returns rows removed. Called only by :meth:`LocalRunStore.start`, under the run directory's
+    lock. Without room for the rewrite, the file is cut in place at its first row past
+    ``last_step`` instead (the history is monotonic, so everything after it is past it too)."""
     kept = []
     removed = 0
     for row in iter_jsonl(path):
-        step = row.get(STEP_KEY)
-        if isinstance(step, (int, float)) and step > last_step:
+        if _past(row, last_step):
             removed += 1
         else:
             kept.append(dumps_line(row))
-    atomic_write_text(path, "".join(kept))
+    try:
+        atomic_write_text(path, "".join(kept))
+    except OSError:
+        return _cut_in_place(path, last_step)
+    return removed
+
+
+def _past(row: dict[str, Any], last_step: int) -> bool:
+    step = row.get(STEP_KEY)
+    return isinstance(step, (int, float)) and step > last_step
+
+
+def _cut_in_place(path: Path, last_step: int) -> int:
+    """Truncate ``path`` before its first row past ``last_step``: needs no free space."""
+    offset, cut_at, removed = 0, None, 0
+    with open(path, "rb") as stream:
+        for raw in stream:
+            try:
+                row = loads_bounded(raw) if raw.endswith(b"\n") else None
+            except ValueError:
+                row = None
+            if isinstance(row, dict) and _past(row, last_step):
+                cut_at = offset if cut_at is None else cut_at
+                removed += 1
+            offset += len(raw)
+    if cut_at is not None:
+        os.truncate(path, cut_at)
     return removed
 
 
