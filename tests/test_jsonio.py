@@ -54,6 +54,7 @@ def test_cli_reads_past_a_hostile_line(tmp_path, caplog, kind, command):
     assert sum("skipped 1 unreadable line(s)" in m for m in caplog.messages) == 1
 
 
+@pytest.mark.slow
 def test_the_cli_says_so_on_stderr_without_a_traceback(tmp_path):
     make_run(tmp_path, "run", track_memory=False)
     with open(tmp_path / "run" / "metrics.jsonl", "a") as stream:

@@ -208,6 +208,7 @@ def writer(tmp_path: Path, state_path: Path, rows: int, loss: float, hold: bool)
     )
 
 
+@pytest.mark.slow
 def test_two_processes_resuming_one_run(tmp_path):
     state_path = first_session(tmp_path)
     holder = writer(tmp_path, state_path, 3000, 1.0, hold=True)
@@ -231,6 +232,7 @@ def test_two_processes_resuming_one_run(tmp_path):
     assert {row["train/loss"] for row in rows[3:]} == {1.0}
 
 
+@pytest.mark.slow
 def test_the_lock_goes_with_the_process(tmp_path):
     """kill -9 of the writer frees the run for the next resume; a finished one too."""
     state_path = first_session(tmp_path)

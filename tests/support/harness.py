@@ -27,6 +27,17 @@ class Tally:
     not_exited_in_bound: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
 
+    def add(self, logged: int, in_file: int, reported_lost: int, torn: int = 0, tail: int = 0):
+        """One trial: what was logged, is in the file and was reported lost; the rest was lost
+        silently."""
+        self.trials += 1
+        self.records_logged += logged
+        self.records_in_file += in_file
+        self.records_reported_lost += reported_lost
+        self.records_lost_silently += logged - in_file - reported_lost
+        self.torn_lines += torn
+        self.torn_tails += tail
+
     def line(self) -> str:
         fields = dataclasses.asdict(self)
         fields["notes"] = sorted(set(self.notes))
