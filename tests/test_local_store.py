@@ -286,3 +286,15 @@ def test_a_resume_on_a_full_disk_cuts_in_place_and_keeps_the_session(tmp_path, m
     ]
     assert [row["time/gradient_steps"] for row in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert [row["train/loss"] for row in rows[5:]] == [2.0, 2.0, 2.0]
+
+
+def test_temporary_files_left_by_a_kill_are_removed_at_start(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    stale = [run_dir / ".metrics.jsonl.x1.tmp", run_dir / ".config.yaml.x2.tmp"]
+    for path in stale:
+        path.write_text("half")
+    store = LocalRunStore()
+    store.start(RunInfo("run", str(run_dir), str(tmp_path), "p", None, [], "", {}, "disabled"))
+    store.finish("finished", 0)
+    assert not any(path.exists() for path in stale)

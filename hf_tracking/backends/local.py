@@ -58,6 +58,9 @@ class LocalRunStore(Backend):
         lock = RunDirLock(run_dir)
         lock.acquire()
         try:
+            for name in (CONFIG_FILE, METRICS_FILE):  # left by a kill mid-rewrite; ours to remove
+                for stale in run_dir.glob(f".{name}.*.tmp"):
+                    stale.unlink(missing_ok=True)
             try:
                 atomic_write_text(run_dir / CONFIG_FILE, dump_yaml(run.config))
             except OSError as error:  # a full disk: the metrics may still fit, and are worth more
