@@ -280,9 +280,10 @@ def _check_known_fields(data: Mapping[Any, Any], source: str | None) -> None:
     known = {field.name for field in dataclasses.fields(ExperimentConfig)}
     for key in data:
         if not isinstance(key, str) or key not in known:
-            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            shown = short_repr(key)
+            close = difflib.get_close_matches(shown.strip("'"), sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown config field {key!r}{hint}" + _where(source))
+            raise ConfigError(f"unknown config field {shown}{hint}" + _where(source))
 
 
 def safe_name(name: str) -> str:
@@ -307,8 +308,10 @@ def short_repr(value: Any) -> str:
     """A repr of bounded length and cost, for error messages about values of any size."""
     try:
         return _BOUNDED_REPR.repr(value)
-    except ValueError:  # an int past Python's 4,300-digit conversion limit
-        return f"an integer of {len(hex(value)) * 1.2:.0f} digits or so"
+    except ValueError:  # an int past Python's 4,300-digit conversion limit, maybe inside
+        if isinstance(value, int):
+            return f"an integer of {len(hex(value)) * 1.2:.0f} digits or so"
+        return f"a {type(value).__name__} holding an integer too long to show"
 
 
 def _coerce(name: str, value: Any, annotation: Any, source: str | None) -> Any:
@@ -380,4 +383,7 @@ def _coerce_str_list(name: str, value: Any, source: str | None) -> list[str]:
         isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in value
     ):
         raise _error(name, value, "must be a list of strings", source)
-    return [str(item) for item in value]
+    try:
+        return [str(item) for item in value]
+    except ValueError:  # an int too long to write
+        raise _error(name, value, "must be a list of strings", source) from None

@@ -59,6 +59,8 @@ class Dispatcher:
         self._run = dataclasses.replace(
             run,
             name=redact.mask_text(run.name),
+            project=redact.mask_text(run.project),
+            entity=redact.mask_text(run.entity) if run.entity else run.entity,
             tags=redact.mask(run.tags),
             notes=redact.mask_text(run.notes),
             config=redact.redact(run.config),

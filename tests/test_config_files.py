@@ -101,6 +101,23 @@ def test_numeric_overflow(tmp_path, field, value, words):
     assert len(load_fails_fast(path, field, str(path))) < 400
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [{"tags": [10**5000]}, {"notes": [10**5000]}, {10**5000: 1}, {"x" * 10**6: 1}],
+    ids=["tag", "notes", "key", "long-key"],
+)
+def test_values_too_long_to_print_are_config_errors(fields):
+    for build in (ExperimentConfig.from_dict, lambda data: ExperimentConfig(**data)):
+        if (
+            not all(isinstance(key, str) for key in fields)
+            and build is not ExperimentConfig.from_dict
+        ):
+            continue
+        with pytest.raises(ConfigError) as caught:
+            build(fields)
+        assert len(str(caught.value)) < 300
+
+
 def test_the_largest_accepted_values_finish(tmp_path):
     config = ExperimentConfig(
         backend_finish_timeout=86400,

@@ -251,7 +251,7 @@ def test_a_second_store_in_the_same_process_is_refused(tmp_path):
     run = RunInfo("run", str(tmp_path / "run"), str(tmp_path), "p", None, [], "", {}, "disabled")
     first, second = LocalRunStore(), LocalRunStore()
     first.start(run)
-    with pytest.raises(RunDirLocked, match="being written by another process"):
+    with pytest.raises(RunDirLocked, match="another tracker of this process"):
         second.start(run)
     first.finish("finished", 0)
     second.start(run)

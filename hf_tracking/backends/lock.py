@@ -35,9 +35,13 @@ class RunDirLock:
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
+            if holder == str(os.getpid()):
+                who = "another tracker of this process (finish it before resuming the run)"
+            else:
+                who = f"another process{f' (pid {holder})' if holder else ''}"
             raise RunDirLocked(
-                f"the run directory {str(self.path.parent)!r} is being written by another "
-                f"process{f' (pid {holder})' if holder else ''}; this one writes no local files"
+                f"the run directory {str(self.path.parent)!r} is being written by {who}; this "
+                "one writes no local files"
             ) from None
         except OSError as error:
             if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
