@@ -2,7 +2,7 @@
 
 usage: resume_writer.py OUTPUT_DIR STATE_JSON ROWS LOSS [--hold]
 Logs one row and flushes (its local store has started), prints "ready", and with --hold waits for a
-line on stdin; then logs the other rows and finishes, printing the summary's local report as JSON.
+line on stdin; then logs the other rows and finishes, printing its local store's report as JSON.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def main(output_dir: str, state_path: str, rows: int, loss: float, hold: bool) -
         sys.stdin.readline()
     for _ in range(rows - 1):
         tracker.log_train_step(loss=loss, tokens=1)
-    summary = json.loads(tracker.finish().read_text())
-    (local,) = summary["backends"]
+    tracker.finish()
+    # This process's own report: the summary file is shared by the writers of one run.
+    (local,) = tracker.backend_reports
     print(json.dumps(local), flush=True)
 
 
