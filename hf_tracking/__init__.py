@@ -12,6 +12,8 @@ from typing import Any
 
 from hf_tracking._registration import register_report_to
 from hf_tracking._version import __version__
+from hf_tracking.backends.base import Backend
+from hf_tracking.backends.registry import register_backend
 from hf_tracking.config import ExperimentConfig
 from hf_tracking.errors import ConfigError
 from hf_tracking.metrics import EMA, MovingAverage, ThroughputWindow, Timer, safe_perplexity
@@ -21,6 +23,7 @@ from hf_tracking.tracker import ExperimentTracker
 
 __all__ = [
     "EMA",
+    "Backend",
     "ConfigError",
     "ExperimentConfig",
     "ExperimentTracker",
@@ -32,6 +35,7 @@ __all__ = [
     "build_summary",
     "gpu_memory_metrics",
     "host_memory_metrics",
+    "register_backend",
     "safe_perplexity",
 ]
 
@@ -39,7 +43,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The callback subclasses transformers' TrainerCallback, which imports torch: load on use.
     if name == "TrackingCallback":
-        from hf_tracking.callback import TrackingCallback
+        from hf_tracking.trainer.callback import TrackingCallback
 
         return TrackingCallback
     raise AttributeError(f"module 'hf_tracking' has no attribute {name!r}")

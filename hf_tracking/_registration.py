@@ -20,7 +20,7 @@ TARGET_MODULE = "transformers.integrations.integration_utils"
 
 
 def _add_entry(module: ModuleType) -> None:
-    from hf_tracking.callback import TrackingCallback
+    from hf_tracking.trainer.callback import TrackingCallback
 
     module.INTEGRATION_TO_CALLBACK.setdefault(REPORT_TO_NAME, TrackingCallback)
 

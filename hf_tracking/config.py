@@ -76,6 +76,7 @@ class ExperimentConfig:
     backend_queue_size: int = 10000
     backend_finish_timeout: float = 60.0
     writer_block_timeout: float = 5.0
+    backends: list[str] = dataclasses.field(default_factory=lambda: ["local", "wandb"])
 
     def __post_init__(self) -> None:
         self._check()
@@ -135,6 +136,9 @@ class ExperimentConfig:
             raise _error("wandb_mode", self.wandb_mode, f"must be one of {WANDB_MODES}", source)
         if self.max_history < 10:
             raise _error("max_history", self.max_history, "must be >= 10", source)
+        for name in self.backends:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+                raise _error("backends", self.backends, "must be a list of backend names", source)
         if not self.output_dir.strip() or "\x00" in self.output_dir:
             raise _error("output_dir", self.output_dir, "must be a usable directory path", source)
 
@@ -290,6 +294,21 @@ def safe_name(name: str) -> str:
     """A name usable as one path component: no separators, no ``..``, no control characters."""
     cleaned = _UNSAFE_NAME_CHARS.sub("_", str(name)).strip("._")
     return cleaned[:MAX_NAME_LENGTH] or "run"
+
+
+def as_config(config: Any) -> ExperimentConfig:
+    """An ExperimentConfig from a config, a mapping, a YAML/JSON path or None (the defaults)."""
+    if config is None:
+        return ExperimentConfig()
+    if isinstance(config, ExperimentConfig):
+        return config
+    if isinstance(config, Mapping):
+        return ExperimentConfig.from_dict(config)
+    if isinstance(config, (str, os.PathLike)):
+        return ExperimentConfig.load(config)
+    raise ConfigError(
+        f"config must be an ExperimentConfig, a mapping or a path, got {type(config).__name__}"
+    )
 
 
 def _close(a: float, b: float) -> bool:

@@ -4,65 +4,55 @@ It holds the name (and the name asked for, when it had to be made safe), status 
 and end times, the resolved config (credentials redacted), final and best metrics, totals, the
 time ledger and goodput, throughput (mean over the training clock, p50 over the run), step-time
 percentiles, FLOPs per token and MFU with their working, checkpoints, parameter counts, hardware and
-versions, and what each backend did (W&B id, path, mode and the sync command when offline).
+versions, what each backend did, and a section per backend that asks for one (W&B: id, mode, path
+and the sync command when offline). It is built from a :class:`SummarySnapshot`, on the writer
+thread.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
-import weakref
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hf_tracking.engine.snapshot import SummarySnapshot
+from hf_tracking.engine.step_clock import WARMUP_STEPS
 from hf_tracking.jsonio import atomic_write_json
 from hf_tracking.metrics.stats import percentile
 from hf_tracking.redact import mask
 
-if TYPE_CHECKING:
-    from hf_tracking.tracker import ExperimentTracker
+FINAL_GROUPS = ("train/", "throughput/", "progress/", "time/")
 
 
-def build_summary(tracker: ExperimentTracker) -> dict[str, Any]:
-    """The summary, with secrets masked in every string of it (error text, tags, paths, metric
-    names: :func:`hf_tracking.redact.mask`)."""
-    return mask(_summary_fields(tracker))
-
-
-def _summary_fields(tracker: ExperimentTracker) -> dict[str, Any]:
+def build_summary(snapshot: Any) -> dict[str, Any]:
+    """The summary of a :class:`SummarySnapshot` (or of a tracker: its current snapshot)."""
+    if not isinstance(snapshot, SummarySnapshot):
+        snapshot = snapshot.snapshot()
     from hf_tracking.system import hardware_fingerprint
-    from hf_tracking.tracker import WARMUP_STEPS
 
-    ledger = tracker.ledger_seconds()
+    ledger = snapshot.ledger_seconds
     train_seconds = ledger["train"] + ledger["other"]
-    samples = tracker.samples()
-    step_seconds = samples["step_seconds"]
-    parameters = tracker.config.estimate_parameters()
-    if tracker.model is not None and hasattr(tracker.model, "parameters"):
-        parameters["actual_total"] = sum(p.numel() for p in tracker.model.parameters())
-    wandb_report = next(
-        (report for report in tracker.backend_reports if report["name"] == "wandb"), {}
-    )
-    return {
-        "experiment_name": tracker.experiment_name,
-        "requested_name": tracker.requested_name,
-        "status": tracker.status,
-        "error": tracker.error,
-        "started_at": tracker.started_at,
+    step_seconds = snapshot.step_seconds
+    summary = {
+        "experiment_name": snapshot.experiment_name,
+        "requested_name": snapshot.requested_name,
+        "status": snapshot.status,
+        "error": snapshot.error,
+        "started_at": snapshot.started_at,
         "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "run_dir": str(tracker.run_dir) if tracker.run_dir else None,
-        "config": tracker.run_config(),
-        "tags": tracker.config.all_tags,
+        "run_dir": snapshot.run_dir,
+        "config": snapshot.config,
+        "tags": snapshot.tags,
         "totals": {
-            "gradient_steps": tracker.gradient_steps,
-            "planned_steps": tracker.planned_steps,
-            "tokens_seen": tracker.tokens_seen,
+            "gradient_steps": snapshot.gradient_steps,
+            "planned_steps": snapshot.planned_steps,
+            "tokens_seen": snapshot.tokens_seen,
             "wallclock_hours": ledger["wallclock"] / 3600.0,
-            "evaluations": tracker.eval_count,
-            "checkpoints": len(tracker.checkpoints),
-            "nonfinite_count": tracker.nonfinite_count,
-            "resumes": tracker.resume_count,
+            "evaluations": snapshot.eval_count,
+            "checkpoints": len(snapshot.checkpoints),
+            "nonfinite_count": snapshot.nonfinite_count,
+            "resumes": snapshot.resume_count,
         },
         "time_ledger_hours": {part: seconds / 3600.0 for part, seconds in ledger.items()},
         "goodput_pct": 100.0 * ledger["train"] / ledger["wallclock"]
@@ -70,60 +60,46 @@ def _summary_fields(tracker: ExperimentTracker) -> dict[str, Any]:
         else None,
         "final": {
             key: value
-            for key, value in tracker.latest_train.items()
-            if key.startswith(("train/", "throughput/", "progress/", "time/"))
+            for key, value in snapshot.latest_train.items()
+            if key.startswith(FINAL_GROUPS)
         },
-        "best": tracker.best,
-        "trainer_final_metrics": tracker.final_trainer_metrics,
+        "best": snapshot.best,
+        "trainer_final_metrics": snapshot.final_trainer_metrics,
         "throughput": {
-            "mean_tokens_per_second": tracker.tokens_seen / train_seconds
+            "mean_tokens_per_second": snapshot.tokens_seen / train_seconds
             if train_seconds
             else None,
-            "p50_tokens_per_second": percentile(samples["tokens_per_second"], 50),
-            "latest": tracker.latest_throughput,
+            "p50_tokens_per_second": percentile(snapshot.tokens_per_second, 50),
+            "latest": snapshot.latest_throughput,
             "clock": "wallclock minus evaluation and checkpoint time",
         },
         "step_time_seconds": {
             "p50": percentile(step_seconds, 50),
             "p95": percentile(step_seconds, 95),
-            "max": tracker.max_step_seconds(),
+            "max": snapshot.max_step_seconds,
             "warmup_steps_excluded": WARMUP_STEPS,
             "samples": len(step_seconds),
         },
-        "tokens": {"counting": tracker.token_counting, **tracker.token_kinds},
-        "flops": {
-            "flops_per_token": tracker.flops,
-            "device": tracker.device_name,
-            "dtype": tracker.dtype,
-            "peak_table_key": tracker.peak[0] if tracker.peak else None,
-            "peak_tflops": tracker.peak[1] if tracker.peak else None,
-            "mfu_pct": tracker.latest_throughput.get("throughput/mfu_pct"),
-            "mfu_note": None
-            if tracker.peak
-            else "no MFU: the device's dense peak for this dtype is not known (set peak_tflops, "
-            "and compute_dtype when training under bf16/fp16 autocast)",
-        },
-        "checkpoints": tracker.checkpoint_list(),
-        "parameters": parameters,
-        "history": {"rows_kept": len(tracker.history), "stride": tracker.history.stride},
+        "tokens": {"counting": snapshot.token_counting, **snapshot.token_kinds},
+        "flops": snapshot.compute,
+        "checkpoints": snapshot.checkpoints,
+        "parameters": snapshot.parameters,
+        "history": {"rows_kept": snapshot.history_rows, "stride": snapshot.history_stride},
         "memory": {
             "gpu_peak_allocated_gb": {
                 key.removeprefix("memory/").removesuffix("_max_allocated_gb"): value
-                for key, value in tracker.peak_memory_gb.items()
+                for key, value in snapshot.peak_memory_gb.items()
             },
             "process_peak_rss_gb": peak_rss_gb(),
         },
-        "world_size": tracker.world_size,
+        "world_size": snapshot.world_size,
         "hardware": hardware_fingerprint(),
-        "backends": tracker.backend_reports,
-        "wandb": {
-            "mode": tracker.wandb_mode,
-            "run_id": tracker.wandb_run_id,
-            "previous_run_ids": tracker.wandb_previous_ids,
-            "path": wandb_report.get("path"),
-            "sync_command": wandb_report.get("sync_command"),
-        },
+        "backends": snapshot.backend_reports,
     }
+    for name, section in snapshot.backend_sections.items():
+        summary.setdefault(name, section)
+    # Secrets masked in every string: error text, tags, paths, metric names (hf_tracking.redact).
+    return mask(summary)
 
 
 def peak_rss_gb() -> float | None:
@@ -138,25 +114,3 @@ def peak_rss_gb() -> float | None:
 
 def write_summary(path: str | Path, summary: dict[str, Any]) -> None:
     atomic_write_json(path, summary)
-
-
-# The tracker that last opened each summary file. A run resumed in the same process shares its
-# summary file with the tracker before it, whose background rewrite (after W&B finishes) must
-# not replace the resumed run's summary.
-_owners: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
-_owners_lock = threading.Lock()
-
-
-def claim_summary(path: str | Path, tracker: ExperimentTracker) -> None:
-    """Make ``tracker`` the one writer of the summary at ``path`` from now on."""
-    with _owners_lock:
-        _owners[str(path)] = tracker
-
-
-def write_owned_summary(path: str | Path, tracker: ExperimentTracker) -> bool:
-    """Build and write ``tracker``'s summary if it still owns ``path``; False when it does not."""
-    with _owners_lock:
-        if _owners.get(str(path)) is not tracker:
-            return False
-        write_summary(path, build_summary(tracker))
-        return True

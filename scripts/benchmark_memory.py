@@ -73,7 +73,7 @@ def drive(tracker: Any, records: int, sample_every: int, flush_every: int) -> di
     import psutil
 
     process = psutil.Process()
-    intake = tracker._dispatcher._intake  # read only, for the backlog figure
+    intake = tracker.session.dispatcher._intake  # read only, for the backlog figure
     start_rss = rss_mb(process)
     samples = [{"records": 0, "elapsed_s": 0.0, "rss_mb": start_rss, "intake_backlog": 0}]
     max_backlog = 0

@@ -484,7 +484,7 @@ def drain_case(output_dir: Path, records: int, local_only: bool) -> dict[str, An
     for iteration in range(records):
         log_step(tracker, iteration)
     queue_s = time.perf_counter() - start
-    dispatcher = tracker._dispatcher
+    dispatcher = tracker.session.dispatcher
     intake = len(dispatcher._intake) if dispatcher is not None else None
     remote = sum(worker.pending() for worker in dispatcher._workers) if dispatcher else None
     with timed_summary() as summary:

@@ -34,9 +34,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 import hf_tracking  # noqa: E402
-from hf_tracking.callback import TrackingCallback  # noqa: E402
 from hf_tracking.jsonio import iter_jsonl  # noqa: E402
 from hf_tracking.tokens import TokenCounter  # noqa: E402
+from hf_tracking.trainer.callback import TrackingCallback  # noqa: E402
 
 RESULTS: dict[str, Any] = {}
 FAILURES: list[str] = []

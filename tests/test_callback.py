@@ -242,7 +242,7 @@ def test_resume_in_the_same_process_with_the_same_trainer(tmp_path):
 
 
 def test_only_evaluations_with_a_runtime_are_datasets():
-    from hf_tracking.callback import _eval_datasets
+    from hf_tracking.trainer.logs import eval_datasets as _eval_datasets
 
     metrics = {"eval_loss": 1.0, "eval_aux_loss": 0.5, "eval_runtime": 0.1, "epoch": 1.0}
     assert _eval_datasets(metrics) == [(None, "eval_")]

@@ -39,6 +39,19 @@ def config(output_dir, **overrides) -> ExperimentConfig:
     return ExperimentConfig(**settings)
 
 
+def run_info(run_dir: Path) -> RunInfo:
+    return RunInfo(
+        name="run",
+        run_dir=str(run_dir),
+        output_dir=str(run_dir.parent),
+        project="p",
+        entity=None,
+        tags=[],
+        notes="",
+        config={},
+    )
+
+
 def file_lines(path: Path) -> tuple[int, int]:
     """(whole JSON lines, lines that are not JSON) of a JSONL file; a torn tail counts as bad."""
     whole = bad = 0
@@ -98,7 +111,7 @@ def test_a_torn_tail_left_by_a_crash_is_cut_before_the_resumed_rows(tmp_path):
     with open(metrics, "a") as stream:
         stream.write('{"event": "train", "time/gradient_st')  # kill -9 mid-line
     store = LocalRunStore()
-    run = RunInfo("run", str(tmp_path / "run"), str(tmp_path), "p", None, [], "", {}, "disabled")
+    run = run_info(tmp_path / "run")
     store.start(run)  # not a resume: nothing cut, the tail is repaired all the same
     store.log_batch([Record("train", {"time/gradient_steps": 6})])
     store.finish("finished", 0)
@@ -248,7 +261,7 @@ def test_the_lock_goes_with_the_process(tmp_path):
 
 
 def test_a_second_store_in_the_same_process_is_refused(tmp_path):
-    run = RunInfo("run", str(tmp_path / "run"), str(tmp_path), "p", None, [], "", {}, "disabled")
+    run = run_info(tmp_path / "run")
     first, second = LocalRunStore(), LocalRunStore()
     first.start(run)
     with pytest.raises(RunDirLocked, match="another tracker of this process"):
@@ -295,6 +308,6 @@ def test_temporary_files_left_by_a_kill_are_removed_at_start(tmp_path):
     for path in stale:
         path.write_text("half")
     store = LocalRunStore()
-    store.start(RunInfo("run", str(run_dir), str(tmp_path), "p", None, [], "", {}, "disabled"))
+    store.start(run_info(run_dir))
     store.finish("finished", 0)
     assert not any(path.exists() for path in stale)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import Trainer
 
-import hf_tracking.tracker
+import hf_tracking.backends.registry
 from hf_tracking import ConfigError, ExperimentConfig, ExperimentTracker, TrackingCallback
 from hf_tracking.backends import LocalRunStore, WandbBackend
 from hf_tracking.jsonio import iter_jsonl
@@ -109,11 +109,16 @@ def test_a_hung_wandb_finish_is_stopped(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_backend_log_raising_on_the_fifth_call(tmp_path, monkeypatch, caplog):
     flaky = RaisingOnLog(fail_on=5)
-    monkeypatch.setattr(
-        hf_tracking.tracker, "default_backends", lambda mode: [LocalRunStore(), flaky]
-    )
+
+    class Flaky(RaisingOnLog):
+        @classmethod
+        def from_config(cls, config):
+            return flaky
+
+    monkeypatch.setattr(hf_tracking.backends.registry, "_registered", {})
+    hf_tracking.register_backend(Flaky)
     with caplog.at_level(logging.WARNING, logger="hf_tracking"):
-        trainer = trainer_with(tmp_path, small_config(tmp_path))
+        trainer = trainer_with(tmp_path, small_config(tmp_path, backends=["local", "flaky"]))
     summary = finished_summary(trainer)
     rows = metrics_rows(summary["run_dir"])
     report = backend_report(summary, "flaky")
@@ -427,10 +432,5 @@ def test_every_run_gets_its_own_wandb_id(tmp_path):
     ids = set()
     for _ in range(3):
         random.seed(42)  # as the Trainer does before the tracker starts
-        tracker = ExperimentTracker(
-            small_config(tmp_path, wandb_mode="offline"), backends=[LocalRunStore()]
-        )
-        tracker.start()
-        ids.add(tracker.wandb_run_id)
-        tracker.finish()
+        ids.add(WandbBackend("offline").run_id)
     assert len(ids) == 3

@@ -1,23 +1,27 @@
-"""The backend interface, after accelerate's ``GeneralTracker``: start, log a record, finish.
+"""The public backend interface, after accelerate's ``GeneralTracker``: start, log, finish.
 
 Backends never compute metrics; they write what the engine built. A backend with ``remote =
 True`` runs on a thread of its own behind a bounded queue, so a slow or stuck service costs the
-training loop nothing; the local run store (``remote = False``) runs on the writer thread and never
-drops a record.
+training loop nothing; a local store (``remote = False``) runs on the writer thread and never drops
+a record. The engine never names a backend: whatever one needs to know about a resume it saves in
+:meth:`Backend.state_dict` (stored in the tracker's checkpoint state under its name) and gets back
+in :meth:`Backend.load_state_dict`; what it wants in the run summary it returns from
+:meth:`Backend.summary_section` (a top-level section under its name) and :meth:`Backend.info`
+(its entry in the summary's ``backends`` list).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 
 @dataclasses.dataclass
 class Record:
     """One row: ``kind`` is "train", "val", "checkpoint", "custom" or "final"; ``values`` is a
     flat mapping of catalog names to numbers (NaN and inf included: the JSON writers turn them
-    into null, W&B takes them as they are)."""
+    into null, remote services take them as they are)."""
 
     kind: str
     values: dict[str, Any]
@@ -25,9 +29,9 @@ class Record:
     prepare: Callable[[dict[str, Any]], None] | None = None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RunInfo:
-    """What a backend needs to start: names, the redacted config, and resume information."""
+    """What a backend needs to start: names, the redacted config, and where a resume starts."""
 
     name: str
     run_dir: str
@@ -37,26 +41,33 @@ class RunInfo:
     tags: list[str]
     notes: str
     config: dict[str, Any]
-    wandb_mode: str
-    wandb_run_id: str | None = None
-    wandb_resume: bool = False
     resumed_from_step: int | None = None
 
 
 class Backend:
-    """Base class of every backend."""
+    """Base class of every backend. Subclasses set ``name`` and implement :meth:`log_batch`
+    (or :meth:`log`); register them with :func:`hf_tracking.register_backend` to choose them by
+    name in a config's ``backends`` list."""
 
-    name = "backend"
-    remote = True
+    name: ClassVar[str] = ""
+    remote: ClassVar[bool] = True
+
+    @classmethod
+    def from_config(cls, config: Any) -> Backend | None:
+        """The backend for a run with this :class:`~hf_tracking.ExperimentConfig`, when its name
+        is listed; None when the config turns it off (W&B with mode "disabled")."""
+        return cls()
 
     def start(self, run: RunInfo) -> None:
         """Open the destination; called once, on the thread that will log."""
 
     def log(self, record: Record) -> None:
-        raise NotImplementedError
+        self.log_batch([record])
 
     def log_batch(self, records: list[Record]) -> None:
         """Several records in order; override when one call for all is cheaper."""
+        if type(self).log is Backend.log:
+            raise NotImplementedError(f"backend {self.name!r} implements neither log nor log_batch")
         for record in records:
             self.log(record)
 
@@ -67,5 +78,17 @@ class Backend:
         """Give up on a backend whose finish did not return in time (stop its process, if any)."""
 
     def info(self) -> dict[str, Any]:
-        """What the summary and a later resume should know (ids, paths, modes)."""
+        """Its entry in the summary's ``backends`` list (ids, paths, modes)."""
         return {}
+
+    def summary_section(self) -> dict[str, Any] | None:
+        """A top-level section of the run summary under the backend's name, or None."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run's backend must know (run ids); saved with the tracker's state.
+        Called on the training thread, before or after :meth:`start`."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Take the state a checkpoint saved; called before :meth:`start`."""

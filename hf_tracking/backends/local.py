@@ -29,11 +29,11 @@ from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.lock import RunDirLock
+from hf_tracking.catalog import STEP_KEY
 from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_jsonl, loads_bounded
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
-STEP_KEY = "time/gradient_steps"
 logger = logging.getLogger("hf_tracking")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import netrc
 import os
 import secrets
@@ -28,30 +29,14 @@ import string
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from typing import IO, Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.catalog import LEDGER_KEYS, PLOTTED_GROUPS, STEP_KEY, TOKENS_KEY, WALLCLOCK_KEY
 
-STEP_METRIC = "time/gradient_steps"
-AXES = (
-    "time/wallclock_hours",
-    "time/tokens_seen",
-    "time/train_hours",
-    "time/eval_hours",
-    "time/checkpoint_hours",
-    "time/other_hours",
-)
-PLOTTED_GROUPS = (
-    "train",
-    "val",
-    "throughput",
-    "memory",
-    "progress",
-    "tokens",
-    "efficiency",
-    "checkpoint",
-    "custom",
-)
+logger = logging.getLogger("hf_tracking")
+AXES = (WALLCLOCK_KEY, TOKENS_KEY, *LEDGER_KEYS)
 
 
 def new_run_id() -> str:
@@ -85,20 +70,49 @@ def _has_credentials() -> bool:
 
 
 class WandbBackend(Backend):
+    """The W&B mirror. Its resume state is the run id, the mode it ran in and earlier ids: an
+    online run resumed online continues the same W&B run; any other resume starts a new run (W&B
+    cannot resume offline runs) and keeps the earlier ids in the summary."""
+
     name = "wandb"
     remote = True
 
-    def __init__(self) -> None:
+    @classmethod
+    def from_config(cls, config: Any) -> WandbBackend | None:
+        backend = cls(config.wandb_mode)
+        return None if backend.mode == "disabled" else backend
+
+    def __init__(self, mode: str = "auto") -> None:
         self.process: subprocess.Popen | None = None
-        self.mode: str | None = None
-        self.run_id: str | None = None
+        self.mode = resolve_mode(mode)
+        self.run_id = new_run_id()
+        self.resume = False
+        self.previous_ids: list[str] = []
         self.directory: str | None = None
         self.path: str | None = None
         self.sync_dir: str | None = None
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "mode": self.mode, "previous_ids": list(self.previous_ids)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        saved_id = state.get("run_id")
+        self.previous_ids = [str(run_id) for run_id in state.get("previous_ids") or []]
+        if not saved_id:
+            return
+        if self.mode == "online" == state.get("mode"):
+            self.run_id, self.resume = str(saved_id), True
+            return
+        self.previous_ids.append(str(saved_id))
+        logger.warning(
+            "hf_tracking: W&B cannot resume the %s run %s in %s mode; the resumed part goes to a "
+            "new run (both ids are in the summary)",
+            state.get("mode"),
+            saved_id,
+            self.mode,
+        )
+
     def start(self, run: RunInfo) -> None:
-        self.mode = run.wandb_mode
-        self.run_id = run.wandb_run_id
         if self.mode == "disabled":
             return
         if not _wandb_installed():
@@ -122,14 +136,14 @@ class WandbBackend(Backend):
                     "entity": run.entity,
                     "name": run.name,
                     "id": self.run_id,
-                    "resume": "allow" if run.wandb_resume else None,
+                    "resume": "allow" if self.resume else None,
                     "tags": run.tags[:64],
                     "notes": run.notes or None,
                     "config": run.config,
                     "dir": self.directory,
                     "mode": self.mode,
                 },
-                "step_metric": STEP_METRIC,
+                "step_metric": STEP_KEY,
                 "axes": list(AXES),
                 "groups": list(PLOTTED_GROUPS),
             }
@@ -140,9 +154,6 @@ class WandbBackend(Backend):
             raise RuntimeError(reply["error"])
         self.path = reply.get("path")
         self.sync_dir = reply.get("sync_dir")
-
-    def log(self, record: Record) -> None:
-        self.log_batch([record])
 
     def log_batch(self, records: list[Record]) -> None:
         """One message, one pipe write for the batch: rows in order, the final figures last."""
@@ -185,6 +196,15 @@ class WandbBackend(Backend):
             info["sync_dir"] = self.sync_dir
             info["sync_command"] = f"wandb sync {self.sync_dir}"
         return info
+
+    def summary_section(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "run_id": self.run_id,
+            "previous_run_ids": list(self.previous_ids),
+            "path": self.path,
+            "sync_command": self.info().get("sync_command"),
+        }
 
     def _send(self, message: dict[str, Any]) -> None:
         if self.process is None:  # disabled: nothing to send

@@ -1,4 +1,4 @@
-"""TrackingCallback: Hugging Face Trainer events → ExperimentTracker calls. No maths here.
+"""TrackingCallback: Hugging Face Trainer events → ExperimentTracker calls.
 
 | Trainer event | what happens |
 | --- | --- |
@@ -12,11 +12,12 @@
 
 Every rank receives every event; collectives (token sums, memory maxima) run on logging steps
 only, where all ranks are inside ``on_log``. Only the world-process-zero rank writes anything.
+The config comes from :mod:`.trainer_config`, log keys are mapped by :mod:`.logs`, figures across
+ranks are gathered by :mod:`.gather`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
@@ -26,23 +27,22 @@ from typing import Any
 from transformers.trainer_callback import CallbackHandler, ExportableState, TrainerCallback
 
 from hf_tracking.config import ExperimentConfig
-from hf_tracking.errors import ConfigError
-from hf_tracking.metrics.params import format_count
 from hf_tracking.redact import add_secret
 from hf_tracking.tokens import TokenCounter
-from hf_tracking.tracker import ExperimentTracker, as_config
+from hf_tracking.tracker import ExperimentTracker
+from hf_tracking.trainer import logs as trainer_logs
+from hf_tracking.trainer.gather import gathered_gpu_memory
+from hf_tracking.trainer.trainer_config import extra_config, resolve_config
 
 logger = logging.getLogger("hf_tracking")
-CONFIG_ENVIRONMENT = "HF_TRACKING_CONFIG"
-# Keys of the Trainer's own logs that hf_tracking replaces with better-defined metrics.
-REPLACED_TRAINER_KEYS = {"loss", "learning_rate", "grad_norm", "num_input_tokens_seen"}
-REPLACED_TRAINER_KEYS |= {"train_tokens_per_second", "train_runtime"}
 
 
 class TrackingCallback(TrainerCallback, ExportableState):
     """Tracks a Trainer run with hf_tracking. ``config`` is an :class:`ExperimentConfig`, a
     mapping or a YAML/JSON path; without one it comes from ``HF_TRACKING_CONFIG`` or from the
     TrainingArguments and the model."""
+
+    finished_tracker: ExperimentTracker | None = None
 
     def __init__(self, config: ExperimentConfig | dict | str | None = None) -> None:
         self.config = config
@@ -72,19 +72,13 @@ class TrackingCallback(TrainerCallback, ExportableState):
     ) -> None:
         if self.tracker is not None:  # the last train() ended with an exception
             self.tracker.finish(status="failed", error="train() ended without on_train_end")
-        config = self._resolve_config(args, state, model)
         add_secret(getattr(args, "hub_token", None))  # to_sanitized_dict() hides it, text may not
         tracker = ExperimentTracker(
-            config,
+            resolve_config(self.config, args, state, model),
             model,
             is_main_process=state.is_world_process_zero,
             world_size=args.world_size,
-            extra_config={
-                "global_batch_size": args.per_device_train_batch_size
-                * args.gradient_accumulation_steps
-                * args.world_size,
-                **args.to_sanitized_dict(),
-            },
+            extra_config=extra_config(args),
             planned_steps=state.max_steps or None,
         )
         saved = _saved_tracker_state(state) or self.tracker_state
@@ -98,7 +92,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self._token_base = {"real": tracker.tokens_seen, **tracker.token_kinds}
         if args.include_num_input_tokens_seen in ("no", False, None) and model is not None:
             self._token_counter = TokenCounter(
-                pad_token_id=_pad_token_id(kwargs.get("processing_class")),
+                pad_token_id=getattr(kwargs.get("processing_class"), "pad_token_id", None),
                 main_input_name=getattr(model, "main_input_name", "input_ids"),
             )
             self._token_counter.attach(model)
@@ -126,26 +120,20 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if tracker is None or not logs:
             return
         logs = dict(logs)  # Trainer.log's dict is changed in place by other callbacks
-        if any(key.startswith("eval_") for key in logs):
+        if trainer_logs.is_eval_log(logs):
             return  # on_evaluate logs it
-        if "train_samples_per_second" in logs:  # the end-of-training log
-            tracker.log_final({final_key(key): value for key, value in logs.items()})
+        if trainer_logs.is_final_log(logs):
+            tracker.log_final({trainer_logs.final_key(key): value for key, value in logs.items()})
             return
         tokens_seen, token_kinds = self._tokens(state)
-        memory = _gathered_gpu_memory() if tracker.config.track_memory else None
-        extra = {
-            train_key(key): value
-            for key, value in logs.items()
-            if key not in REPLACED_TRAINER_KEYS and isinstance(value, (int, float))
-        }
         tracker.log_train_values(
             loss=logs.get("loss"),
             learning_rate=logs.get("learning_rate"),
             grad_norm=logs.get("grad_norm"),
             tokens_seen=tokens_seen,
             token_kinds=token_kinds,
-            extra=extra,
-            memory=memory,
+            extra=trainer_logs.train_extras(logs),
+            memory=gathered_gpu_memory() if tracker.config.track_memory else None,
         )
         self._last_event_end = time.perf_counter()
 
@@ -154,20 +142,12 @@ class TrackingCallback(TrainerCallback, ExportableState):
     ) -> None:
         if self.tracker is None or not metrics:
             return
-        for name, prefix in _eval_datasets(metrics):
-            extra = {
-                key[len(prefix) :]: value
-                for key, value in metrics.items()
-                if key.startswith(prefix)
-                and key[len(prefix) :] not in ("loss", "runtime")
-                and isinstance(value, (int, float))
-                and not _belongs_to_other_dataset(key, prefix, metrics)
-            }
+        for name, prefix in trainer_logs.eval_datasets(metrics):
             self.tracker.log_validation(
                 metrics[f"{prefix}loss"],
                 eval_seconds=metrics.get(f"{prefix}runtime"),
                 name=name,
-                extra=extra,
+                extra=trainer_logs.eval_extras(metrics, prefix),
             )
         self._last_event_end = time.perf_counter()
 
@@ -194,8 +174,6 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self.finished_tracker = self.tracker
             self.tracker = None
 
-    finished_tracker: ExperimentTracker | None = None
-
     def wait_for_backends(self, timeout: float | None = None) -> bool:
         """Wait until the last run's remote backends (W&B) have finished and its summary holds
         their final reports (training does not wait for them; the interpreter does at exit)."""
@@ -215,85 +193,6 @@ class TrackingCallback(TrainerCallback, ExportableState):
             kinds["loss_bearing"] = self._token_base.get("loss_bearing", 0) + counts["loss_bearing"]
         return self._token_base["real"] + counts["real"], kinds
 
-    def _resolve_config(self, args: Any, state: Any, model: Any) -> ExperimentConfig:
-        if self.config is not None:
-            config = as_config(self.config)
-        elif os.environ.get(CONFIG_ENVIRONMENT):
-            config = ExperimentConfig.load(os.environ[CONFIG_ENVIRONMENT])
-        else:
-            config = config_from_trainer(args, state, model)
-        # A copy, filled from the Trainer's arguments: the user's config object stays as it was.
-        return dataclasses.replace(
-            config,
-            eval_every_steps=config.eval_every_steps
-            or _interval(args.eval_strategy, args.eval_steps),
-            save_every_steps=config.save_every_steps
-            or _interval(args.save_strategy, args.save_steps),
-            compute_dtype=config.compute_dtype
-            or ("bf16" if args.bf16 else "fp16" if args.fp16 else None),
-        )
-
-
-def train_key(key: str) -> str:
-    """A clean name for a key of a training log: ``epoch`` → ``train/epoch``,
-    ``train_foo`` → ``train/foo``; a key that has a ``group/`` already is kept."""
-    if "/" in key:
-        return key
-    return "train/" + key.removeprefix("train_")
-
-
-def final_key(key: str) -> str:
-    """A clean name for the end-of-training log: ``train_runtime`` → ``final/runtime``."""
-    return "final/" + key.removeprefix("train_")
-
-
-def config_from_trainer(args: Any, state: Any, model: Any) -> ExperimentConfig:
-    """A config read off the TrainingArguments and the model (the zero-argument callback)."""
-    model_config = getattr(model, "config", None)
-
-    def size(*names: str) -> Any:
-        for name in names:
-            value = getattr(model_config, name, None)
-            if isinstance(value, int) and value > 0:
-                return value
-        return None
-
-    fields: dict[str, Any] = {
-        "dataset": "custom",
-        "experiment_type": "trainer",
-        "vocab_size": size("vocab_size"),
-        "d_model": size("n_embd", "hidden_size", "d_model"),
-        "num_layers": size("n_layer", "num_hidden_layers"),
-        "num_heads": size("n_head", "num_attention_heads"),
-        "d_ff": size("n_inner", "intermediate_size"),
-        "seq_length": size("n_positions", "max_position_embeddings"),
-        "tie_word_embeddings": bool(getattr(model_config, "tie_word_embeddings", True)),
-        "batch_size": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "learning_rate": args.learning_rate,
-        "num_iterations": state.max_steps or None,
-        "log_every_steps": 1,
-        "project": os.environ.get("WANDB_PROJECT", "huggingface"),
-        "entity": os.environ.get("WANDB_ENTITY"),
-        "experiment_name": args.run_name or None,
-    }
-    if model is not None and hasattr(model, "parameters"):
-        fields["model_size"] = format_count(sum(p.numel() for p in model.parameters()))
-    fields = {key: value for key, value in fields.items() if value is not None}
-    try:
-        return ExperimentConfig.from_dict(fields, source="TrainingArguments and the model")
-    except ConfigError:
-        # A model whose sizes do not describe a GPT-2-style decoder: keep what is generic.
-        generic = ("model_size", "batch_size", "gradient_accumulation_steps", "learning_rate")
-        generic += ("num_iterations", "log_every_steps", "project", "entity", "experiment_name")
-        return ExperimentConfig.from_dict({key: fields[key] for key in generic if key in fields})
-
-
-def _interval(strategy: Any, steps: Any) -> int | None:
-    if str(getattr(strategy, "value", strategy)) == "steps" and steps and steps >= 1:
-        return int(steps)
-    return None
-
 
 def _saved_tracker_state(state: Any) -> dict[str, Any] | None:
     saved = (state.stateful_callbacks or {}).get(TrackingCallback.__name__)
@@ -302,59 +201,6 @@ def _saved_tracker_state(state: Any) -> dict[str, Any] | None:
     if isinstance(saved, dict):
         return saved.get("attributes", {}).get("tracker_state")
     return None
-
-
-def _pad_token_id(processing_class: Any) -> int | None:
-    return getattr(processing_class, "pad_token_id", None)
-
-
-def _eval_datasets(metrics: dict[str, Any]) -> list[tuple[str | None, str]]:
-    """(dataset name, key prefix) of each evaluation in an ``on_evaluate`` metrics dict: a
-    ``eval_[name_]loss`` key with its ``eval_[name_]runtime`` beside it (a ``compute_metrics``
-    key such as ``eval_aux_loss`` has no runtime of its own)."""
-    found = []
-    for key in metrics:
-        if key.startswith("eval_") and key.endswith("loss"):
-            middle = key[len("eval_") : -len("loss")]
-            if f"eval_{middle}runtime" in metrics:
-                found.append((middle.rstrip("_") or None, f"eval_{middle}"))
-    return found
-
-
-def _belongs_to_other_dataset(key: str, prefix: str, metrics: dict[str, Any]) -> bool:
-    """With datasets ``a`` and ``a_b``, ``eval_a_b_loss`` starts with ``eval_a_`` too."""
-    return any(
-        other != prefix and other.startswith(prefix) and key.startswith(other)
-        for _, other in _eval_datasets(metrics)
-    )
-
-
-def _gathered_gpu_memory() -> dict[str, float] | None:
-    """This rank's GPU memory, and every rank's in a multi-process run (one all_gather, on
-    logging steps only, where every rank is inside on_log). None without CUDA."""
-    from hf_tracking.system import gpu_memory_metrics
-
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_available():
-        return None
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        return gpu_memory_metrics()
-    local = gpu_memory_metrics(index=dist.get_rank())
-    names = [key.split("_", 2)[-1] for key in local]
-    values = torch.tensor(list(local.values()), dtype=torch.float64, device="cuda")
-    gathered = [torch.empty_like(values) for _ in range(dist.get_world_size())]
-    dist.all_gather(gathered, values)
-    memory: dict[str, float] = {}
-    for rank, row in enumerate(gathered):
-        for name, value in zip(names, row.tolist(), strict=True):
-            memory[f"memory/gpu_{rank}_{name}"] = value
-    for name in names:
-        memory[f"memory/gpu_max_{name}"] = max(
-            memory[f"memory/gpu_{r}_{name}"] for r in range(len(gathered))
-        )
-    return memory
 
 
 def _remove_wandb_callback() -> None:

@@ -1,0 +1,110 @@
+"""The step clock: the time ledger, the mark of the last event, and step times.
+
+Each session (a start or a resume) is anchored at its first step: set-up before it counts as
+"other" time and stays out of throughput and step times. Step times of the first
+``WARMUP_STEPS`` steps of a session (compilation, allocator warm-up) are left out of percentiles.
+Evaluation and checkpoint time go to their own ledger parts, never to training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from hf_tracking.errors import ConfigError
+from hf_tracking.metrics.clock import Clock, TimeLedger
+from hf_tracking.metrics.history import BoundedHistory
+
+WARMUP_STEPS = 5
+
+
+class StepClock:
+    def __init__(self, clock: Clock = time.perf_counter, max_history: int = 10000) -> None:
+        self.now = clock
+        self.ledger = TimeLedger(clock)
+        self.mark = clock()
+        self.anchored = False
+        self.session_steps = 0
+        self.step_seconds = BoundedHistory(max_history)
+        # Step times of the sessions before a resume, from the checkpoint's state.
+        self._carried_step_seconds: list[float] = []
+        self._carried_max: float | None = None
+        self._validation_started: float | None = None
+        self._pending_eval_seconds: float | None = None
+
+    def anchor(self) -> None:
+        """The session's first step begins now."""
+        self.mark = self.now()
+        self.anchored = True
+
+    def close_step(self, now: float) -> None:
+        seconds = now - self.mark
+        self.ledger.session["train"] += seconds
+        if self.session_steps >= WARMUP_STEPS:
+            self.step_seconds.append(seconds)
+        self.session_steps += 1
+        self.mark = now
+
+    def charge(self, part: str, now: float, seconds: float | None = None) -> float:
+        """Book ``seconds`` (default: since the last event) to a ledger part; returns them."""
+        seconds = now - self.mark if seconds is None else float(seconds)
+        self.ledger.add(part, seconds)
+        self.mark = now
+        return seconds
+
+    def begin_validation(self) -> None:
+        self._validation_started = self.now()
+
+    def end_validation(self) -> None:
+        if self._validation_started is not None:
+            self._pending_eval_seconds = self.now() - self._validation_started
+            self._validation_started = None
+
+    def eval_seconds(self, now: float, given: float | None) -> float:
+        """How long a validation took: ``given``, else the time a ``validation()`` block measured,
+        else the time since the last event."""
+        if given is None:
+            if self._validation_started is not None:
+                given = now - self._validation_started
+                self._validation_started = None
+            elif self._pending_eval_seconds is not None:
+                given = self._pending_eval_seconds
+        self._pending_eval_seconds = None
+        return self.charge("eval", now, given)
+
+    def wallclock_hours(self, now: float) -> float:
+        return self.ledger.wallclock_at(now) / 3600.0
+
+    def step_second_samples(self) -> list[float]:
+        """Step times of the whole run: the carried samples, then this session's."""
+        return self._carried_step_seconds + self.step_seconds.rows()
+
+    def max_step_seconds(self) -> float | None:
+        known = [s for s in (*self.step_seconds, self._carried_max) if s is not None]
+        return max(known) if known else None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"ledger_seconds": self.ledger.state()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        ledger = state.get("ledger_seconds") or {}
+        if not isinstance(ledger, Mapping) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+            for v in ledger.values()
+        ):
+            raise ConfigError(
+                f"hf_tracking state: ledger_seconds must map parts to seconds >= 0, got {ledger!r:.80}"
+            )
+        self.ledger.carry_over(dict(ledger))
+
+    def load_samples(self, samples: Mapping[str, Any], max_step_seconds: Any) -> None:
+        values = samples.get("step_seconds") or []
+        if not isinstance(values, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        ):
+            raise ConfigError("hf_tracking state: samples.step_seconds must be a list of numbers")
+        self._carried_step_seconds = [float(v) for v in values]
+        if max_step_seconds is not None and not isinstance(max_step_seconds, (int, float)):
+            raise ConfigError("hf_tracking state: max_step_seconds must be a number")
+        self._carried_max = max_step_seconds

@@ -1,0 +1,76 @@
+"""The training window: what the micro-batches since the last training record passed.
+
+Losses are kept as given (floats or one-element tensors) and averaged with one device read when a
+record is built; the learning rate and grad norm are the latest values. Token tensors on a device
+are added up there (``add_`` is asynchronous) and read only when a record needs the total, so a
+GPU loop is never synchronised on a plain step. The window never grows past ``max_losses``: a loop
+whose steps never close (an accumulation count that does not match) keeps a running sum instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hf_tracking.engine.values import as_float, mean_of
+
+MAX_LOSSES = 4096
+
+
+class TrainingWindow:
+    def __init__(self, max_losses: int = MAX_LOSSES) -> None:
+        self._losses: list[Any] = []
+        self._folded_sum = 0.0
+        self._folded_count = 0
+        self._max_losses = max_losses
+        self.learning_rate: Any = None
+        self.grad_norm: Any = None
+        self._device_tokens: Any = None
+
+    def add_loss(self, loss: Any) -> None:
+        self._losses.append(loss)
+        if len(self._losses) >= self._max_losses:
+            mean = mean_of(self._losses)
+            self._folded_sum += (mean or 0.0) * len(self._losses)
+            self._folded_count += len(self._losses)
+            self._losses = []
+
+    def set_loss(self, loss: Any) -> None:
+        """Replace the window with one value already averaged elsewhere (the Trainer's log)."""
+        self.clear_losses()
+        if loss is not None:
+            self._losses.append(loss)
+
+    def clear_losses(self) -> None:
+        self._losses = []
+        self._folded_sum = 0.0
+        self._folded_count = 0
+
+    @property
+    def has_losses(self) -> bool:
+        return bool(self._losses) or self._folded_count > 0
+
+    def add_device_tokens(self, tokens: Any) -> None:
+        if self._device_tokens is None:
+            self._device_tokens = tokens.long().clone()
+        else:
+            self._device_tokens.add_(tokens)
+
+    def take_device_tokens(self) -> int:
+        """Tokens added on the device since the last read: one device read, when a record is
+        built (a logging step, an evaluation, a save, the end), never on a plain step."""
+        if self._device_tokens is None:
+            return 0
+        tokens = int(self._device_tokens.item())
+        self._device_tokens = None
+        if tokens < 0:
+            raise ValueError(f"hf_tracking: tokens must be >= 0, got a total of {tokens}")
+        return tokens
+
+    def close(self) -> tuple[float | None, float | None, float | None]:
+        """(mean loss, learning rate, grad norm) of the window, which then starts afresh."""
+        loss = mean_of(self._losses)
+        if self._folded_count:
+            count = self._folded_count + len(self._losses)
+            loss = (self._folded_sum + (loss or 0.0) * len(self._losses)) / count
+        self.clear_losses()
+        return loss, as_float(self.learning_rate), as_float(self.grad_norm)

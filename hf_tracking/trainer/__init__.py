@@ -1,0 +1,1 @@
+"""Glue for the Hugging Face Trainer and accelerate: events in, engine calls out."""

@@ -1,0 +1,33 @@
+"""Figures gathered across ranks, on logging steps only (every rank is inside ``on_log``)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def gathered_gpu_memory() -> dict[str, float] | None:
+    """This rank's GPU memory, and every rank's in a multi-process run (one all_gather, on
+    logging steps only). None without CUDA."""
+    from hf_tracking.system import gpu_memory_metrics
+
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return gpu_memory_metrics()
+    local = gpu_memory_metrics(index=dist.get_rank())
+    names = [key.split("_", 2)[-1] for key in local]
+    values = torch.tensor(list(local.values()), dtype=torch.float64, device="cuda")
+    gathered = [torch.empty_like(values) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, values)
+    memory: dict[str, float] = {}
+    for rank, row in enumerate(gathered):
+        for name, value in zip(names, row.tolist(), strict=True):
+            memory[f"memory/gpu_{rank}_{name}"] = value
+    for name in names:
+        memory[f"memory/gpu_max_{name}"] = max(
+            memory[f"memory/gpu_{r}_{name}"] for r in range(len(gathered))
+        )
+    return memory
