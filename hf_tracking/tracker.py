@@ -175,7 +175,7 @@ class ExperimentTracker(TrackerBase):
         if not clock.anchored:
             clock.anchor()
         open_iteration = self._open_iteration
-        if iteration is not None and open_iteration is not None and iteration > open_iteration:
+        if open_iteration is not None and iteration is not None and iteration > open_iteration:
             # The open step never saw its last micro-batch: it ends where the next one begins.
             self._warn_once(
                 "accumulation",
@@ -187,13 +187,17 @@ class ExperimentTracker(TrackerBase):
                 self.config.gradient_accumulation_steps,
             )
             self._complete_step(open_iteration + 1)
+        window = self.window
         if tokens.__class__ is int:
             self.run.tokens_seen += tokens
         else:
-            self.window.add_device_tokens(tokens)
-        self.window.add_loss(loss)
-        self.window.learning_rate = learning_rate
-        self.window.grad_norm = grad_norm
+            window.add_device_tokens(tokens)
+        losses = window.losses
+        losses.append(loss)
+        if len(losses) >= window.max_losses:
+            window.fold()
+        window.learning_rate = learning_rate
+        window.grad_norm = grad_norm
         if accumulation_step is not None and accumulation_step != self._last_micro_batch:
             self._open_iteration = iteration
             return
@@ -203,14 +207,16 @@ class ExperimentTracker(TrackerBase):
         """Mark the start of a gradient step (the Trainer's ``on_step_begin``): time before it,
         such as data loading, counts as "other" rather than training."""
         self.clock.anchor()
-        self.progress.anchor(
-            self.clock.ledger.training_clock(), self.run.tokens_seen, self.run.gradient_steps
-        )
+        if not self.progress.anchored:
+            self.progress.anchor(
+                self.clock.ledger.training_clock(), self.run.tokens_seen, self.run.gradient_steps
+            )
 
     def step_end(self, gradient_steps: int) -> None:
         """Mark the end of a gradient step (the Trainer's ``on_step_end``)."""
         if self.is_main_process and not self._finished:
-            self._close_step(self.clock.now(), gradient_steps)
+            self.clock.close_step(self.clock.now())
+            self.run.gradient_steps = gradient_steps
 
     def log_train_values(
         self,

@@ -80,6 +80,7 @@ class TrackerBase:
             config.writer_block_timeout,
         )
         self._last_micro_batch = config.gradient_accumulation_steps - 1
+        self._log_every = config.log_every_steps
         self._open_iteration: int | None = None
         self._warned: set[str] = set()
         self._finished = False
@@ -132,18 +133,14 @@ class TrackerBase:
 
     def _complete_step(self, steps: int) -> None:
         self._open_iteration = None
-        now = self.clock.now()
-        self._close_step(now, steps)
-        if steps % self.config.log_every_steps == 0:
-            self._train_record(now)
-
-    def _close_step(self, now: float, gradient_steps: int) -> None:
-        self.clock.close_step(now)
-        self.run.gradient_steps = gradient_steps
+        clock = self.clock
+        now = clock.now()
+        clock.close_step(now)
+        self.run.gradient_steps = steps
         if not self.progress.anchored:  # a hand-written loop: the window opens after step one
-            self.progress.anchor(
-                self.clock.ledger.training_clock(), self.run.tokens_seen, gradient_steps
-            )
+            self.progress.anchor(clock.ledger.training_clock(), self.run.tokens_seen, steps)
+        if steps % self._log_every == 0:
+            self._train_record(now)
 
     def set_token_totals(
         self, tokens_seen: int | None, token_kinds: Mapping[str, int] | None = None

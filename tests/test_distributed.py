@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.launch import accelerate_launch
 from tests.support.runs import metrics_rows, strict_json
 from tests.support.tiny import PaddedDataset
 from tests.support.wandb_reader import find_offline_runs, wait_for_exit
@@ -19,40 +16,9 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_accelerate_launch_two_processes(tmp_path):
-    port = str(free_port())
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "OMP_NUM_THREADS": "1",
-        "MASTER_PORT": port,
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        port,
-        str(ROOT / "tests" / "support" / "ddp_train.py"),
-        str(tmp_path / "out"),
-    ]
-    result = subprocess.run(
-        command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300
+    result = accelerate_launch(
+        ROOT / "tests" / "support" / "ddp_train.py", str(tmp_path / "out"), cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     ranks = [json.loads(path.read_text()) for path in (tmp_path / "out").glob("rank_*.json")]
