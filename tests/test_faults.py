@@ -60,11 +60,6 @@ def config(output_dir, **overrides) -> ExperimentConfig:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12 item 2: a signal during finish() ends the drain (rows lost, no "
-    "'interrupted' summary); the fix is in the engine's finish",
-)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signals_during_finish(tmp_path, signum):
     tally = Tally(f"{signal.Signals(signum).name} during finish()")
