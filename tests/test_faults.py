@@ -22,7 +22,7 @@ import threading
 import pytest
 
 import hf_tracking.backends.local as local_module
-from hf_tracking import ExperimentConfig, ExperimentTracker
+from hf_tracking import ExperimentTracker
 from hf_tracking.backends import LocalRunStore
 from tests.support.faults import BlockingLocalStore
 from tests.support.harness import (
@@ -35,8 +35,8 @@ from tests.support.harness import (
     scan_jsonl,
     wait_bounded,
 )
+from tests.support.stores import config
 
-SMALL = {"vocab_size": 64, "d_model": 32, "num_layers": 2, "num_heads": 2, "seq_length": 16}
 EXIT_BOUND = 30.0
 
 
@@ -44,19 +44,6 @@ def local_report(summary: dict | None) -> dict:
     if summary is None:
         return {}
     return next((r for r in summary.get("backends", []) if r["name"] == "local"), {})
-
-
-def config(output_dir, **overrides) -> ExperimentConfig:
-    settings = {
-        **SMALL,
-        "output_dir": str(output_dir),
-        "experiment_name": "fault",
-        "log_every_steps": 1,
-        "wandb_mode": "disabled",
-        "track_memory": False,
-        **overrides,
-    }
-    return ExperimentConfig(**settings)
 
 
 @pytest.mark.slow

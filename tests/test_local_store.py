@@ -1,5 +1,5 @@
-"""The local run store: repaired after a failed write, counts that equal the file, one writer
-per run directory."""
+"""The local run store: repaired after a failed write, counts that equal the file, a resume on
+a full disk (one writer per run directory: tests/test_lock.py)."""
 
 from __future__ import annotations
 
@@ -9,61 +9,16 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import hf_tracking.backends.local as local_module
-from hf_tracking import ExperimentConfig, ExperimentTracker
+from hf_tracking import ExperimentTracker
 from hf_tracking.backends import LocalRunStore, WandbBackend
-from hf_tracking.backends.base import Record, RunInfo
-from hf_tracking.backends.lock import RunDirLocked
-
-ROOT = Path(__file__).resolve().parents[1]
-SMALL = {"vocab_size": 64, "d_model": 32, "num_layers": 2, "num_heads": 2, "seq_length": 16}
-
-
-def config(output_dir, **overrides) -> ExperimentConfig:
-    settings = {
-        **SMALL,
-        "output_dir": str(output_dir),
-        "experiment_name": "run",
-        "log_every_steps": 1,
-        "wandb_mode": "disabled",
-        "track_memory": False,
-        **overrides,
-    }
-    return ExperimentConfig(**settings)
-
-
-def run_info(run_dir: Path) -> RunInfo:
-    return RunInfo(
-        name="run",
-        run_dir=str(run_dir),
-        output_dir=str(run_dir.parent),
-        project="p",
-        entity=None,
-        tags=[],
-        notes="",
-        config={},
-    )
-
-
-def file_lines(path: Path) -> tuple[int, int]:
-    """(whole JSON lines, lines that are not JSON) of a JSONL file; a torn tail counts as bad."""
-    whole = bad = 0
-    for line in path.read_bytes().split(b"\n"):
-        if not line:
-            continue
-        try:
-            json.loads(line)
-            whole += 1
-        except ValueError:
-            bad += 1
-    return whole, bad
+from hf_tracking.backends.base import Record
+from tests.support.stores import config, file_lines, run_info
 
 
 def local_report(summary_path: Path) -> dict:
@@ -188,87 +143,6 @@ def test_a_disk_that_stays_full_says_why_there_is_no_summary_once(tmp_path, capf
     err = capfd.readouterr().err
     assert err.count("could not write the summary") == 1
     assert "No space left on device" in err
-
-
-# ---------------------------------------------------------------------- one writer per run
-def first_session(tmp_path: Path, steps: int = 3) -> Path:
-    tracker = ExperimentTracker(
-        config(tmp_path, experiment_name="shared"), backends=[LocalRunStore()]
-    )
-    for _ in range(steps):
-        tracker.log_train_step(loss=0.5, tokens=1)
-    tracker.finish()
-    state_path = tmp_path / "state.json"
-    state_path.write_text(json.dumps(tracker.state_dict()))
-    return state_path
-
-
-def writer(tmp_path: Path, state_path: Path, rows: int, loss: float, hold: bool):
-    command = [
-        sys.executable,
-        str(ROOT / "tests" / "support" / "resume_writer.py"),
-        str(tmp_path),
-        str(state_path),
-        str(rows),
-        str(loss),
-    ]
-    return subprocess.Popen(
-        command + (["--hold"] if hold else []),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-
-
-@pytest.mark.slow
-def test_two_processes_resuming_one_run(tmp_path):
-    state_path = first_session(tmp_path)
-    holder = writer(tmp_path, state_path, 3000, 1.0, hold=True)
-    assert holder.stdout.readline().strip() == "ready"
-    second = writer(tmp_path, state_path, 3000, 2.0, hold=False)
-    out, _ = second.communicate(timeout=120)
-    refused = json.loads(out.splitlines()[-1])
-    holder.stdin.write("go\n")
-    holder.stdin.flush()
-    out, _ = holder.communicate(timeout=120)
-    kept = json.loads(out.splitlines()[-1])
-    assert refused["status"] == "failed" and "being written by another process" in refused["error"]
-    assert f"pid {holder.pid}" in refused["error"]
-    assert (refused["records_written"], refused["records_lost"]) == (0, 3000)
-    assert (kept["records_written"], kept["records_lost"], kept["lock"]) == (3000, 0, "released")
-    rows = [
-        json.loads(line)
-        for line in (tmp_path / "shared" / "metrics.jsonl").read_text().splitlines()
-    ]
-    assert [row["time/gradient_steps"] for row in rows] == list(range(1, 3004))
-    assert {row["train/loss"] for row in rows[3:]} == {1.0}
-
-
-@pytest.mark.slow
-def test_the_lock_goes_with_the_process(tmp_path):
-    """kill -9 of the writer frees the run for the next resume; a finished one too."""
-    state_path = first_session(tmp_path)
-    holder = writer(tmp_path, state_path, 10, 1.0, hold=True)
-    assert holder.stdout.readline().strip() == "ready"
-    holder.send_signal(signal.SIGKILL)
-    holder.wait(timeout=30)
-    for loss in (2.0, 3.0):  # after a kill, then after a finish
-        resumed = writer(tmp_path, state_path, 10, loss, hold=False)
-        out, _ = resumed.communicate(timeout=120)
-        report = json.loads(out.splitlines()[-1])
-        assert (report["records_written"], report["error"]) == (10, None)
-
-
-def test_a_second_store_in_the_same_process_is_refused(tmp_path):
-    run = run_info(tmp_path / "run")
-    first, second = LocalRunStore(), LocalRunStore()
-    first.start(run)
-    with pytest.raises(RunDirLocked, match="another tracker of this process"):
-        second.start(run)
-    first.finish("finished", 0)
-    second.start(run)
-    second.finish("finished", 0)
 
 
 def test_a_resume_on_a_full_disk_cuts_in_place_and_keeps_the_session(tmp_path, monkeypatch):
