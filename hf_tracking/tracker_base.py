@@ -75,7 +75,12 @@ class TrackerBase:
         self.backends = list(backends) if backends is not None else []
         if backends is None and self.is_main_process:
             self.backends = build_backends(config)
-        self.session = RunSession(config.output_dir, self.backends, config.backend_finish_timeout)
+        self.session = RunSession(
+            config.output_dir,
+            self.backends,
+            config.backend_finish_timeout,
+            config.writer_block_timeout,
+        )
         self._last_micro_batch = config.gradient_accumulation_steps - 1
         self._log_every = config.log_every_steps
         self._open_iteration: int | None = None

@@ -10,6 +10,7 @@ is finished with exit code 1. Anything a library prints goes to stderr, never in
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -47,6 +48,9 @@ def _start(message: dict[str, Any]) -> Any:
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process decides when to stop
+    # wandb logs to a debug file in the run directory: on a full disk every log call would print
+    # a traceback; the failure reaches the training process through the protocol instead.
+    logging.raiseExceptions = False
     if hasattr(os, "nice"):
         os.nice(10)  # where cores are short, training goes first (W&B's service inherits this)
     answers = _protocol_stream()

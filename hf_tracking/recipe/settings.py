@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tracking.config import ExperimentConfig, _coerce, read_mapping
+from hf_tracking.config_files import parse_yaml_value
 from hf_tracking.errors import ConfigError
 
 logger = logging.getLogger("hf_tracking")
@@ -192,17 +193,13 @@ def recipe_from_dict(
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``"training.max_steps=6"`` → ``("training.max_steps", 6)``; the value is read as YAML."""
-    import yaml
-
+    """``"training.max_steps=6"`` → ``("training.max_steps", 6)``; the value is read as YAML,
+    under the limits of a config file."""
     key, separator, raw = str(text).partition("=")
     key = key.strip()
     if not separator or not key:
         raise ConfigError(f"--set needs key=value, got {text!r}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {key}: cannot read the value {raw!r}") from None
+    value = parse_yaml_value(raw, f"--set {key}") if raw.strip() else None
     return key, value
 
 

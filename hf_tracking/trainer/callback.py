@@ -34,6 +34,7 @@ from typing import Any
 from transformers.trainer_callback import CallbackHandler, ExportableState, TrainerCallback
 
 from hf_tracking.config import ExperimentConfig
+from hf_tracking.redact import add_secret
 from hf_tracking.tokens import TokenCounter
 from hf_tracking.tracker import ExperimentTracker
 from hf_tracking.trainer import logs as trainer_logs
@@ -92,6 +93,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self.finished_tracker.finish()
         warn_if_independent(args)
         self._sum_over_processes = args.world_size > 1
+        add_secret(getattr(args, "hub_token", None))  # to_sanitized_dict() hides it, text may not
         tracker = ExperimentTracker(
             resolve_config(self.config, args, state, model),
             model,
