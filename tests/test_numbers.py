@@ -47,7 +47,7 @@ def test_an_iteration_that_moves_on_is_a_step_whatever_accumulation_step_said(tm
     tracker.flush()
     steps = [row["time/gradient_steps"] for row in metrics_rows(tracker.run_dir)]
     assert steps == list(range(10, 1000, 10))
-    assert len(tracker.window._losses) <= 2 * 10  # the window never outgrows a logging interval
+    assert len(tracker.window.losses) <= 2 * 10  # the window never outgrows a logging interval
     tracker.finish()
     last = metrics_rows(tracker.run_dir)[-1]
     assert (last["time/gradient_steps"], last["time/tokens_seen"]) == (1000, 6000)
