@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from hf_tracking import ExperimentTracker
 from hf_tracking.backends.mlflow import MAX_PARAM_VALUE, mlflow_key
+from tests.support.backend_readers import read_history, under_mlflow_names
 from tests.support.backend_runs import (
     FIRST_STEPS,
     ODD_CUSTOM,
     backend_config,
+    expected_points,
     fresh_then_resumed,
+    train,
 )
 from tests.support.runs import strict_json
 
@@ -22,20 +26,6 @@ pytest.importorskip("mlflow")
 def default_store(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
-
-
-def read_history(client, run_id: str) -> dict[str, list[tuple[int, float]]]:
-    run = client.get_run(run_id)
-    return {
-        key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
-        for key in run.data.metrics
-    }
-
-
-def under_mlflow_names(points: dict) -> dict:
-    """The expected points under MLflow's names. MLflow keeps a point once: the axes of a
-    validation row equal those of the training row at the same step, in the same batch."""
-    return {mlflow_key(key): sorted(set(values)) for key, values in points.items()}
 
 
 @pytest.mark.parametrize("started", [True, False], ids=["saved-run-id", "run-found-by-name"])
@@ -73,9 +63,6 @@ def test_mlflow_holds_the_local_history_fresh_and_after_a_resume(tmp_path, start
 def test_mlflow_fresh_run_has_every_point(tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from hf_tracking import ExperimentTracker
-    from tests.support.backend_runs import expected_points, train
-
     tracker = ExperimentTracker(backend_config(tmp_path, "mlflow", notes="x" * 2000))
     train(tracker, 1, FIRST_STEPS, 0.0)
     tracker.log_final({"final/runtime": 12.5})
@@ -98,8 +85,6 @@ def test_mlflow_key_mapping():
 
 def test_mlflow_tracking_uri_from_the_environment(tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
-
-    from hf_tracking import ExperimentTracker
 
     uri = f"sqlite:///{Path(tmp_path) / 'elsewhere.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from hf_tracking.backends.tensorboard import tensorboard_tag
+from tests.support.backend_readers import as_float32, read_scalars
 from tests.support.backend_runs import (
     FIRST_STEPS,
     LAST_STEP,
@@ -18,28 +18,7 @@ from tests.support.backend_runs import (
 from tests.support.runs import strict_json
 
 pytest.importorskip("tensorboardX")
-event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
-
-
-def read_scalars(logdir: Path) -> tuple[dict[str, list[tuple[int, float]]], object]:
-    """Every scalar as TensorBoard shows it (purged points left out), and the accumulator."""
-    accumulator = event_accumulator.EventAccumulator(
-        str(logdir), size_guidance={event_accumulator.SCALARS: 0, event_accumulator.TENSORS: 0}
-    )
-    accumulator.Reload()
-    points = {}
-    for tag in accumulator.Tags()["scalars"]:
-        if kept := sorted((event.step, event.value) for event in accumulator.Scalars(tag)):
-            points[tag] = kept  # a tag whose points were all purged keeps its name only
-    return points, accumulator
-
-
-def as_float32(points: dict[str, list[tuple[int, float]]]) -> dict[str, list[tuple[int, float]]]:
-    """The expected points under their TensorBoard tags, at TensorBoard's float32 precision."""
-    return {
-        tensorboard_tag(key): sorted((step, float(np.float32(value))) for step, value in values)
-        for key, values in points.items()
-    }
+pytest.importorskip("tensorboard")
 
 
 def read_hparams(directory: Path) -> tuple[object, set[str], dict]:
