@@ -31,8 +31,4 @@ def _items(config: Mapping[str, Any], prefix: str, separator: str) -> Iterator[t
 
 def numeric_values(values: Mapping[str, Any]) -> dict[str, float]:
     """The numbers of a record (booleans as 0/1); None and anything else left out."""
-    return {
-        key: float(value)
-        for key, value in values.items()
-        if isinstance(value, (bool, int, float)) and value is not None
-    }
+    return {key: float(value) for key, value in values.items() if isinstance(value, (int, float))}

@@ -6,7 +6,9 @@ The experiment is ``MLFLOW_EXPERIMENT_NAME`` when set, else the config's ``proje
 run is named after the experiment.
 
 What: every key of every record as a metric with ``step`` = ``time/gradient_steps``, sent with
-``log_batch`` (1000 metrics a call) on the backend's own worker thread; ``final/*`` values too.
+``log_batch`` on the backend's own worker thread, at most once a second (1000 metrics a call)
+and at finish; ``final/*`` values too. A failed call loses the points gathered since the last
+one (the summary counts as lost only the records of the batch in hand).
 Params: the flattened config (``trainer.learning_rate``), 100 a call, values cut to 500
 characters (the limit of older servers; the whole config is in the run's ``config.yaml``). Tags:
 the config's tags (``tag: "true"``), notes as the run's description, ``hf_tracking.run_dir``.
@@ -45,6 +47,7 @@ MAX_PARAM_VALUE = 500
 MAX_KEY = 250
 PARAMS_PER_CALL = 100
 METRICS_PER_CALL = 1000
+SEND_SECONDS = 1.0
 RUN_STATUS = {"interrupted": "KILLED"}
 _NOT_IN_A_KEY = re.compile(r"[^\w\-. :/]")
 
@@ -76,6 +79,8 @@ class MlflowBackend(Backend):
         self.resumed = False
         self.points_deleted = 0
         self._saved: dict[str, Any] = {}
+        self._pending: list[Any] = []
+        self._sent_at = 0.0
 
     def state_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "tracking_uri": self.tracking_uri}
@@ -160,22 +165,31 @@ class MlflowBackend(Backend):
             self.client.log_batch(self.run_id, params=chunk)
 
     def log_batch(self, records: list[Record]) -> None:
+        """Points are sent at most once a second (and at finish): a call costs MLflow's SQL
+        store tens of milliseconds whatever its size, so one call for a second of steps rather
+        than one per step."""
         from mlflow.entities import Metric
 
         timestamp = int(time.time() * 1000)
-        metrics = []
         for record in records:
             values = numeric_values(record.values)
             step = int(values.get(STEP_KEY, 0))
-            metrics.extend(
+            self._pending.extend(
                 Metric(mlflow_key(key), value, timestamp, step) for key, value in values.items()
             )
-        for chunk in _chunks(metrics, METRICS_PER_CALL):
+        if time.monotonic() - self._sent_at >= SEND_SECONDS:
+            self._send()
+
+    def _send(self) -> None:
+        pending, self._pending = self._pending, []
+        self._sent_at = time.monotonic()
+        for chunk in _chunks(pending, METRICS_PER_CALL):
             self.client.log_batch(self.run_id, metrics=chunk)
 
     def finish(self, status: str, exit_code: int) -> None:
         if self.client is None or self.run_id is None:
             return
+        self._send()
         state = "FINISHED" if exit_code == 0 else RUN_STATUS.get(status, "FAILED")
         self.client.set_terminated(self.run_id, status=state)
 
