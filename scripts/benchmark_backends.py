@@ -176,7 +176,12 @@ def benchmark(rounds: int, steps: int, threads: int, temp: Path) -> dict[str, An
         for measure in ("train_s", "to_exit_s")
     }
     for name, measured in runs.items():
-        entry: dict[str, Any] = {"global_steps": [run["global_step"] for run in measured]}
+        entry: dict[str, Any] = {
+            "global_steps": [run["global_step"] for run in measured],
+            "per_round": {
+                m: [round(run[m], 3) for run in measured] for m in ("train_s", "to_exit_s")
+            },
+        }
         for measure in ("train_s", "to_exit_s"):
             values = [run[measure] for run in measured]
             median = statistics.median(values)
