@@ -113,34 +113,49 @@ def test_a_hanging_backend_is_given_up_after_its_finish_timeout(tmp_path):
     assert summary["mlflow"]["records_written"] == summary["local"]["records_written"]
 
 
-@pytest.mark.slow
-def test_backends_chosen_by_the_environment_under_report_to_hf_tracking(tmp_path, monkeypatch):
-    from mlflow.tracking import MlflowClient
-
-    monkeypatch.setenv("HF_TRACKING_BACKENDS", "tensorboard,mlflow")
-    args = training_arguments(
-        str(tmp_path / "out"), max_steps=6, logging_steps=1, eval_steps=3, save_steps=3
-    )
+def trainer_run(args, resume_from: str | None = None) -> tuple[dict, Path]:
+    """A Trainer run with ``report_to="hf_tracking"``; its summary and run directory."""
     trainer = Trainer(
         model=tiny_model(),
         args=args,
         train_dataset=PaddedDataset(32),
         eval_dataset=PaddedDataset(8, seed=1),
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from)
     (callback,) = [c for c in trainer.callback_handler.callbacks if hasattr(c, "wait_for_backends")]
     callback.wait_for_backends()
     summary = strict_json(callback.summary_path)
-    assert [r["name"] for r in summary["backends"]] == ["local", "tensorboard", "mlflow"]
-    run_dir = Path(summary["run_dir"])
+    return summary, Path(summary["run_dir"])
+
+
+def assert_backends_hold(run_dir: Path, project: str) -> str:
+    """TensorBoard and MLflow show exactly ``metrics.jsonl``; returns the MLflow run id."""
+    from mlflow.tracking import MlflowClient
+
     expected = expected_points(run_dir)
     assert [s for s, _ in expected["train/loss"]] == [1, 2, 3, 4, 5, 6]
     assert [s for s, _ in expected["val/loss"]] == [3, 6]
     read, _ = read_scalars(run_dir / "tensorboard")
     assert read == as_float32(expected)
     client = MlflowClient(tracking_uri=f"sqlite:///{run_dir.parent}/mlflow.db")
-    (run,) = client.search_runs(
-        [client.get_experiment_by_name(summary["config"]["project"]).experiment_id]
-    )
+    (run,) = client.search_runs([client.get_experiment_by_name(project).experiment_id])
     assert read_history(client, run.info.run_id) == under_mlflow_names(expected)
     assert run.data.params["trainer.max_steps"] == "6"
+    return run.info.run_id
+
+
+@pytest.mark.slow
+def test_backends_chosen_by_the_environment_under_report_to_hf_tracking(tmp_path, monkeypatch):
+    """Fresh, then resumed from the step-3 checkpoint of the same 6 steps: one history."""
+    monkeypatch.setenv("HF_TRACKING_BACKENDS", "tensorboard,mlflow")
+    args = training_arguments(
+        str(tmp_path / "out"), max_steps=6, logging_steps=1, eval_steps=3, save_steps=3
+    )
+    summary, run_dir = trainer_run(args)
+    assert [r["name"] for r in summary["backends"]] == ["local", "tensorboard", "mlflow"]
+    run_id = assert_backends_hold(run_dir, summary["config"]["project"])
+    resumed, resumed_dir = trainer_run(args, resume_from=str(tmp_path / "out" / "checkpoint-3"))
+    assert resumed_dir == run_dir
+    assert assert_backends_hold(run_dir, summary["config"]["project"]) == run_id
+    assert reports(resumed)["tensorboard"]["purge_step"] == 4
+    assert reports(resumed)["mlflow"]["points_deleted_on_resume"] > 0

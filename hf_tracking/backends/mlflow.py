@@ -7,7 +7,8 @@ run is named after the experiment.
 
 What: every key of every record as a metric with ``step`` = ``time/gradient_steps``, sent with
 ``log_batch`` on the backend's own worker thread, at most once a second (1000 metrics a call)
-and at finish; ``final/*`` values too. A failed call loses the points gathered since the last
+and at finish; ``final/*`` values too. A point equal to the previous one of its key (same step,
+same value: the axes of a validation row logged at the step of a training row) is sent once. A failed call loses the points gathered since the last
 one (the summary counts as lost only the records of the batch in hand).
 Params: the flattened config (``trainer.learning_rate``), 100 a call, values cut to 500
 characters (the limit of older servers; the whole config is in the run's ``config.yaml``). Tags:
@@ -80,6 +81,9 @@ class MlflowBackend(Backend):
         self.points_deleted = 0
         self._saved: dict[str, Any] = {}
         self._pending: list[Any] = []
+        # Per key, the last point sent: a point equal to it (the axes of a validation row at
+        # the step of a training row) adds nothing to MLflow's history and is left out.
+        self._last_point: dict[str, tuple[int, float]] = {}
         self._sent_at = 0.0
 
     def state_dict(self) -> dict[str, Any]:
@@ -174,9 +178,11 @@ class MlflowBackend(Backend):
         for record in records:
             values = numeric_values(record.values)
             step = int(values.get(STEP_KEY, 0))
-            self._pending.extend(
-                Metric(mlflow_key(key), value, timestamp, step) for key, value in values.items()
-            )
+            for key, value in values.items():
+                name = mlflow_key(key)
+                if self._last_point.get(name) != (step, value):
+                    self._last_point[name] = (step, value)
+                    self._pending.append(Metric(name, value, timestamp, step))
         if time.monotonic() - self._sent_at >= SEND_SECONDS:
             self._send()
 

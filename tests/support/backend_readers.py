@@ -47,6 +47,6 @@ def read_history(client: Any, run_id: str) -> Points:
 
 
 def under_mlflow_names(points: Points) -> Points:
-    """The expected points under MLflow's names. MLflow keeps a point once: the axes of a
-    validation row equal those of the training row at the same step, in the same batch."""
+    """The expected points under MLflow's names, each (step, value) once: the backend leaves
+    out a point equal to the previous one of its key (the axes of a validation row)."""
     return {mlflow_key(key): sorted(set(values)) for key, values in points.items()}
