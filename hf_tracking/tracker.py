@@ -184,8 +184,8 @@ class ExperimentTracker(TrackerBase):
         Every argument is checked before anything is counted: a bad value raises an error
         naming it and leaves the tracker as it was. With ``torch.distributed`` on several
         processes, every rank calls it and tokens are summed over the ranks on logging steps
-        (:mod:`hf_tracking.engine.rank_tokens`; ``sum_tokens_over_ranks: false`` when only rank
-        zero calls: its tokens are then taken as they are).
+        (:mod:`hf_tracking.engine.rank_tokens`: a loop calling on rank zero only counts rank
+        zero's tokens, with one warning; ``sum_tokens_over_ranks: false`` takes them as given).
         """
         if self._finished or (not self.is_main_process and self.rank_tokens() is None):
             return

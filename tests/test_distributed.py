@@ -76,6 +76,21 @@ def test_hand_written_loop_sums_tokens_over_ranks(tmp_path):
     assert summary["world_size"] == 2
 
 
+def test_a_loop_that_logs_on_rank_zero_only_counts_its_own_tokens_and_never_hangs(tmp_path):
+    result = launch(tmp_path, "ddp_loop.py", str(tmp_path / "out"), "--rank-zero-only")
+    (rank_zero,) = [
+        json.loads(path.read_text())
+        for path in (tmp_path / "out").glob("rank_*.json")
+        if json.loads(path.read_text())["rank"] == 0
+    ]
+    own = [sum(rank_zero["tokens_per_step"][:steps]) for steps in range(6)]
+    (summary_path,) = (tmp_path / "experiments").glob("*_summary.json")
+    rows = metrics_rows(strict_json(summary_path)["run_dir"])
+    for row in rows:
+        assert row["time/tokens_seen"] == own[row["time/gradient_steps"]], row
+    assert result.stderr.count("only some of the 2 ranks call log_train_step") == 1
+
+
 def test_a_process_group_the_trainer_does_not_use_gives_independent_runs(tmp_path):
     port = str(free_port())
     environment = {

@@ -1,6 +1,7 @@
 """A hand-written DDP loop for `accelerate launch --multi_gpu --num_processes 2` on the CPU (gloo):
 every rank calls ``log_train_step`` with its own real tokens (each rank's shard has other
-padding), rank zero alone validates and saves. Each rank reports its tokens per step to a file."""
+padding), rank zero alone validates and saves. Each rank reports its tokens per step to a file.
+With ``--rank-zero-only`` only rank zero calls the tracker (a loop that must not hang)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.support.tiny import PaddedDataset, tiny_model
 STEPS, ACCUMULATION, BATCH = 5, 2, 4
 
 
-def main(output_dir: str) -> None:
+def main(output_dir: str, rank_zero_only: bool) -> None:
     dist.init_process_group("gloo")
     rank = dist.get_rank()
     model = torch.nn.parallel.DistributedDataParallel(tiny_model())
@@ -43,15 +44,16 @@ def main(output_dir: str) -> None:
             (loss / ACCUMULATION).backward()
             tokens = batch["attention_mask"].sum()
             step_tokens += int(tokens)
-            tracker.log_train_step(
-                loss.detach(), 1e-3, tokens=tokens, iteration=iteration,
-                accumulation_step=micro_step,
-            )  # fmt: skip
+            if rank == 0 or not rank_zero_only:
+                tracker.log_train_step(
+                    loss.detach(), 1e-3, tokens=tokens, iteration=iteration,
+                    accumulation_step=micro_step,
+                )  # fmt: skip
         optimizer.step()
         optimizer.zero_grad()
         tokens_per_step.append(step_tokens)
         steps = iteration + 1
-        if steps == 3:
+        if steps == 3 and (rank == 0 or not rank_zero_only):
             tracker.sync_tokens()  # every rank: the row between logging steps is exact too
         if rank == 0 and steps in (2, 3, 4):
             tracker.log_validation(loss.item() + 0.1)
@@ -64,7 +66,7 @@ def main(output_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], rank_zero_only="--rank-zero-only" in sys.argv)
     # torch's gloo teardown at interpreter exit aborts or deadlocks now and then: leave without it.
     sys.stdout.flush()
     sys.stderr.flush()
