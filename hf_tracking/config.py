@@ -18,14 +18,12 @@ from typing import Any
 
 from hf_tracking.config_files import read_mapping
 from hf_tracking.errors import ConfigError
-from hf_tracking.metrics.params import format_count, gpt2_parameter_breakdown, parse_size_label
+from hf_tracking.metrics.params import gpt2_parameter_breakdown, size_label_report
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
 MAX_NAME_LENGTH = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._+-]+")
-# A label within this factor of a count is taken to describe it.
-_LABEL_TOLERANCE = 1.25
 # Integers above 2**53 are not exact as floats, and products of them (FLOPs) would overflow.
 MAX_INT = 2**53
 # Timeouts are passed to thread joins and waits, which refuse values past about 2.9e8 years.
@@ -219,49 +217,8 @@ class ExperimentConfig:
         Returns the numbers and a plain-language ``message``; ``label_matches`` is False when the
         label is further than 25% from both the total and the non-embedding count.
         """
-        estimate = self.estimate_parameters()
         actual = sum(p.numel() for p in model.parameters()) if model is not None else None
-        counted = actual if actual is not None else estimate["total"]
-        labelled = parse_size_label(self.model_size)
-        non_embedding = estimate["non_embedding"]
-        embeddings = counted - non_embedding
-        result: dict[str, Any] = {
-            "label": self.model_size,
-            "label_parameters": labelled,
-            "estimated_total": estimate["total"],
-            "estimated_non_embedding": non_embedding,
-            "actual_total": actual,
-            "estimate_matches_model": None if actual is None else actual == estimate["total"],
-        }
-        counts = (
-            f"{format_count(counted)} parameters ({format_count(embeddings)} of them embeddings)"
-        )
-        if labelled is None:
-            result["label_matches"] = None
-            result["message"] = (
-                f"model_size {self.model_size!r} is not a size; the model has {counts}"
-            )
-        elif _close(labelled, counted):
-            result["label_matches"] = True
-            result["message"] = f"model_size {self.model_size} matches: {counts}"
-        elif _close(labelled, non_embedding):
-            result["label_matches"] = True
-            result["message"] = (
-                f"model_size {self.model_size} matches the non-embedding count "
-                f"{format_count(non_embedding)}; the whole model has {counts}"
-            )
-        else:
-            result["label_matches"] = False
-            result["message"] = (
-                f"model_size says {self.model_size} but the model has {counts}; "
-                f"non-embedding {format_count(non_embedding)}"
-            )
-        if actual is not None and actual != estimate["total"]:
-            result["message"] += (
-                f"; the estimate from the config ({format_count(estimate['total'])}) differs "
-                "from the model: its sizes do not match the config"
-            )
-        return result
+        return size_label_report(self.model_size, self.estimate_parameters(), actual)
 
 
 def _checked_init(generated: Callable[..., None]) -> Callable[..., None]:
@@ -310,10 +267,6 @@ def as_config(config: Any) -> ExperimentConfig:
     raise ConfigError(
         f"config must be an ExperimentConfig, a mapping or a path, got {type(config).__name__}"
     )
-
-
-def _close(a: float, b: float) -> bool:
-    return b > 0 and a > 0 and max(a, b) / min(a, b) <= _LABEL_TOLERANCE
 
 
 def _where(source: str | None) -> str:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,9 +44,6 @@ from hf_tracking.system import path_size
 from hf_tracking.tracker_base import TrackerBase
 
 logger = logging.getLogger("hf_tracking")
-# Runs whose training ended but which stay open for evaluations after it: held here so that the
-# exit hooks (which hold runs weakly) still find and finish them once the Trainer is gone.
-_open_after_training: set[ExperimentTracker] = set()
 
 
 class ExperimentTracker(TrackerBase):
@@ -83,7 +79,7 @@ class ExperimentTracker(TrackerBase):
                 return self.session.summary_path if save_summary else None
             self._finished = True
         lifecycle.untrack(self)
-        _open_after_training.discard(self)
+        self._open_after_training.discard(self)
         if not self.is_main_process:
             return None
         with lifecycle.finishing(self):
@@ -103,48 +99,6 @@ class ExperimentTracker(TrackerBase):
         self.session.save_summary = save_summary
         exit_code = 0 if run.status == "finished" else 1
         return self.session.close(run.status, exit_code, self.snapshot, wait)
-
-    def end_training(self, timeout: float = 5.0) -> Path | None:
-        """End the training part of the run (the Trainer's ``on_train_end``): the last window's
-        record and the final figures are logged, the clock stops and a complete summary is
-        written before this returns (and every record has reached the backends, up to
-        ``timeout`` seconds). The backends stay open: evaluations after training are logged at
-        the final step and update the summary, until :meth:`finish` (at exit, or by the next
-        ``train()``). Returns the summary path (None on a non-main process)."""
-        if not self.is_main_process or self._finished:
-            return None
-        if self.run.status == "running":
-            self.run.status = "finished"
-        self._close_training()
-        _open_after_training.add(self)
-        assert self.session.dispatcher is not None
-        written = threading.Event()
-        self.session.write_summary_soon(self.snapshot())
-        self.session.dispatcher.put(written.set)  # runs after the summary's write
-        if written.wait(timeout):
-            self.session.flush(timeout)  # remote backends started: their reports are known
-        return self.session.summary_path
-
-    def _close_training(self) -> None:
-        """The end of training, once: the open window's record, the clock stopped, the final
-        figures. Later rows (evaluations after training) are at the final step and wallclock."""
-        if self._training_closed:
-            return
-        self._training_closed = True
-        run = self.run
-        self.start()
-        if self._steps_by_iteration and self._open_iteration is not None:
-            # The loop's last open step (no collective here: finish runs on rank zero only).
-            self.clock.close_step(self.clock.now())
-            self.run.gradient_steps = self._open_iteration + 1
-        if self.window.has_losses and run.gradient_steps > run.logged_step:
-            self._train_record(self.clock.now())
-        self._sync_tokens()
-        self.clock.ledger.stop()
-        if run.final_trainer_metrics:
-            values = self._axes(self.clock.now())
-            values.update(run.final_trainer_metrics)
-            self._dispatch(Record("final", values))
 
     def mark_interrupted(self, reason: str) -> None:
         """A signal arrived while the run was finishing: its summary says "interrupted"."""
@@ -400,21 +354,3 @@ class ExperimentTracker(TrackerBase):
         self.run.final_trainer_metrics.update(metrics)
 
     # ================================================================== state
-    def note_resumed_checkpoint(self, path: str | os.PathLike) -> None:
-        """List the checkpoint a run resumed from: its state was saved before its save ended."""
-        run = self.run
-        if not any(entry["step"] == run.gradient_steps for entry in run.checkpoints):
-            run.checkpoints.append(
-                {
-                    "path": str(path),
-                    "step": run.gradient_steps,
-                    "is_best": False,
-                    "seconds": None,
-                    "wallclock_hours": None,
-                }
-            )
-
-    # ================================================================== internals
-    def observe_seq_length(self, seq_length: int) -> None:
-        """The sequence length the model actually sees, when it differs from the config's."""
-        self.compute.observe_seq_length(seq_length)

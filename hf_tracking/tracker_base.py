@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from hf_tracking import lifecycle
 from hf_tracking.backends.base import Backend, Record, RunInfo
@@ -44,6 +44,10 @@ CARRIED_SAMPLES = 512
 
 class TrackerBase:
     """State and composition of one tracked run; use :class:`~hf_tracking.ExperimentTracker`."""
+
+    # Runs whose training ended but which stay open for evaluations after it: held here so that
+    # the exit hooks (which hold runs weakly) still find and finish them once the Trainer is gone.
+    _open_after_training: ClassVar[set[TrackerBase]] = set()
 
     def __init__(
         self,
@@ -171,6 +175,67 @@ class TrackerBase:
                 self.run.tokens_seen += ranks.take_sum()
             if self.is_main_process:
                 self._train_record(now)
+
+    def end_training(self, timeout: float = 5.0) -> Path | None:
+        """End the training part of the run (the Trainer's ``on_train_end``): the last window's
+        record and the final figures are logged, the clock stops and a complete summary is
+        written before this returns (and every record has reached the backends, up to
+        ``timeout`` seconds). The backends stay open: evaluations after training are logged at
+        the final step and update the summary, until :meth:`finish` (at exit, or by the next
+        ``train()``). Returns the summary path (None on a non-main process)."""
+        if not self.is_main_process or self._finished:
+            return None
+        if self.run.status == "running":
+            self.run.status = "finished"
+        self._close_training()
+        self._open_after_training.add(self)
+        assert self.session.dispatcher is not None
+        written = threading.Event()
+        self.session.write_summary_soon(self.snapshot())
+        self.session.dispatcher.put(written.set)  # runs after the summary's write
+        if written.wait(timeout):
+            self.session.flush(timeout)  # remote backends started: their reports are known
+        return self.session.summary_path
+
+    def _close_training(self) -> None:
+        """The end of training, once: the open window's record, the clock stopped, the final
+        figures. Later rows (evaluations after training) are at the final step and wallclock."""
+        if self._training_closed:
+            return
+        self._training_closed = True
+        run = self.run
+        self.start()
+        if self._steps_by_iteration and self._open_iteration is not None:
+            # The loop's last open step (no collective here: finish runs on rank zero only).
+            self.clock.close_step(self.clock.now())
+            self.run.gradient_steps = self._open_iteration + 1
+        if self.window.has_losses and run.gradient_steps > run.logged_step:
+            self._train_record(self.clock.now())
+        self._sync_tokens()
+        self.clock.ledger.stop()
+        if run.final_trainer_metrics:
+            values = self._axes(self.clock.now())
+            values.update(run.final_trainer_metrics)
+            self._dispatch(Record("final", values))
+
+    def note_resumed_checkpoint(self, path: str | os.PathLike) -> None:
+        """List the checkpoint a run resumed from: its state was saved before its save ended."""
+        run = self.run
+        if not any(entry["step"] == run.gradient_steps for entry in run.checkpoints):
+            run.checkpoints.append(
+                {
+                    "path": str(path),
+                    "step": run.gradient_steps,
+                    "is_best": False,
+                    "seconds": None,
+                    "wallclock_hours": None,
+                }
+            )
+
+    # ================================================================== internals
+    def observe_seq_length(self, seq_length: int) -> None:
+        """The sequence length the model actually sees, when it differs from the config's."""
+        self.compute.observe_seq_length(seq_length)
 
     def set_token_totals(
         self, tokens_seen: int | None, token_kinds: Mapping[str, int] | None = None
