@@ -202,8 +202,9 @@ def test_wheel_install_gives_an_unmodified_example_script_report_to_hf_tracking(
     rows = metrics_rows(summary["run_dir"])
     train = [row["time/gradient_steps"] for row in rows if row["event"] == "train"]
     val = [row["time/gradient_steps"] for row in rows if row["event"] == "val"]
-    # The script's own evaluate() after train() comes after on_train_end finished the run.
-    assert train == [2, 4, 6] and val == [3, 6]
+    # The script's own evaluate() after train() (--do_eval) belongs to the run, at the last step.
+    assert train == [2, 4, 6] and val == [3, 6, 6]
+    assert summary["totals"]["evaluations"] == 3
     assert all(row["val/accuracy"] >= 0 for row in rows if row["event"] == "val")
     assert hook_lines(result.stderr) == []
 
