@@ -98,7 +98,9 @@ class ExperimentTracker(TrackerBase):
         self._close_training()
         self.session.save_summary = save_summary
         exit_code = 0 if run.status == "finished" else 1
-        return self.session.close(run.status, exit_code, self.snapshot, wait)
+        summary_path = self.session.close(run.status, exit_code, self.snapshot, wait)
+        self._announce(summary_path)
+        return summary_path
 
     def mark_interrupted(self, reason: str) -> None:
         """A signal arrived while the run was finishing: its summary says "interrupted"."""

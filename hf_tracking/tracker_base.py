@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from hf_tracking import lifecycle
+from hf_tracking.announce import announce_run
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.registry import build_backends
 from hf_tracking.config import ExperimentConfig, as_config
@@ -92,6 +93,7 @@ class TrackerBase:
         self._warned: set[str] = set()
         self._finished = False
         self._training_closed = False
+        self._announced = False
         self._ranks: RankTokens | bool | None = False  # False: not decided yet
         self._lock = threading.RLock()
         if self.is_main_process:
@@ -195,7 +197,13 @@ class TrackerBase:
         self.session.dispatcher.put(written.set)  # runs after the summary's write
         if written.wait(timeout):
             self.session.flush(timeout)  # remote backends started: their reports are known
+        self._announce(self.session.summary_path)
         return self.session.summary_path
+
+    def _announce(self, summary_path: Path | None) -> None:
+        if not self._announced:
+            self._announced = True
+            announce_run(self, summary_path)
 
     def _close_training(self) -> None:
         """The end of training, once: the open window's record, the clock stopped, the final

@@ -22,6 +22,7 @@ images) are skipped with one warning per key. Every ``log`` call with a loss is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
 import os
@@ -32,7 +33,9 @@ from accelerate.tracking import GeneralTracker, on_main_process
 
 from hf_tracking.backends.base import Backend
 from hf_tracking.config import ExperimentConfig, as_config
+from hf_tracking.errors import ConfigError
 from hf_tracking.tracker import ExperimentTracker
+from hf_tracking.trainer.trainer_config import model_fields
 
 logger = logging.getLogger("hf_tracking")
 LOSS_KEYS = ("loss", "train_loss")
@@ -77,6 +80,15 @@ class AccelerateTracker(GeneralTracker):
     ) -> None:
         super().__init__()
         fields = as_config(config).to_dict()
+        if config is None and model is not None:  # the model's own sizes, for FLOPs and MFU
+            shaped = {**fields, **model_fields(model), "dataset": "custom"}
+            with contextlib.suppress(ConfigError):  # not a GPT-2-style decoder: the defaults
+                fields = ExperimentConfig.from_dict(shaped).to_dict()
+        elif config is None:
+            logger.warning(
+                "hf_tracking: AccelerateTracker without a model or a config: FLOPs per token and "
+                "MFU follow the default config's sizes; pass model= (or a config) for yours"
+            )
         if project is not None:
             fields["project"] = project
         fields["log_every_steps"] = 1

@@ -38,7 +38,6 @@ from hf_tracking.redact import add_secret
 from hf_tracking.tokens import TokenCounter
 from hf_tracking.tracker import ExperimentTracker
 from hf_tracking.trainer import logs as trainer_logs
-from hf_tracking.trainer.announce import announce_run
 from hf_tracking.trainer.gather import gathered_gpu_memory
 from hf_tracking.trainer.trainer_config import extra_config, resolve_config
 from hf_tracking.trainer.world import warn_if_independent
@@ -218,8 +217,6 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self.tracker_state = tracker.state_dict()
         self.finished_tracker = tracker
         self.tracker = None
-        if tracker.is_main_process:
-            announce_run(tracker, self.summary_path)
 
     def wait_for_backends(self, timeout: float | None = None) -> bool:
         """Close the last run (no evaluations after this one) and wait until its remote backends

@@ -43,8 +43,8 @@ def resolve_config(user_config: Any, args: Any, state: Any, model: Any) -> Exper
     )
 
 
-def config_from_trainer(args: Any, state: Any, model: Any) -> ExperimentConfig:
-    """A config read off the TrainingArguments and the model (the zero-argument callback)."""
+def model_fields(model: Any) -> dict[str, Any]:
+    """The config fields a model's own config and parameters give (sizes, tying, size label)."""
     model_config = getattr(model, "config", None)
 
     def size(*names: str) -> Any:
@@ -55,15 +55,26 @@ def config_from_trainer(args: Any, state: Any, model: Any) -> ExperimentConfig:
         return None
 
     fields: dict[str, Any] = {
-        "dataset": "custom",
-        "experiment_type": "trainer",
         "vocab_size": size("vocab_size"),
         "d_model": size("n_embd", "hidden_size", "d_model"),
         "num_layers": size("n_layer", "num_hidden_layers"),
         "num_heads": size("n_head", "num_attention_heads"),
         "d_ff": size("n_inner", "intermediate_size"),
         "seq_length": size("n_positions", "max_position_embeddings"),
-        "tie_word_embeddings": bool(getattr(model_config, "tie_word_embeddings", True)),
+    }
+    if model_config is not None:
+        fields["tie_word_embeddings"] = bool(getattr(model_config, "tie_word_embeddings", True))
+    if model is not None and hasattr(model, "parameters"):
+        fields["model_size"] = format_count(sum(p.numel() for p in model.parameters()))
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def config_from_trainer(args: Any, state: Any, model: Any) -> ExperimentConfig:
+    """A config read off the TrainingArguments and the model (the zero-argument callback)."""
+    fields: dict[str, Any] = {
+        "dataset": "custom",
+        "experiment_type": "trainer",
+        **model_fields(model),
         "batch_size": args.per_device_train_batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
         "learning_rate": args.learning_rate,
@@ -73,8 +84,6 @@ def config_from_trainer(args: Any, state: Any, model: Any) -> ExperimentConfig:
         "entity": os.environ.get("WANDB_ENTITY"),
         "experiment_name": args.run_name or None,
     }
-    if model is not None and hasattr(model, "parameters"):
-        fields["model_size"] = format_count(sum(p.numel() for p in model.parameters()))
     fields = {key: value for key, value in fields.items() if value is not None}
     try:
         return ExperimentConfig.from_dict(fields, source="TrainingArguments and the model")

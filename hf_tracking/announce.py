@@ -1,5 +1,5 @@
-"""Where a Trainer run went: said once at the end of training, on the world-process-zero rank,
-through the ``hf_tracking`` logger (``logging.getLogger("hf_tracking").setLevel(logging.WARNING)``
+"""Where a run went: said once, at the end of training (or at ``finish()`` for a loop that never
+ends training), on the main process, through the ``hf_tracking`` logger (``logging.getLogger("hf_tracking").setLevel(logging.WARNING)``
 silences it)."""
 
 from __future__ import annotations
