@@ -3,6 +3,7 @@ the accumulation count does not match, axes nobody else may write, a size label 
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -85,3 +86,21 @@ def test_a_size_label_far_from_the_model_warns_once(tmp_path, caplog):
         local_tracker(tmp_path, model, model_size="17M").finish()
     (warning,) = [message for message in caplog.messages if "model_size" in message]
     assert "model_size says 17M but the model has 28.0K parameters" in warning
+
+
+def test_a_checkpoint_saved_after_its_state_is_listed_after_a_resume(tmp_path):
+    """A hand-written loop saves ``state_dict()`` into its checkpoint, then logs the save."""
+    first = local_tracker(tmp_path, experiment_name="resumed", log_every_steps=1)
+    for _ in range(4):
+        first.log_train_step(1.0, tokens=10)
+    state = first.state_dict()
+    first.log_checkpoint(tmp_path / "checkpoint-4", is_best=True, seconds=0.5)
+    first.finish()
+    resumed = local_tracker(tmp_path, experiment_name="resumed", log_every_steps=1)
+    resumed.load_state_dict(state)
+    resumed.log_train_step(1.0, tokens=10)
+    summary = json.loads(resumed.finish().read_text())
+    (entry,) = summary["checkpoints"]
+    assert entry["path"] == str(tmp_path / "checkpoint-4")
+    assert (entry["step"], entry["is_best"], entry["seconds"]) == (4, True, 0.5)
+    assert summary["totals"]["checkpoints"] == 1

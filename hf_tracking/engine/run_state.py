@@ -74,8 +74,18 @@ class RunState:
     def fill_checkpoint_details(self, earlier: list[Any]) -> None:
         """Fill what this run's checkpoint entries lack (``seconds``, ``size_bytes``,
         ``wallclock_hours``: a checkpoint's own state is taken before its save ends) from the
-        entries of the session before a resume, matched by path. Known values stay."""
+        entries of the session before a resume, matched by path; an earlier entry up to the
+        resumed step that the state never held (saved after ``state_dict()``) is listed again.
+        Known values stay."""
         known = {entry.get("path"): entry for entry in earlier if isinstance(entry, Mapping)}
+        listed = {entry["path"] for entry in self.checkpoints}
+        for path, entry in known.items():
+            step = entry.get("step")
+            if path not in listed and isinstance(path, str) and isinstance(step, int):
+                if 0 <= step <= self.gradient_steps:
+                    is_best = bool(entry.get("is_best"))
+                    self.checkpoints.append({"path": path, "step": step, "is_best": is_best})
+        self.checkpoints.sort(key=lambda entry: entry["step"])
         for entry in self.checkpoints:
             previous = known.get(entry["path"])
             if previous is None:
