@@ -31,12 +31,23 @@ from typing import Any
 _GB = 1024**3
 
 
+def imported_module(name: str) -> Any:
+    """A module that is already imported and done executing, else None; never imports it. A
+    module another thread is still importing (a backend's library pulling in torch) is not used
+    half-initialised."""
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
+
+
 def _cuda() -> Any:
     """torch.cuda when torch is already imported and a GPU is usable; never imports torch."""
-    torch = sys.modules.get("torch")
-    if torch is None or not torch.cuda.is_available():
+    torch = imported_module("torch")
+    cuda = getattr(torch, "cuda", None)
+    if cuda is None or imported_module("torch.cuda") is None or not cuda.is_available():
         return None
-    return torch.cuda
+    return cuda
 
 
 def gpu_memory_metrics(index: int | None = None, reset_peak: bool = True) -> dict[str, float]:

@@ -38,7 +38,14 @@ from hf_tracking.backends.base import Record
 from hf_tracking.catalog import custom_name
 from hf_tracking.config import safe_name
 from hf_tracking.engine import records
-from hf_tracking.engine.values import as_float, check_number, checked_step, checked_tokens
+from hf_tracking.engine.values import (
+    MAX_COUNT,
+    as_float,
+    check_duration,
+    check_number,
+    checked_step,
+    checked_tokens,
+)
 from hf_tracking.metrics.stats import safe_perplexity
 from hf_tracking.system import path_size
 from hf_tracking.tracker_base import TrackerBase
@@ -151,10 +158,10 @@ class ExperimentTracker(TrackerBase):
             check_number("learning_rate", learning_rate)
         if grad_norm is not None and grad_norm.__class__ is not float:
             check_number("grad_norm", grad_norm)
-        if tokens.__class__ is not int or tokens < 0:
+        if tokens.__class__ is not int or tokens < 0 or tokens > MAX_COUNT:
             tokens = checked_tokens(tokens)
         if iteration is not None:
-            if iteration.__class__ is not int or iteration < 0:
+            if iteration.__class__ is not int or iteration < 0 or iteration > MAX_COUNT:
                 iteration = checked_step("iteration", iteration)
             if iteration < self.run.gradient_steps:
                 self._warn_once(
@@ -166,7 +173,7 @@ class ExperimentTracker(TrackerBase):
                 )
                 return
         if accumulation_step is not None and (
-            accumulation_step.__class__ is not int or accumulation_step < 0
+            accumulation_step.__class__ is not int or not 0 <= accumulation_step <= MAX_COUNT
         ):
             accumulation_step = checked_step("accumulation_step", accumulation_step)
         clock = self.clock
@@ -267,11 +274,16 @@ class ExperimentTracker(TrackerBase):
             return
         check_number("val_loss", val_loss)
         check_number("val_perplexity", val_perplexity, allow_none=True)
-        check_number("eval_seconds", eval_seconds, allow_none=True)
+        check_duration("eval_seconds", eval_seconds)
         if num_batches is not None:
             num_batches = checked_step("num_batches", num_batches)
         extra_values = {str(key): value for key, value in (extra or {}).items()}
         for key, value in extra_values.items():
+            if key in records.VALIDATION_KEYS:
+                raise ValueError(
+                    f"hf_tracking: extra[{key!r}] would replace the row's own val/{key}; "
+                    "pass it by its argument or under another name"
+                )
             check_number(f"extra[{key!r}]", value)
         now = self.clock.now()
         seconds = self.clock.eval_seconds(now, as_float(eval_seconds))
@@ -306,7 +318,7 @@ class ExperimentTracker(TrackerBase):
             return
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"hf_tracking: path must be a str or os.PathLike, got {path!r}")
-        check_number("seconds", seconds, allow_none=True)
+        check_duration("seconds", seconds)
         now = self.clock.now()
         seconds = self.clock.charge("checkpoint", now, as_float(seconds))
         run = self.run

@@ -8,6 +8,7 @@ the checkpoint state; the public logging calls, their argument checks and the wa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -62,7 +63,9 @@ class TrackerBase:
         planned_steps: int | None = None,
         clock: Clock = time.perf_counter,
     ) -> None:
-        self.config = as_config(config)
+        # A checked copy: a field changed after the config was made is validated again, and
+        # changing the caller's object later does not reach this run.
+        self.config = dataclasses.replace(as_config(config))
         self.model = model
         self.is_main_process = (
             int(os.environ.get("RANK", "0")) == 0 if is_main_process is None else is_main_process
@@ -296,9 +299,12 @@ class TrackerBase:
         if not isinstance(samples, Mapping):
             raise ConfigError("hf_tracking state: samples must be a mapping")
         clock.load_samples(samples, state.get("max_step_seconds"))
+        saved = state.get("backends") or {}
+        if not isinstance(saved, Mapping):
+            raise ConfigError("hf_tracking state: backends must map backend names to states")
+        saved = dict(saved)
         self.progress.load_samples(samples)
         self.run, self.clock = run, clock
-        saved = dict(state.get("backends") or {})
         if "wandb" in state:  # version 1 states written before backends kept their own
             saved.setdefault("wandb", state["wandb"])
         for backend in self.backends:

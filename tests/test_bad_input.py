@@ -62,7 +62,7 @@ def test_a_bad_loss_is_refused_and_the_next_call_works(tmp_path, loss, error, me
         ({"tokens": torch.tensor([1, 2])}, ValueError, "tokens must be a single number"),
         ({"iteration": 4.5}, TypeError, "iteration must be an integer"),
         ({"iteration": "3"}, TypeError, "iteration must be an integer"),
-        ({"iteration": -1}, ValueError, "iteration must be >= 0"),
+        ({"iteration": -1}, ValueError, "iteration must be from 0 to 2"),
         ({"accumulation_step": "0"}, TypeError, "accumulation_step must be an integer"),
         ({"grad_norm": torch.ones(3)}, ValueError, "grad_norm must be a single number"),
         ({"learning_rate": "1e-3"}, TypeError, "learning_rate must be a number"),
@@ -218,3 +218,92 @@ def test_missing_keys_of_a_state_are_a_config_error(tmp_path):
     del state["gradient_steps"]
     with pytest.raises(ConfigError, match="gradient_steps"):
         local_tracker(tmp_path).load_state_dict(state)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        torch.tensor([1.0]).to_sparse(),
+        torch.quantize_per_tensor(torch.tensor([1.0]), 0.1, 0, torch.quint8),
+        torch.nested.nested_tensor([torch.tensor([1.0])]),
+    ],
+    ids=["sparse", "quantized", "nested"],
+)
+def test_tensors_that_are_not_dense_are_refused(tmp_path, loss):
+    tracker = local_tracker(tmp_path)
+    with pytest.raises(TypeError, match="loss must be a dense tensor"):
+        tracker.log_train_step(loss=loss, tokens=1)
+    tracker.log_train_step(loss=1.0, tokens=1)
+    assert strict_json(tracker.finish())["totals"]["gradient_steps"] == 1
+
+
+def test_a_value_that_fails_when_read_costs_its_window_not_the_run(tmp_path, caplog):
+    class Unreadable(torch.Tensor):
+        def item(self):
+            raise RuntimeError("device lost")
+
+    tracker = local_tracker(tmp_path)
+    tracker.log_train_step(loss=torch.tensor(1.0).as_subclass(Unreadable), tokens=1)
+    tracker.log_train_step(loss=2.0, tokens=1)
+    summary = strict_json(tracker.finish())
+    rows = metrics_rows(tracker.run_dir)
+    assert [row.get("train/loss") for row in rows] == [None, 2.0]
+    assert summary["status"] == "finished"
+    assert "could not be read" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"iteration": 2**63}, "iteration must be from 0 to 2"),
+        ({"tokens": 10**30}, "tokens must be at most 2"),
+    ],
+)
+def test_counts_too_large_to_be_exact_are_refused(tmp_path, arguments, message):
+    tracker = local_tracker(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        tracker.log_train_step(loss=1.0, **arguments)
+    tracker.finish()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda t: t.log_validation(1.0, extra={"loss": 99.0}), "would replace the row's own"),
+        (lambda t: t.log_validation(1.0, eval_seconds=-5.0), "eval_seconds must be a finite"),
+        (lambda t: t.log_checkpoint("c", seconds=-1e9), "seconds must be a finite number"),
+    ],
+)
+def test_rows_never_carry_values_that_contradict_them(tmp_path, call, message):
+    tracker = local_tracker(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        call(tracker)
+    tracker.finish()
+
+
+def test_a_config_changed_after_it_was_made_is_checked_again(tmp_path):
+    config = small_config(tmp_path)
+    config.log_every_steps = 0
+    with pytest.raises(ConfigError, match="log_every_steps must be >= 1"):
+        ExperimentTracker(config, backends=[LocalRunStore()])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"peak_memory_gb": {"x": 10**400}},
+        {"latest_train_loss": 10**400},
+        {"samples": {"step_seconds": [10**400]}},
+        {"gradient_steps": 10**30},
+        {"ledger_seconds": {"train": float("inf")}},
+        {"max_step_seconds": float("nan")},
+        {"backends": [1, 2]},
+    ],
+)
+def test_a_state_with_numbers_out_of_range_is_a_config_error(tmp_path, change):
+    state = {**json.loads(STORED_V1_STATE.read_text()), **change}
+    tracker = local_tracker(tmp_path)
+    with pytest.raises(ConfigError):
+        tracker.load_state_dict(state)
+    assert tracker.gradient_steps == 0
+    tracker.finish()

@@ -20,6 +20,7 @@ from hf_tracking.catalog import (
     TOKENS_PER_SECOND,
     TRAIN_LOSS,
 )
+from hf_tracking.engine.values import is_seconds
 from hf_tracking.errors import ConfigError
 from hf_tracking.metrics.eta import eta_hours
 from hf_tracking.metrics.history import BoundedHistory
@@ -77,8 +78,6 @@ class Progress:
 
     def load_samples(self, samples: Mapping[str, Any]) -> None:
         values = samples.get("tokens_per_second") or []
-        if not isinstance(values, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
-        ):
+        if not isinstance(values, list) or not all(is_seconds(v) for v in values):
             raise ConfigError("hf_tracking state: samples.tokens_per_second must be numbers")
         self.carried_tokens_per_second = [float(v) for v in values]

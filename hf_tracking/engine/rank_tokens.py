@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import sys
 from datetime import timedelta
 from typing import Any
+
+from hf_tracking.system import imported_module
 
 logger = logging.getLogger("hf_tracking")
 AGREEMENT_SECONDS = 10.0
@@ -27,7 +28,7 @@ _sequence = itertools.count()
 
 def process_count() -> int:
     """The number of processes of the initialised default process group (1 without one)."""
-    dist = sys.modules.get("torch.distributed")
+    dist = imported_module("torch.distributed")
     if dist is None or not dist.is_available() or not dist.is_initialized():
         return 1
     return int(dist.get_world_size())

@@ -29,6 +29,10 @@ def nonfinite(*numbers: float | None) -> int:
     return sum(1 for number in numbers if number is not None and not math.isfinite(number))
 
 
+# The keys a validation row builds itself, under its prefix; ``extra`` may not replace them.
+VALIDATION_KEYS = ("loss", "perplexity", "eval_time_seconds", "train_val_gap", "num_batches")
+
+
 def validation_values(
     prefix: str,
     loss: float | None,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tracking.config import safe_name
+from hf_tracking.engine.values import MAX_COUNT
 from hf_tracking.errors import ConfigError
 
 # What a checkpoint entry may lack after a resume, filled from the session before.
@@ -81,10 +82,10 @@ class RunState:
         listed = {entry["path"] for entry in self.checkpoints}
         for path, entry in known.items():
             step = entry.get("step")
-            if path not in listed and isinstance(path, str) and isinstance(step, int):
-                if 0 <= step <= self.gradient_steps:
-                    is_best = bool(entry.get("is_best"))
-                    self.checkpoints.append({"path": path, "step": step, "is_best": is_best})
+            known_step = isinstance(step, int) and 0 <= step <= self.gradient_steps
+            if path not in listed and isinstance(path, str) and known_step:
+                is_best = bool(entry.get("is_best"))
+                self.checkpoints.append({"path": path, "step": step, "is_best": is_best})
         self.checkpoints.sort(key=lambda entry: entry["step"])
         for entry in self.checkpoints:
             previous = known.get(entry["path"])
@@ -140,7 +141,7 @@ def _count(state: Mapping[str, Any], key: str, required: bool = False) -> int:
     if key not in state and not required:
         return 0
     value = state.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise ConfigError(
             f"hf_tracking state: {key} must be a whole number >= 0, got {value!r:.80}"
         )
@@ -159,7 +160,10 @@ def _number_or_none(key: str, value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"hf_tracking state: {key} must be a number, got {value!r:.80}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ConfigError(f"hf_tracking state: {key} is too large, got {value!r:.40}") from None
 
 
 def validated(state: Mapping[str, Any]) -> dict[str, Any]:

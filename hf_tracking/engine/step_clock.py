@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from hf_tracking.engine.values import is_seconds
 from hf_tracking.errors import ConfigError
 from hf_tracking.metrics.clock import Clock, TimeLedger
 from hf_tracking.metrics.history import BoundedHistory
@@ -91,10 +92,7 @@ class StepClock:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         ledger = state.get("ledger_seconds") or {}
-        if not isinstance(ledger, Mapping) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
-            for v in ledger.values()
-        ):
+        if not isinstance(ledger, Mapping) or not all(is_seconds(v) for v in ledger.values()):
             raise ConfigError(
                 f"hf_tracking state: ledger_seconds must map parts to seconds >= 0, got {ledger!r:.80}"
             )
@@ -102,11 +100,9 @@ class StepClock:
 
     def load_samples(self, samples: Mapping[str, Any], max_step_seconds: Any) -> None:
         values = samples.get("step_seconds") or []
-        if not isinstance(values, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
-        ):
+        if not isinstance(values, list) or not all(is_seconds(v) for v in values):
             raise ConfigError("hf_tracking state: samples.step_seconds must be a list of numbers")
         self._carried_step_seconds = [float(v) for v in values]
-        if max_step_seconds is not None and not isinstance(max_step_seconds, (int, float)):
+        if max_step_seconds is not None and not is_seconds(max_step_seconds):
             raise ConfigError("hf_tracking state: max_step_seconds must be a number")
         self._carried_max = max_step_seconds

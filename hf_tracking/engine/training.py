@@ -63,9 +63,7 @@ def train_record_values(
         values.update(records.token_kind_metrics(run.tokens_seen, run.token_kinds))
     if config.track_memory:
         if memory is None:
-            from hf_tracking.system import gpu_memory_metrics
-
-            memory = gpu_memory_metrics()
+            memory = device_memory()
         values.update(memory)
         run.note_memory_peaks(memory)
     if extra:
@@ -74,3 +72,13 @@ def train_record_values(
     run.latest_train = values
     tracker.progress.remember(values, throughput)
     return values
+
+
+def device_memory() -> dict[str, float]:
+    """The GPU's allocator counters; a probe that fails never stops training (nothing logged)."""
+    from hf_tracking.system import gpu_memory_metrics
+
+    try:
+        return gpu_memory_metrics()
+    except Exception:
+        return {}

@@ -12,6 +12,9 @@ import math
 import numbers
 from typing import Any
 
+# Counts past this are not exact as floats, and no run takes that many steps or tokens a call.
+MAX_COUNT = 2**53
+
 
 def _is_tensor(value: Any) -> bool:
     return hasattr(value, "detach") and hasattr(value, "numel")
@@ -49,6 +52,15 @@ def check_number(name: str, value: Any, allow_none: bool = False) -> None:
 
 
 def _check_tensor(name: str, tensor: Any) -> None:
+    if (
+        str(tensor.layout) != "torch.strided"
+        or tensor.is_quantized
+        or getattr(tensor, "is_nested", False)
+    ):
+        raise TypeError(
+            f"hf_tracking: {name} must be a dense tensor, got layout {tensor.layout}"
+            f"{' (quantized)' if tensor.is_quantized else ''}"
+        )
     if tensor.numel() != 1:
         raise ValueError(
             f"hf_tracking: {name} must be a single number, got a tensor of shape "
@@ -58,6 +70,24 @@ def _check_tensor(name: str, tensor: Any) -> None:
         raise ValueError(f"hf_tracking: {name} is a meta-device tensor, which holds no value")
     if tensor.is_complex() or str(tensor.dtype) == "torch.bool":
         raise TypeError(f"hf_tracking: {name} must be a real number, got dtype {tensor.dtype}")
+
+
+def is_seconds(value: Any) -> bool:
+    """A finite number >= 0 (seconds, rates): what a saved state may hold for them."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value)) and value >= 0
+    except OverflowError:
+        return False
+
+
+def check_duration(name: str, value: Any) -> None:
+    """None, or a finite number of seconds >= 0."""
+    check_number(name, value, allow_none=True)
+    seconds = as_float(value)
+    if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"hf_tracking: {name} must be a finite number >= 0, got {seconds!r}")
 
 
 def as_float(value: Any) -> float | None:
@@ -87,9 +117,9 @@ def mean_of(values: list[Any]) -> float | None:
 
 
 def checked_tokens(tokens: Any) -> int | Any:
-    """A whole number >= 0 as an int, or a one-element integer tensor as it is (added up on its
+    """A whole number from 0 to ``MAX_COUNT`` as an int, or a one-element integer tensor as it is (added up on its
     device); anything else raises an error naming ``tokens``."""
-    if tokens.__class__ is int and tokens >= 0:
+    if tokens.__class__ is int and 0 <= tokens <= MAX_COUNT:
         return tokens
     if _is_tensor(tokens):
         _check_tensor("tokens", tokens)
@@ -106,15 +136,16 @@ def checked_tokens(tokens: Any) -> int | Any:
         raise TypeError(f"hf_tracking: tokens must be a whole number, got {tokens!r}")
     if tokens < 0:
         raise ValueError(f"hf_tracking: tokens must be >= 0, got {tokens!r}")
+    if tokens > MAX_COUNT:
+        raise ValueError(f"hf_tracking: tokens must be at most 2**53 a call, got {tokens!r:.40}")
     return int(tokens)
 
 
 def checked_step(name: str, value: Any) -> int:
-    """A whole number >= 0 for ``iteration`` and ``accumulation_step``."""
-    if value.__class__ is int and value >= 0:
-        return value
+    """A whole number from 0 to ``MAX_COUNT`` for ``iteration``, ``accumulation_step`` and
+    ``num_batches``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"hf_tracking: {name} must be an integer, got {value!r}")
-    if value < 0:
-        raise ValueError(f"hf_tracking: {name} must be >= 0, got {value!r}")
+        raise TypeError(f"hf_tracking: {name} must be an integer, got {value!r:.40}")
+    if not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"hf_tracking: {name} must be from 0 to 2**53, got {value!r:.40}")
     return int(value)

@@ -9,11 +9,14 @@ whose steps never close (an accumulation count that does not match) keeps a runn
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from hf_tracking.engine.values import as_float, mean_of
 
+logger = logging.getLogger("hf_tracking")
 MAX_LOSSES = 4096
+_warned: list[Exception] = []
 
 
 class TrainingWindow:
@@ -62,17 +65,41 @@ class TrainingWindow:
         built (a logging step, an evaluation, a save, the end), never on a plain step."""
         if self._device_tokens is None:
             return 0
-        tokens = int(self._device_tokens.item())
-        self._device_tokens = None
+        pending, self._device_tokens = self._device_tokens, None
+        try:
+            tokens = int(pending.item())
+        except Exception as error:
+            _warn_unreadable(error)
+            return 0
         if tokens < 0:
             raise ValueError(f"hf_tracking: tokens must be >= 0, got a total of {tokens}")
         return tokens
 
     def close(self) -> tuple[float | None, float | None, float | None]:
-        """(mean loss, learning rate, grad norm) of the window, which then starts afresh."""
-        loss = mean_of(self.losses)
-        if self._folded_count:
-            count = self._folded_count + len(self.losses)
-            loss = (self._folded_sum + (loss or 0.0) * len(self.losses)) / count
+        """(mean loss, learning rate, grad norm) of the window, which then starts afresh.
+
+        Values are checked where they are passed; one that still cannot be read here (a tensor
+        whose device failed) costs this window's values, with one warning, never the run."""
+        try:
+            loss = mean_of(self.losses)
+            if self._folded_count:
+                count = self._folded_count + len(self.losses)
+                loss = (self._folded_sum + (loss or 0.0) * len(self.losses)) / count
+            read = loss, as_float(self.learning_rate), as_float(self.grad_norm)
+        except Exception as error:
+            _warn_unreadable(error)
+            read = None, None, None
         self.clear_losses()
-        return loss, as_float(self.learning_rate), as_float(self.grad_norm)
+        self.learning_rate = self.grad_norm = None
+        return read
+
+
+def _warn_unreadable(error: Exception) -> None:
+    if not _warned:
+        _warned.append(error)
+        logger.warning(
+            "hf_tracking: a logged value could not be read (%s: %s); that window's values are "
+            "left out and the run goes on",
+            type(error).__name__,
+            error,
+        )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 
 def gathered_gpu_memory(world_size: int) -> dict[str, float] | None:
     """This rank's GPU memory, and every rank's in a multi-process run of ``world_size``
     processes (one all_gather, on logging steps only). None without CUDA."""
-    from hf_tracking.system import gpu_memory_metrics
+    from hf_tracking.system import gpu_memory_metrics, imported_module
 
-    torch = sys.modules.get("torch")
+    torch = imported_module("torch")
     if torch is None or not torch.cuda.is_available():
         return None
     import torch.distributed as dist

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hf_tracking.engine.records import VALIDATION_KEYS
+
 # Keys of the Trainer's own logs that hf_tracking replaces with better-defined metrics.
 REPLACED_TRAINER_KEYS = frozenset(
     {
@@ -65,12 +67,13 @@ def eval_datasets(
 
 
 def eval_extras(metrics: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """The other numeric metrics of the evaluation under ``prefix``, without the prefix."""
+    """The other numeric metrics of the evaluation under ``prefix``, without the prefix (a
+    ``compute_metrics`` key the row builds itself, such as ``eval_perplexity``, is left out)."""
     return {
         key[len(prefix) :]: value
         for key, value in metrics.items()
         if key.startswith(prefix)
-        and key[len(prefix) :] not in ("loss", "runtime")
+        and key[len(prefix) :] not in ("runtime", *VALIDATION_KEYS)
         and isinstance(value, (int, float))
         and not _belongs_to_other_dataset(key, prefix, metrics)
     }
