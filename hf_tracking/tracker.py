@@ -194,14 +194,17 @@ class ExperimentTracker(TrackerBase):
             self._steps_by_iteration = True
             self._complete_step(open_iteration + 1)
         window = self.window
-        ranks = self.rank_tokens()
-        if ranks is not None:
-            ranks.add(tokens)
-        elif tokens.__class__ is int:
-            self.run.tokens_seen += tokens
+        ranks = self._ranks
+        if ranks is False:  # not decided yet: the first call
+            ranks = self.rank_tokens()
+        if ranks is None:  # one process: this is the main one
+            if tokens.__class__ is int:
+                self.run.tokens_seen += tokens
+            else:
+                window.add_device_tokens(tokens)
         else:
-            window.add_device_tokens(tokens)
-        if self.is_main_process:
+            ranks.add(tokens)
+        if ranks is None or self.is_main_process:
             losses = window.losses
             losses.append(loss)
             if len(losses) >= window.max_losses:

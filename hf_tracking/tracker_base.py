@@ -170,14 +170,15 @@ class TrackerBase:
         clock = self.clock
         now = clock.now()
         clock.close_step(now)
-        self.run.gradient_steps = steps
+        run = self.run
+        run.gradient_steps = steps
         if not self.progress.anchored:  # a hand-written loop: the window opens after step one
-            self.progress.anchor(clock.ledger.training_clock(), self.run.tokens_seen, steps)
-        ranks = self._ranks or None  # decided by log_train_step before it gets here
-        # Several ranks: the last planned step is a logging step too, so the run ends exact.
-        if steps % self._log_every == 0 or (ranks is not None and steps == self.planned_steps):
-            if ranks is not None:
-                self.run.tokens_seen += ranks.take_sum()
+            self.progress.anchor(clock.ledger.training_clock(), run.tokens_seen, steps)
+        # Several ranks (``_ranks`` set by log_train_step): the last planned step is a logging
+        # step too, so the run ends exact.
+        if steps % self._log_every == 0 or (self._ranks and steps == self.planned_steps):
+            if self._ranks:
+                run.tokens_seen += self._ranks.take_sum()
             if self.is_main_process:
                 self._train_record(now)
 
