@@ -142,6 +142,7 @@ class ExperimentTracker:
             notes=self.config.notes,
             config=self.run_config(),
             resumed_from_step=self.run.resumed_from_step,
+            model=self.model,
         )
 
     def run_config(self) -> dict[str, Any]:
@@ -475,7 +476,7 @@ class ExperimentTracker:
                 sizes[str(path)] = size
                 record_values["checkpoint/size_mb"] = size / 1e6
 
-        self._dispatch(Record("checkpoint", values, prepare=measure))
+        self._dispatch(Record("checkpoint", values, prepare=measure, path=str(path)))
         self.session.write_summary_soon(self.snapshot())
 
     def log_custom_metric(self, name: str, value: Any) -> None:
