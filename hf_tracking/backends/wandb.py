@@ -232,12 +232,12 @@ class WandbBackend(Backend):
         process = self.process
         if process is None:
             return
+        self.attachment.detach()
         if self._failure is None:
             last = self.thinner.last()
             if last:
                 self._send({"log": last, "summary": {}, "extra": 0})
             final_model = self._save_final_model()
-            self.attachment.detach()
             self._send({"finish": exit_code})
             self._finished.wait()
             if final_model:

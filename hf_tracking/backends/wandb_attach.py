@@ -29,7 +29,7 @@ def wanted(policy: str, watching: bool) -> bool:
     training process has imported wandb."""
     if policy == "never" and not watching:
         return False
-    return policy == "always" or watching or "wandb" in sys.modules
+    return policy == "always" or watching or sys.modules.get("wandb") is not None
 
 
 class Attachment:

@@ -5,8 +5,8 @@ W&B's work grows with the keys of a row (about 5 ms of CPU per 30-key row in its
 ``train/loss``, ``train/learning_rate``, ``train/grad_norm`` and the three axes. Every other key
 of a training row (time ledger, token kinds, memory, progress, throughput, efficiency, other
 Trainer keys) is a diagnostic, sent with the first training row and then at most once every
-``interval`` seconds of the run's wallclock, like W&B's own system metrics, and with the run's
-last training row. Validation, checkpoint and custom rows go
+``interval`` seconds of the run's wallclock, like W&B's own system metrics, and with the
+training row before each evaluation, each save and the end. Validation, checkpoint and custom rows go
 whole. The local run store keeps every key of every row. Pure: no wandb, no I/O.
 """
 
@@ -18,14 +18,17 @@ from typing import Any
 from hf_tracking.catalog import AXES, GRAD_NORM, LEARNING_RATE, TRAIN_LOSS, WALLCLOCK_KEY
 
 FULL_RESOLUTION = frozenset((TRAIN_LOSS, LEARNING_RATE, GRAD_NORM, *AXES))
+# A held training row goes whole when one of these follows it (an evaluation, a save).
+WHOLE_AFTER = ("val", "checkpoint")
 
 
 class RowThinner:
     """Turns records into W&B rows, in order; ``interval`` 0 sends every key of every row.
 
-    A training row that is not due for its diagnostics is held until the next record comes (then
-    sent with its full-resolution keys) or the run ends (then sent whole), so the run's last row
-    carries its latest diagnostics and W&B holds one row per record.
+    A training row that is not due for its diagnostics is held until the next record comes: sent
+    with its full-resolution keys when a training or custom row follows, whole when a validation
+    or checkpoint row follows or the run ends. So the rows before an evaluation, a save and the
+    end carry their diagnostics, and W&B holds one row per record.
     """
 
     def __init__(self, interval: float) -> None:
@@ -36,7 +39,7 @@ class RowThinner:
     def rows(self, kind: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows to send now for a record of this kind (``final`` records are not rows)."""
         row = {key: value for key, value in values.items() if value is not None}
-        out = self._release()
+        out = self._release(whole=kind in WHOLE_AFTER)
         if kind != "train" or self.interval <= 0:
             out.append(row)
             return out
@@ -53,10 +56,12 @@ class RowThinner:
         held, self._held = self._held, None
         return [held] if held is not None else []
 
-    def _release(self) -> list[dict[str, Any]]:
+    def _release(self, whole: bool) -> list[dict[str, Any]]:
         held, self._held = self._held, None
         if held is None:
             return []
+        if whole:
+            return [held]
         return [{key: value for key, value in held.items() if key in FULL_RESOLUTION}]
 
 
