@@ -130,7 +130,7 @@ class Child:
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process decides when to stop
     if hasattr(os, "nice"):
-        os.nice(10)  # where cores are short, training goes first (W&B's service inherits this)
+        os.nice(19)  # where cores are short, training goes first (W&B's service inherits this)
     child = Child(Answers())
     try:
         for line in sys.stdin:
