@@ -65,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.calls, args.wandb_calls, args.drain_records = 2000, 300, 500
         args.startup_window, args.repeats, args.max_steps = 0.2, 1, 4
+        args.shapes, args.configs = "micro", "none,wandb,hf_tracking"
     return args
 
 

@@ -325,3 +325,30 @@ def test_config_fields_are_checked(tmp_path):
         small_config(tmp_path, wandb_attach="sometimes")
     with pytest.raises(ConfigError, match="wandb_diagnostics_seconds"):
         small_config(tmp_path, wandb_diagnostics_seconds=-1)
+
+
+# ---------------------------------------------------------------------- offline resume
+def test_an_offline_resume_is_a_second_run_without_the_steps_the_first_holds(tmp_path):
+    config = small_config(tmp_path, wandb_mode="offline", experiment_name="resumed")
+    first = ExperimentTracker(config)
+    state = None
+    for iteration in range(6):
+        first.log_train_step(loss=2.0, tokens=16, iteration=iteration)
+        if iteration == 2:
+            state = first.state_dict()  # the checkpoint at step 3
+    first.finish(status="failed", wait=True)  # the crash after step 6
+    second = ExperimentTracker(config)
+    second.load_state_dict(state)
+    for iteration in range(3, 8):
+        second.log_train_step(loss=1.5, tokens=16, iteration=iteration)
+    summary = strict_json(second.finish(wait=True))
+    first_dir, second_dir = sorted(find_offline_runs(tmp_path), key=lambda p: p.stat().st_mtime)
+    steps = [[row[STEP_KEY] for row in wait_for_exit(d).history] for d in (first_dir, second_dir)]
+    assert steps == [[1, 2, 3, 4, 5, 6], [7, 8]]  # no step twice in what wandb sync uploads
+    report = backend_report(summary)
+    assert report["rows_in_previous_segment"] == 3 and report["records_written"] == 5
+    first_id = summary["wandb"]["previous_run_ids"][0]
+    assert report["sync_command"].startswith(f"wandb sync --id {first_id} ")
+    assert report["sync_command"].endswith(f"{first_dir} {second_dir}")
+    local = [row[STEP_KEY] for row in metrics_rows(second.run_dir) if row.get("event") == "train"]
+    assert local == [1, 2, 3, 4, 5, 6, 7, 8]  # the local store holds the resumed values

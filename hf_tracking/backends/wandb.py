@@ -25,29 +25,29 @@ with the same name; both ids go to the summary.
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import os
 import secrets
 import shutil
 import string
-import subprocess
-import sys
-import tempfile
-import threading
 from collections.abc import Mapping
 from typing import Any
 
-from hf_tracking.backends import wandb_env
+from hf_tracking.backends import wandb_env, wandb_segments
 from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.backends.wandb_artifacts import (
+    artifact_spec,
+    checkpoint_artifact,
+    save_final_model,
+)
 from hf_tracking.backends.wandb_attach import Attachment, wanted
+from hf_tracking.backends.wandb_pipe import ChildPipe
 from hf_tracking.backends.wandb_rows import RowThinner, wandb_config
 from hf_tracking.catalog import LEDGER_KEYS, PLOTTED_GROUPS, STEP_KEY, TOKENS_KEY, WALLCLOCK_KEY
 from hf_tracking.redact import redact
 
 logger = logging.getLogger("hf_tracking")
 AXES = (WALLCLOCK_KEY, TOKENS_KEY, *LEDGER_KEYS)
-CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wandb_process.py")
 resolve_mode = wandb_env.resolve_mode
 
 
@@ -78,7 +78,7 @@ class WandbBackend(Backend):
     def __init__(
         self, mode: str = "auto", diagnostics_seconds: float = 15.0, attach: str = "auto"
     ) -> None:
-        self.process: subprocess.Popen | None = None
+        self.pipe = ChildPipe()
         self.mode = resolve_mode(mode)
         env_id, self.env_resume = wandb_env.run_id_from_env()
         self.run_id = env_id or new_run_id()
@@ -95,10 +95,13 @@ class WandbBackend(Backend):
         self._service: dict[str, Any] = {}
         self._model: Any = None
         self._epoch: float | None = None
-        self._acknowledged = 0
-        self._failure: str | None = None
-        self._finished = threading.Event()
-        self._warnings: set[str] = set()
+        self.previous_dirs: list[str] = []
+        self.skip_through: int | None = None
+        self.rows_skipped = 0
+
+    @property
+    def process(self) -> Any:
+        return self.pipe.process
 
     def state_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "mode": self.mode, "previous_ids": list(self.previous_ids)}
@@ -129,16 +132,8 @@ class WandbBackend(Backend):
         self.directory = os.environ.get("WANDB_DIR") or run.output_dir
         os.makedirs(self.directory, exist_ok=True)
         self._model = run.model
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", f"import runpy; runpy.run_path({CHILD!r}, run_name='__main__')"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            # Its own session: Ctrl-C in the terminal reaches the training process only, which
-            # then finishes the W&B run through the pipe.
-            start_new_session=True,
-        )
+        self._continue_segments(run)
+        self.pipe.open()
         init = wandb_env.init_settings(run)
         init.update(
             id=self.run_id,
@@ -147,7 +142,7 @@ class WandbBackend(Backend):
             dir=self.directory,
             mode=self.mode,
         )
-        self._send(
+        self.pipe.send(
             {
                 "start": init,
                 "step_metric": STEP_KEY,
@@ -155,15 +150,26 @@ class WandbBackend(Backend):
                 "groups": list(PLOTTED_GROUPS),
             }
         )
-        reply = self._receive()
+        reply = self.pipe.receive()
         if "error" in reply:
             self.kill()
             raise RuntimeError(reply["error"])
         self.path = reply.get("path")
         self.sync_dir = reply.get("sync_dir")
         self._service = reply
-        threading.Thread(target=self._read, name="hf_tracking-wandb-answers", daemon=True).start()
+        self.pipe.start_reader()
         self._maybe_attach()
+
+    def _continue_segments(self, run: RunInfo) -> None:
+        """A resumed offline run: skip the steps the previous offline segment already holds."""
+        if self.mode != "offline" or run.resumed_from_step is None:
+            return
+        assert self.directory is not None
+        found = [wandb_segments.segment_dir(self.directory, run_id) for run_id in self.previous_ids]
+        self.previous_dirs = [str(path) for path in found if path is not None]
+        end = wandb_segments.segment_end(found[-1] if found else None)
+        if end is not None and end > run.resumed_from_step:
+            self.skip_through = end
 
     def _config(self, run: RunInfo) -> dict[str, Any]:
         model_config, parameters = None, None
@@ -189,8 +195,8 @@ class WandbBackend(Backend):
     # ------------------------------------------------------------------ rows
     def log_batch(self, records: list[Record]) -> None:
         """One message, one pipe write for the batch: rows in order, the final figures last."""
-        if self._failure is not None:
-            raise RuntimeError(self._failure)
+        if self.pipe.failure is not None:
+            raise RuntimeError(self.pipe.failure)
         if self.attachment.run is None and self.attach_policy == "auto":
             self._maybe_attach()
         rows, summary, finals, artifacts = [], {}, 0, []
@@ -199,77 +205,52 @@ class WandbBackend(Backend):
                 summary.update({k: v for k, v in record.values.items() if v is not None})
                 finals += 1
                 continue
+            if (
+                self.skip_through is not None
+                and (record.values.get(STEP_KEY) or 0) <= self.skip_through
+            ):
+                self.rows_skipped += 1  # held by the previous offline segment
+                finals += 1
+                continue
             rows.extend(self.thinner.rows(record.kind, record.values))
             epoch = record.values.get("train/epoch")
             self._epoch = epoch if isinstance(epoch, (int, float)) else self._epoch
             if record.kind == "checkpoint" and self.log_model == "checkpoint" and record.path:
-                artifacts.append(self._checkpoint_artifact(record))
-        self._send({"log": rows, "summary": summary, "extra": finals})
+                artifacts.append(checkpoint_artifact(self.run_id, record, self._epoch))
+        self.pipe.send({"log": rows, "summary": summary, "extra": finals})
         for artifact in artifacts:
-            self._send({"artifact": artifact})
-
-    def _checkpoint_artifact(self, record: Record) -> dict[str, Any]:
-        step = int(record.values.get(STEP_KEY) or 0)
-        aliases = [f"checkpoint_global_step_{step}"]
-        if self._epoch is not None:
-            aliases.insert(0, f"epoch_{round(self._epoch, 2)}")
-        return self._artifact(str(record.path), aliases, {"step": step})
-
-    def _artifact(self, path: str, aliases: list[str], metadata: dict[str, Any]) -> dict:
-        return {
-            "name": f"model-{self.run_id}",
-            "type": "model",
-            "path": path,
-            "aliases": aliases,
-            "metadata": metadata,
-        }
+            self.pipe.send({"artifact": artifact})
 
     def acknowledged(self) -> int:
-        return self._acknowledged
+        return self.pipe.acknowledged
 
     # ------------------------------------------------------------------ finish
     def finish(self, status: str, exit_code: int) -> None:
-        process = self.process
-        if process is None:
+        if self.pipe.process is None:
             return
         self.attachment.detach()
-        if self._failure is None:
+        if self.pipe.failure is None:
             last = self.thinner.last()
             if last:
-                self._send({"log": last, "summary": {}, "extra": 0})
-            final_model = self._save_final_model()
-            self._send({"finish": exit_code})
-            self._finished.wait()
+                self.pipe.send({"log": last, "summary": {}, "extra": 0})
+            final_model = save_final_model(self._model) if self.log_model else None
+            if final_model:
+                metadata = {"final_model": True}
+                artifact = artifact_spec(self.run_id, final_model, ["final_model"], metadata)
+                self.pipe.send({"artifact": artifact})
+            self.pipe.send({"finish": exit_code})
+            self.pipe.finished.wait()
             if final_model:
                 shutil.rmtree(final_model, ignore_errors=True)
-        # The run's files are complete once the child answers. Its own teardown (W&B's service,
-        # the interpreter: about 0.1 s) goes on without the training process waiting for it.
-        threading.Thread(target=process.wait, name="hf_tracking-wandb-exit", daemon=True).start()
-        if self._failure is not None:
-            raise RuntimeError(self._failure)
-
-    def _save_final_model(self) -> str | None:
-        """``WANDB_LOG_MODEL`` end or checkpoint: the trained model as ``final_model``."""
-        save = getattr(self._model, "save_pretrained", None)
-        if not self.log_model or not callable(save):
-            return None
-        directory = tempfile.mkdtemp(prefix="hf_tracking_final_model_")
-        try:
-            save(directory)
-        except Exception as error:
-            logger.warning("hf_tracking: saving the final model for W&B failed (%s)", error)
-            shutil.rmtree(directory, ignore_errors=True)
-            return None
-        self._send({"artifact": self._artifact(directory, ["final_model"], {"final_model": True})})
-        return directory
+        # The run's files are complete once the child answers.
+        self.pipe.reap_in_background()
+        if self.pipe.failure is not None:
+            raise RuntimeError(self.pipe.failure)
 
     def kill(self) -> None:
         """Stop a child that does not answer (a hung finish); its W&B files stay as they are.
         Called from another thread than the one blocked on the child, which then sees EOF."""
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        self.pipe.kill()
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"mode": self.mode, "run_id": self.run_id, "dir": self.directory}
@@ -277,7 +258,12 @@ class WandbBackend(Backend):
             info["path"] = self.path
         if self.mode == "offline" and self.sync_dir:
             info["sync_dir"] = self.sync_dir
-            info["sync_command"] = f"wandb sync {self.sync_dir}"
+            first = self.previous_ids[0] if self.previous_dirs else ""
+            info["sync_command"] = wandb_segments.sync_command(
+                first, [*self.previous_dirs, self.sync_dir]
+            )
+            if self.rows_skipped:
+                info["rows_in_previous_segment"] = self.rows_skipped
         info["wandb_run_attached"] = self.attachment.run is not None or bool(
             self.attachment.error and "already" in self.attachment.error
         )
@@ -291,45 +277,6 @@ class WandbBackend(Backend):
             "path": self.path,
             "sync_command": self.info().get("sync_command"),
         }
-
-    # ------------------------------------------------------------------ the pipe
-    def _send(self, message: dict[str, Any]) -> None:
-        process = self.process
-        if process is None:  # disabled: nothing to send
-            return
-        assert process.stdin is not None
-        try:
-            process.stdin.write(json.dumps(message, default=str, separators=(",", ":")) + "\n")
-            process.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            self._finished.wait(5.0)  # the reader names what happened to the child
-            raise RuntimeError(self._failure or "the W&B process is gone") from None
-
-    def _receive(self) -> dict[str, Any]:
-        process = self.process
-        assert process is not None and process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            return {"error": f"the W&B process exited (status {process.wait()})"}
-        return json.loads(line)
-
-    def _read(self) -> None:
-        """The child's answers, on a thread that sleeps until one comes."""
-        process = self.process
-        assert process is not None and process.stdout is not None
-        for line in process.stdout:
-            answer = json.loads(line)
-            self._acknowledged = answer.get("ack", self._acknowledged)
-            if "warning" in answer and answer["warning"] not in self._warnings:
-                self._warnings.add(answer["warning"])
-                logger.warning("hf_tracking: W&B: %s", answer["warning"])
-            if "error" in answer and self._failure is None:
-                self._failure = f"the W&B process failed: {answer['error']}"
-            if answer.get("finished"):
-                self._finished.set()
-        if not self._finished.is_set() and self._failure is None:
-            self._failure = f"the W&B process exited (status {process.wait()})"
-        self._finished.set()
 
 
 def _wandb_installed() -> bool:

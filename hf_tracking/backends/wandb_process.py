@@ -26,6 +26,7 @@ import time
 from typing import Any, TextIO
 
 ACK_SECONDS = 1.0
+SEGMENT_FILE = "hf_tracking_segment.json"
 
 
 class Answers:
@@ -89,6 +90,8 @@ class Child:
         self.run: Any = None
         self.logged = 0
         self.last_ack = time.monotonic()
+        self.step_metric = ""
+        self.last_step: Any = None
 
     def handle(self, message: dict[str, Any]) -> bool:
         """Act on one message; False once the run is finished."""
@@ -96,6 +99,7 @@ class Child:
             for row in message["log"]:
                 self.run.log(row)
                 self.logged += 1
+                self.last_step = row.get(self.step_metric, self.last_step)
             if message["summary"]:
                 self.run.summary.update(message["summary"])
             self.logged += message["extra"]  # the final figures, which are no rows
@@ -104,6 +108,7 @@ class Child:
                 self.answers.send({"ack": self.logged})
         elif "start" in message:
             self.run = _start(message)
+            self.step_metric = message["step_metric"]
             path = self.run.path
             self.answers.send(
                 {
@@ -120,11 +125,23 @@ class Child:
                 name = message["artifact"]["name"]
                 self.answers.send({"warning": f"artifact {name}: {_last_line(error)}"})
         elif "finish" in message:
-            run, self.run = self.run, None
-            run.finish(exit_code=message["finish"])
+            self.close(message["finish"])
             self.answers.send({"finished": True, "ack": self.logged})
             return False
         return True
+
+    def close(self, exit_code: int) -> None:
+        """Finish the run and leave, next to its files, the last step it holds (read when a
+        resumed offline run continues in a new run: see ``wandb_segments``)."""
+        run, self.run = self.run, None
+        if run is None:
+            return
+        try:
+            run.finish(exit_code=exit_code)
+        finally:
+            path = os.path.join(os.path.dirname(run.dir), SEGMENT_FILE)
+            with open(path, "w", encoding="utf-8") as stream:
+                json.dump({"last_step": self.last_step}, stream)
 
 
 def main() -> int:
@@ -138,11 +155,9 @@ def main() -> int:
                 return 0
     except Exception as error:
         child.answers.send({"error": _last_line(error), "ack": child.logged})
-        if child.run is not None:
-            child.run.finish(exit_code=1)
+        child.close(1)
         return 1
-    if child.run is not None:  # stdin closed without a finish: the training process is gone
-        child.run.finish(exit_code=1)
+    child.close(1)  # stdin closed without a finish: the training process is gone
     return 0
 
 
