@@ -1,6 +1,7 @@
 """f. Whole Trainer runs side by side: report_to none / wandb / trackio / hf_tracking (default,
 with ``wandb.run`` in use, with ``wandb_attach: never``, local store only), each in a fresh
-process, interleaved (the order rotates every repetition), one untimed warm-up round first.
+process, interleaved (the order rotates every repetition), after untimed warm-up runs (none, wandb,
+hf_tracking).
 
 CPU is counted over the whole process tree: this process makes itself a child subreaper, so the
 W&B processes a run leaves behind (hf_tracking's W&B process, W&B's service) are reparented here
@@ -112,8 +113,8 @@ def section_trainer(
             "threads": threads,
         }
 
-    if warmup:
-        for config in configs:
+    if warmup:  # file caches and compiled bytecode of every library, untimed
+        for config in ("none", "wandb", "hf_tracking"):
             measured_run(spec(config, "warmup"))
     runs: dict[str, list[dict[str, Any]]] = {config: [] for config in configs}
     for repeat in range(repeats):
