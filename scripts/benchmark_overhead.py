@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/benchmark_overhead.py                 # everything (about 30 min on 2 cores)
     .venv/bin/python scripts/benchmark_overhead.py --quick         # tiny sizes (smoke test)
-    .venv/bin/python scripts/benchmark_overhead.py --only-trainer --shapes gpt2_64 --repeats 7
+    .venv/bin/python scripts/benchmark_overhead.py --only-trainer --shapes gpt2_64 --repeats 7 \
+        --runs-log runs.jsonl      # then, even if stopped early: --from-runs-log runs.jsonl
 
 Sections (W&B offline, every output in a temporary directory; the code is in scripts/overhead/):
 
@@ -57,8 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)"
     )
+    parser.add_argument("--no-warmup", action="store_true", help="no untimed warm-up runs")
     parser.add_argument("--skip-trainer", action="store_true", help="leave out section f")
     parser.add_argument("--only-trainer", action="store_true", help="section f only")
+    parser.add_argument("--runs-log", help="append every Trainer run's figures to this JSONL")
+    parser.add_argument("--from-runs-log", help="print and write section f from a runs log")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one Trainer run of section f
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     args = parser.parse_args(argv)
@@ -111,7 +115,8 @@ def run(args: argparse.Namespace, temp: Path) -> dict[str, Any]:
                 args.repeats,
                 trainer_sizes(args.max_steps, args.quick),
                 args.torch_threads,
-                warmup=not args.quick,
+                warmup=not (args.quick or args.no_warmup),
+                runs_log=Path(args.runs_log).resolve() if args.runs_log else None,
             )
             for shape in args.shapes.split(",")
         }
@@ -123,6 +128,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return trainer_child.child_main(args.child)
     output = Path(args.output).resolve()
+    if args.from_runs_log:
+        results = {
+            "script": "benchmark_overhead",
+            "versions": common.versions(),
+            "machine": common.machine(),
+            "git": common.git_state(),
+            "runs_log": args.from_runs_log,
+            "trainer": trainer_runs.from_runs_log(Path(args.from_runs_log)),
+            "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+        }
+        report.print_report(results)
+        common.write_json(output, results)
+        return 0
     with tempfile.TemporaryDirectory(prefix="hf_tracking_bench_") as directory:
         temp = Path(directory)
         common.quiet_environment(temp)

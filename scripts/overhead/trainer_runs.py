@@ -102,7 +102,11 @@ def section_trainer(
     sizes: dict[str, int],
     threads: int,
     warmup: bool,
+    runs_log: Path | None = None,
 ) -> dict[str, Any]:
+    """``runs_log``: every run's figures appended as a JSON line as it ends, for
+    :func:`from_runs_log` (a long benchmark on a busy machine can be stopped and summarized)."""
+
     def spec(config: str, tag: str) -> dict[str, Any]:
         workdir = temp / f"f_{shape}_{tag}_{config}"
         return {
@@ -120,8 +124,37 @@ def section_trainer(
     for repeat in range(repeats):
         shift = repeat % len(configs)
         for config in configs[shift:] + configs[:shift]:
-            runs[config].append(measured_run(spec(config, str(repeat))))
+            result = measured_run(spec(config, str(repeat)))
+            runs[config].append(result)
+            if runs_log is not None:
+                line = {"shape": shape, "config": config, "repeat": repeat, "sizes": sizes}
+                with open(runs_log, "a", encoding="utf-8") as stream:
+                    stream.write(json.dumps({**line, "threads": threads, "result": result}) + "\n")
     return summarize(runs, sizes, shape, repeats, threads)
+
+
+def from_runs_log(path: Path) -> dict[str, Any]:
+    """The section's results from a runs log, over the repetitions every configuration finished."""
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    results = {}
+    for shape in dict.fromkeys(line["shape"] for line in lines):
+        mine = [line for line in lines if line["shape"] == shape]
+        configs = list(dict.fromkeys(line["config"] for line in mine))
+        configs = ["none", *[config for config in configs if config != "none"]]
+        done = [
+            repeat
+            for repeat in sorted({line["repeat"] for line in mine})
+            if {line["config"] for line in mine if line["repeat"] == repeat} == set(configs)
+        ]
+        runs = {
+            config: [
+                next(x["result"] for x in mine if x["config"] == config and x["repeat"] == repeat)
+                for repeat in done
+            ]
+            for config in configs
+        }
+        results[shape] = summarize(runs, mine[0]["sizes"], shape, len(done), mine[0]["threads"])
+    return results
 
 
 def summarize(
