@@ -31,7 +31,7 @@ def test_benchmark_overhead_quick(tmp_path):
     for key in ("ratios", "finish_drain", "startup", "trainer"):
         assert key in data, key
     assert {"torch", "transformers", "wandb", "hf_tracking", "python"} <= set(data["versions"])
-    assert {"cpu_model", "cpu_count"} <= set(data["machine"])
+    assert {"cpu", "cpu_count"} <= set(data["machine"])
     case = data["log_train_step"]["wandb_offline"]
     assert case["emitting"]["n"] == case["records_expected"] == case["metrics_jsonl_lines"]
     for stats in (

@@ -183,22 +183,19 @@ def backend_counts(tracker: Any) -> dict[str, dict[str, Any]]:
 
 # ---------------------------------------------------------------------- models and data
 def gpt2(n_embd: int, n_layer: int, n_head: int, vocab: int, positions: int, seed: int = 0) -> Any:
-    """A random-init GPT-2 of these sizes, dropout as GPT2Config's default."""
+    """A random-init GPT-2 of these sizes (the recipes' ``gpt2_config``, GPT-2's dropout 0.1; the
+    padding id stands in for EOS)."""
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
-    torch.manual_seed(seed)
-    config = GPT2Config(
-        vocab_size=vocab,
-        n_positions=positions,
-        n_embd=n_embd,
-        n_layer=n_layer,
-        n_head=n_head,
-        pad_token_id=PAD,
-        bos_token_id=vocab - 1,
-        eos_token_id=vocab - 1,
+    from hf_tracking import ExperimentConfig
+    from hf_tracking.recipe import gpt2_config
+
+    sizes = ExperimentConfig(
+        vocab_size=vocab, d_model=n_embd, num_layers=n_layer, num_heads=n_head, seq_length=positions
     )
-    return GPT2LMHeadModel(config)
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(gpt2_config(sizes, dropout=0.1, eos_token_id=PAD))
 
 
 def padded_samples(size: int, seq_length: int, vocab: int, seed: int = 0) -> list[dict]:
