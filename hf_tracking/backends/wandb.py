@@ -19,7 +19,8 @@ Counts: ``records_written`` is what the child acknowledged having logged; what i
 
 Mode "auto" is online when an API key is found and ``WANDB_MODE`` does not say otherwise, else
 offline. Offline runs cannot be resumed by wandb, so a resumed offline run is a new offline run
-with the same name; both ids go to the summary.
+with the same name that leaves out the steps the previous one holds (:mod:`.wandb_segments`);
+both ids go to the summary.
 """
 
 from __future__ import annotations

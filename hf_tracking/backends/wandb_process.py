@@ -13,7 +13,8 @@ hf_tracking package. Reads one JSON message per line on stdin and answers on std
 Any exception is answered with ``{"error": "<Type>: <message>", "ack": rows}`` (the last line of
 its traceback) and the run is finished with exit code 1. When stdin closes without a finish (the
 training process died, at any point, also while ``wandb.init`` runs) the run is finished with exit
-code 1. Anything a library prints goes to stderr, never into the protocol.
+code 1. Whenever it finishes a run it leaves ``hf_tracking_segment.json`` (the run's last step)
+next to the run's files. Anything a library prints goes to stderr, never into the protocol.
 """
 
 from __future__ import annotations
