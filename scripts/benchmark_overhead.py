@@ -56,7 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"configurations (none first): {','.join(trainer_child.CONFIGS)}",
     )
     parser.add_argument(
-        "--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)"
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (0: torch's default); on a shared 2-core machine torch's 2 "
+        "OpenMP threads spin while a core is taken and give 10-50x outliers",
     )
     parser.add_argument("--no-warmup", action="store_true", help="no untimed warm-up runs")
     parser.add_argument("--skip-trainer", action="store_true", help="leave out section f")
