@@ -1,9 +1,12 @@
 """hf_tracking: experiment tracking for small language models.
 
-``import hf_tracking`` is cheap: it imports neither torch nor wandb nor matplotlib. It registers
-``report_to="hf_tracking"`` with the Hugging Face Trainer by adding one entry to
-``transformers.integrations.integration_utils.INTEGRATION_TO_CALLBACK`` as soon as that module
-is imported (at once if it already is); nothing else in transformers is touched.
+``import hf_tracking`` is cheap: it imports neither torch nor wandb nor matplotlib nor
+accelerate. It registers ``report_to="hf_tracking"`` with the Hugging Face Trainer (one entry in
+``transformers.integrations.integration_utils.INTEGRATION_TO_CALLBACK``) and
+``log_with="hf_tracking"`` with accelerate (``accelerate.tracking.register_tracker_class``) as soon
+as those modules are imported (at once if they already are); nothing else is touched. The
+start-up hook that the install puts in site-packages (:mod:`hf_tracking_startup`) does the same
+for scripts that never import hf_tracking.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from hf_tracking.tracker import ExperimentTracker
 
 __all__ = [
     "EMA",
+    "AccelerateTracker",
     "Backend",
     "ConfigError",
     "ExperimentConfig",
@@ -41,11 +45,16 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The callback subclasses transformers' TrainerCallback, which imports torch: load on use.
+    # These subclass transformers' TrainerCallback and accelerate's GeneralTracker, which import
+    # torch: load on use.
     if name == "TrackingCallback":
         from hf_tracking.trainer.callback import TrackingCallback
 
         return TrackingCallback
+    if name == "AccelerateTracker":
+        from hf_tracking.trainer.accelerate_tracker import AccelerateTracker
+
+        return AccelerateTracker
     raise AttributeError(f"module 'hf_tracking' has no attribute {name!r}")
 
 

@@ -1,58 +1,59 @@
-"""Makes ``report_to="hf_tracking"`` known to the Trainer without importing transformers early.
+"""Makes ``report_to="hf_tracking"`` (Trainer) and ``log_with="hf_tracking"`` (accelerate) known
+without importing transformers or accelerate early.
 
 The Trainer looks report_to names up in ``INTEGRATION_TO_CALLBACK``, defined in
 ``transformers.integrations.integration_utils`` (an import of several seconds, as it pulls in
-torch). When that module is already imported the entry is added at once; otherwise a one-shot
-import hook adds it right after the module is first executed.
+torch); ``Accelerator`` looks log_with names up in ``accelerate.tracking.LOGGER_TYPE_TO_CLASS``,
+filled through accelerate's ``register_tracker_class``. A module already imported gets its entry at
+once; for one not imported yet, the import hook of :mod:`hf_tracking_startup` adds it right after
+the module is first executed (the same hook the start-up ``.pth`` file installs).
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import sys
-from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
+
+import hf_tracking_startup
 
 REPORT_TO_NAME = "hf_tracking"
-TARGET_MODULE = "transformers.integrations.integration_utils"
 
 
-def _add_entry(module: ModuleType) -> None:
+def _add_trainer_entry(module: ModuleType) -> None:
     from hf_tracking.trainer.callback import TrackingCallback
 
     module.INTEGRATION_TO_CALLBACK.setdefault(REPORT_TO_NAME, TrackingCallback)
 
 
-class _RegisteringLoader(importlib.abc.Loader):
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
+def _add_accelerate_entry(module: ModuleType) -> None:
+    # accelerate before 1.15 has no register_tracker_class and accepts no third-party name;
+    # there an AccelerateTracker instance in log_with still works.
+    if REPORT_TO_NAME in module.LOGGER_TYPE_TO_CLASS or not hasattr(
+        module, "register_tracker_class"
+    ):
+        return
+    from hf_tracking.trainer.accelerate_tracker import AccelerateTracker
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)
-        _add_entry(module)
+    module.register_tracker_class(AccelerateTracker)
 
 
-class _RegisteringFinder(importlib.abc.MetaPathFinder):
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != TARGET_MODULE:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _RegisteringLoader(spec.loader)
-        return spec
+_ADDERS = {
+    hf_tracking_startup.TRANSFORMERS_MODULE: _add_trainer_entry,
+    hf_tracking_startup.ACCELERATE_MODULE: _add_accelerate_entry,
+}
+
+
+def register_loaded(name: str, module: ModuleType) -> None:
+    """Add hf_tracking's entry to the just-imported module ``name``."""
+    _ADDERS[name](module)
 
 
 def register_report_to() -> None:
-    module = sys.modules.get(TARGET_MODULE)
-    if module is not None:
-        _add_entry(module)
-    elif not any(isinstance(finder, _RegisteringFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _RegisteringFinder())
+    """Register with whichever of transformers and accelerate is imported, watch for the rest."""
+    for name in hf_tracking_startup.WATCHED_MODULES:
+        module = sys.modules.get(name)
+        # A module still executing (this import came from inside it, through another watched
+        # module) gets its entry from the hook on its loader when it is done.
+        if module is not None and not getattr(module.__spec__, "_initializing", False):
+            register_loaded(name, module)
+    hf_tracking_startup.install()

@@ -26,7 +26,7 @@ PLOTTED_GROUPS = (
     "checkpoint",
     "custom",
 )
-RECORD_KINDS = ("train", "val", "checkpoint", "custom", "final")
+RECORD_KINDS = ("train", "val", "checkpoint", "custom", "final", "resume")
 
 TRAIN_LOSS = "train/loss"
 TRAIN_PERPLEXITY = "train/perplexity"
@@ -90,6 +90,7 @@ CATALOG: dict[str, str] = {
     "checkpoint/size_mb": "size on disk",
     "custom/<name>": "log_custom_metric values",
     "final/<key>": "the Trainer's end-of-training figures: summary only, never curve points",
+    "resume/from_step": "on the row that marks a resume: the step the run continues from",
 }
 
 

@@ -3,6 +3,7 @@
     hf-tracking report RUN              plots and report.md into RUN's directory
     hf-tracking compare RUN RUN ...     overlaid loss curves and a table (--output DIR)
     hf-tracking summary RUN             the run summary, readable in a terminal
+    hf-tracking serve [DIR ...]         a live dashboard of the runs under DIR (experiments/)
 
 RUN is a run directory (``experiments/NAME``) or its summary (``experiments/NAME_summary.json``).
 A missing run or one without metrics prints ``error: ...`` and exits 1.
@@ -38,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary = commands.add_parser("summary", help="print a run's summary")
     summary.add_argument("run", help=run_help)
+    serve = commands.add_parser("serve", help="a live dashboard of the runs in a browser")
+    serve.add_argument("dirs", nargs="*", metavar="DIR", help="output directories (experiments)")
+    serve.add_argument("--port", type=int, default=7070, help="port (7070; 0 picks a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument(
+        "--memory-mb", type=int, default=1024, help="memory for indexes of finished runs (1024)"
+    )
     return parser
 
 
@@ -55,9 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ModuleNotFoundError as error:
-        if error.name != "matplotlib":
+        extra = {
+            "matplotlib": ("plots", "plots need matplotlib"),
+            "plotly": ("serve", "the dashboard needs plotly"),
+        }
+        if error.name not in extra:
             raise
-        print("error: plots need matplotlib: pip install 'hf-tracking[plots]'", file=sys.stderr)
+        name, need = extra[error.name]
+        print(f"error: {need}: pip install 'hf-tracking[{name}]'", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as cat does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -91,7 +104,13 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"report": _report, "compare": _compare, "summary": _summary}
+def _serve(args: argparse.Namespace) -> int:
+    from hf_tracking.serve import serve
+
+    return serve(args.dirs, host=args.host, port=args.port, memory_mb=args.memory_mb)
+
+
+COMMANDS = {"report": _report, "compare": _compare, "summary": _summary, "serve": _serve}
 
 
 if __name__ == "__main__":

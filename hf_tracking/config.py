@@ -9,22 +9,28 @@ import json
 import math
 import os
 import re
+import reprlib
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hf_tracking.config_files import read_mapping
 from hf_tracking.errors import ConfigError
-from hf_tracking.metrics.params import format_count, gpt2_parameter_breakdown, parse_size_label
+from hf_tracking.metrics.params import gpt2_parameter_breakdown, size_label_report
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 WANDB_ATTACH = ("auto", "always", "never")
 COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
 MAX_NAME_LENGTH = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._+-]+")
-# A label within this factor of a count is taken to describe it.
-_LABEL_TOLERANCE = 1.25
+# Integers above 2**53 are not exact as floats, and products of them (FLOPs) would overflow.
+MAX_INT = 2**53
+# Timeouts are passed to thread joins and waits, which refuse values past about 2.9e8 years.
+MAX_TIMEOUT_SECONDS = 86400.0
+_BOUNDED_REPR = reprlib.Repr()
+_BOUNDED_REPR.maxlevel, _BOUNDED_REPR.maxstring, _BOUNDED_REPR.maxlong = 3, 80, 40
 
 
 @dataclasses.dataclass
@@ -70,7 +76,9 @@ class ExperimentConfig:
     causal_attention_flops: bool = False
     backend_queue_size: int = 10000
     backend_finish_timeout: float = 60.0
+    writer_block_timeout: float = 5.0
     backends: list[str] = dataclasses.field(default_factory=lambda: ["local", "wandb"])
+    sum_tokens_over_ranks: bool = True
 
     def __post_init__(self) -> None:
         self._check()
@@ -101,10 +109,20 @@ class ExperimentConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise _error(name, value, "must be >= 1", source)
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                raise _error(field.name, value, f"must be at most 2**53 ({MAX_INT})", source)
         for name in ("learning_rate", "peak_tflops", "backend_finish_timeout"):
             value = getattr(self, name)
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise _error(name, value, "must be a finite number > 0", source)
+        for name in ("backend_finish_timeout", "writer_block_timeout"):
+            value = getattr(self, name)
+            if not 0 <= value <= MAX_TIMEOUT_SECONDS:
+                raise _error(
+                    name, value, f"must be between 0 and {MAX_TIMEOUT_SECONDS:g} seconds", source
+                )
         if self.d_model % self.num_heads:
             raise _error(
                 "d_model",
@@ -215,49 +233,8 @@ class ExperimentConfig:
         Returns the numbers and a plain-language ``message``; ``label_matches`` is False when the
         label is further than 25% from both the total and the non-embedding count.
         """
-        estimate = self.estimate_parameters()
         actual = sum(p.numel() for p in model.parameters()) if model is not None else None
-        counted = actual if actual is not None else estimate["total"]
-        labelled = parse_size_label(self.model_size)
-        non_embedding = estimate["non_embedding"]
-        embeddings = counted - non_embedding
-        result: dict[str, Any] = {
-            "label": self.model_size,
-            "label_parameters": labelled,
-            "estimated_total": estimate["total"],
-            "estimated_non_embedding": non_embedding,
-            "actual_total": actual,
-            "estimate_matches_model": None if actual is None else actual == estimate["total"],
-        }
-        counts = (
-            f"{format_count(counted)} parameters ({format_count(embeddings)} of them embeddings)"
-        )
-        if labelled is None:
-            result["label_matches"] = None
-            result["message"] = (
-                f"model_size {self.model_size!r} is not a size; the model has {counts}"
-            )
-        elif _close(labelled, counted):
-            result["label_matches"] = True
-            result["message"] = f"model_size {self.model_size} matches: {counts}"
-        elif _close(labelled, non_embedding):
-            result["label_matches"] = True
-            result["message"] = (
-                f"model_size {self.model_size} matches the non-embedding count "
-                f"{format_count(non_embedding)}; the whole model has {counts}"
-            )
-        else:
-            result["label_matches"] = False
-            result["message"] = (
-                f"model_size says {self.model_size} but the model has {counts}; "
-                f"non-embedding {format_count(non_embedding)}"
-            )
-        if actual is not None and actual != estimate["total"]:
-            result["message"] += (
-                f"; the estimate from the config ({format_count(estimate['total'])}) differs "
-                "from the model: its sizes do not match the config"
-            )
-        return result
+        return size_label_report(self.model_size, self.estimate_parameters(), actual)
 
 
 def _checked_init(generated: Callable[..., None]) -> Callable[..., None]:
@@ -281,41 +258,16 @@ def _check_known_fields(data: Mapping[Any, Any], source: str | None) -> None:
     known = {field.name for field in dataclasses.fields(ExperimentConfig)}
     for key in data:
         if not isinstance(key, str) or key not in known:
-            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            shown = short_repr(key)
+            close = difflib.get_close_matches(shown.strip("'"), sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown config field {key!r}{hint}" + _where(source))
+            raise ConfigError(f"unknown config field {shown}{hint}" + _where(source))
 
 
 def safe_name(name: str) -> str:
     """A name usable as one path component: no separators, no ``..``, no control characters."""
     cleaned = _UNSAFE_NAME_CHARS.sub("_", str(name)).strip("._")
     return cleaned[:MAX_NAME_LENGTH] or "run"
-
-
-def read_mapping(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a YAML or JSON file that holds a mapping; every failure is a ConfigError."""
-    import yaml
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".json"):
-        raise ConfigError(f"config file must end in .yaml, .yml or .json, got {str(path)!r}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config file {str(path)!r}: {error}") from None
-    try:
-        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
-        raise ConfigError(f"malformed config file {str(path)!r}: {error}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"config file {str(path)!r} must hold a mapping of field: value, "
-            f"got {type(data).__name__}"
-        )
-    return data
 
 
 def as_config(config: Any) -> ExperimentConfig:
@@ -333,16 +285,22 @@ def as_config(config: Any) -> ExperimentConfig:
     )
 
 
-def _close(a: float, b: float) -> bool:
-    return b > 0 and a > 0 and max(a, b) / min(a, b) <= _LABEL_TOLERANCE
-
-
 def _where(source: str | None) -> str:
     return f" (in {source})" if source else ""
 
 
 def _error(name: str, value: Any, problem: str, source: str | None) -> ConfigError:
-    return ConfigError(f"{name} {problem}, got {value!r}" + _where(source))
+    return ConfigError(f"{name} {problem}, got {short_repr(value)}" + _where(source))
+
+
+def short_repr(value: Any) -> str:
+    """A repr of bounded length and cost, for error messages about values of any size."""
+    try:
+        return _BOUNDED_REPR.repr(value)
+    except ValueError:  # an int past Python's 4,300-digit conversion limit, maybe inside
+        if isinstance(value, int):
+            return f"an integer of {len(hex(value)) * 1.2:.0f} digits or so"
+        return f"a {type(value).__name__} holding an integer too long to show"
 
 
 def _coerce(name: str, value: Any, annotation: Any, source: str | None) -> Any:
@@ -414,4 +372,7 @@ def _coerce_str_list(name: str, value: Any, source: str | None) -> list[str]:
         isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in value
     ):
         raise _error(name, value, "must be a list of strings", source)
-    return [str(item) for item in value]
+    try:
+        return [str(item) for item in value]
+    except ValueError:  # an int too long to write
+        raise _error(name, value, "must be a list of strings", source) from None

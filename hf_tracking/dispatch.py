@@ -2,13 +2,24 @@
 
 The training thread only appends to a deque (well under a microsecond, no lock it can wait on).
 The writer thread polls it, adds the host probes (psutil) to training records, writes every record
-to the local backends itself (they never drop a record) and offers it to each remote backend's
-worker, whose bounded queue drops its oldest record when full and counts the drop. Every backend
-call is guarded: a failing backend is reported once and never stops training or the others.
+to the local backends itself and offers it to each remote backend's worker
+(:class:`hf_tracking.slots.RemoteWorker`), whose bounded queue drops its oldest record when full
+and counts the drop.
+
+The training thread never waits long for the writer. Past ``HIGH_WATER`` waiting items it waits
+for room, at most ``block_timeout`` seconds; a writer that made no progress in that time (a hung
+network filesystem) is taken as stalled: items then go to a bounded spill of ``SPILL`` more, and
+past it records are dropped and counted (``records_dropped_writer_stalled`` in every backend's
+report) without waiting again until the writer moves.
+
+Secrets (:mod:`hf_tracking.redact`) are masked here, once for every backend: in the run's name,
+tags, notes and config, and in the keys and string values of every record. :meth:`Dispatcher.close` waits for the
+writer at most ``drain_timeout``; what it leaves unwritten is counted the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -16,164 +27,19 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from hf_tracking import redact
 from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.slots import BackendSlot, RemoteWorker
 
 logger = logging.getLogger("hf_tracking")
 POLL_SECONDS = 0.02
 BATCH_SIZE = 1000
-# Records waiting for the writer before put() waits for room (about 15 MB of records).
+# Items waiting for the writer before put() waits for room (about 15 MB of records).
 HIGH_WATER = 10000
+# Items held beyond HIGH_WATER while the writer is stalled, before records are dropped.
+SPILL = 20000
 
-
-class BackendSlot:
-    """A backend with what happened to it: started, failed, records written, lost and dropped."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.started = False
-        self.error: str | None = None
-        self.written = 0
-        self.lost = 0
-        self.dropped = 0
-        self.finish_status = "finishing"
-
-    def _report(self, what: str, error: BaseException) -> None:
-        message = f"{type(error).__name__}: {error}"
-        if self.error is None:
-            self.error = f"{what}: {message}"
-            logger.warning(
-                "hf_tracking: backend %r failed in %s (%s); training goes on, the local run store "
-                "keeps every record, and the summary records the failure",
-                self.backend.name,
-                what,
-                message,
-            )
-
-    def start(self, run: RunInfo) -> None:
-        try:
-            self.backend.start(run)
-            self.started = True
-        except Exception as error:  # a backend never stops training
-            self._report("start", error)
-
-    def log(self, records: list[Record]) -> None:
-        if not self.started:
-            self.lost += len(records)
-            return
-        if type(self.backend).log_batch is not Backend.log_batch:
-            self._call(self.backend.log_batch, records, len(records))
-        else:
-            for record in records:
-                self._call(self.backend.log, record, 1)
-
-    def _call(self, method: Callable[[Any], None], argument: Any, count: int) -> None:
-        try:
-            method(argument)
-            self.written += count
-        except Exception as error:
-            self.lost += count
-            self._report("log", error)
-
-    def finish(self, status: str, exit_code: int) -> None:
-        if not self.started:
-            self.finish_status = "never started"
-            return
-        try:
-            self.backend.finish(status, exit_code)
-            self.finish_status = "finished"
-        except Exception as error:
-            self.finish_status = "failed"
-            self._report("finish", error)
-
-    def report(self) -> dict[str, Any]:
-        try:
-            info = self.backend.info()
-        except Exception as error:
-            info = {"info_error": str(error)}
-        written, lost = self.written, self.lost
-        acknowledged = self.backend.acknowledged() if self.started else None
-        if acknowledged is not None:
-            written = min(acknowledged, self.written)
-            if self.error or self.finish_status != "finishing":
-                lost += self.written - written
-        return {
-            "status": "failed" if self.error else self.finish_status,
-            "error": self.error,
-            "records_written": written,
-            "records_lost": lost,
-            "records_dropped": self.dropped,
-            **info,
-        }
-
-
-class RemoteWorker:
-    """One remote backend on a thread of its own, behind a bounded queue."""
-
-    def __init__(self, slot: BackendSlot, run: RunInfo, queue_size: int) -> None:
-        self.slot = slot
-        self._run = run
-        self._queue: deque[Record] = deque()
-        self._in_flight = 0
-        self._queue_size = queue_size
-        self._condition = threading.Condition()
-        self._closing: tuple[str, int] | None = None
-        self._thread = threading.Thread(
-            target=self._loop, name=f"hf_tracking-{slot.backend.name}", daemon=True
-        )
-        self._thread.start()
-
-    def offer(self, records: list[Record]) -> None:
-        """Queue records, dropping the oldest past ``queue_size``; one wake-up per batch."""
-        with self._condition:
-            for record in records:
-                if len(self._queue) >= self._queue_size:
-                    self._queue.popleft()
-                    self.slot.dropped += 1
-                self._queue.append(record)
-            self._condition.notify()
-
-    def pending(self) -> int:
-        """Records queued or being sent."""
-        return len(self._queue) + self._in_flight
-
-    def _loop(self) -> None:
-        self.slot.start(self._run)
-        while True:
-            with self._condition:
-                while not self._queue and self._closing is None:
-                    self._condition.wait()
-                batch = list(self._queue)
-                self._queue.clear()
-                self._in_flight = len(batch)
-                closing = self._closing
-            if batch:
-                self.slot.log(batch)
-                self._in_flight = 0
-            elif closing is not None:
-                self.slot.finish(*closing)
-                return
-
-    def request_close(self, status: str, exit_code: int) -> None:
-        """Finish after the queued records; returns at once."""
-        with self._condition:
-            self._closing = (status, exit_code)
-            self._condition.notify()
-
-    def wait(self, timeout: float) -> None:
-        """Wait for the finish; past ``timeout`` the backend is stopped and the rest counted lost."""
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self.slot.finish_status = f"did not finish within {timeout:g} s"
-            self.slot.lost += len(self._queue)
-            logger.warning(
-                "hf_tracking: backend %r did not finish within %g s; stopped waiting for it",
-                self.slot.backend.name,
-                timeout,
-            )
-            try:
-                self.slot.backend.kill()
-            except Exception:
-                logger.exception("hf_tracking: stopping backend %r failed", self.slot.backend.name)
+__all__ = ["BackendSlot", "Dispatcher", "RemoteWorker"]
 
 
 class Dispatcher:
@@ -185,15 +51,33 @@ class Dispatcher:
         run: RunInfo,
         host_probe: Callable[[], dict[str, float]] | None = None,
         queue_size: int = 10000,
+        block_timeout: float = 5.0,
+        drain_timeout: float = 60.0,
     ) -> None:
         self.slots = [BackendSlot(backend) for backend in backends]
-        self._run = run
+        # What backends are told of the run passes the same masking as every record.
+        self._run = dataclasses.replace(
+            run,
+            name=redact.mask_text(run.name),
+            project=redact.mask_text(run.project),
+            entity=redact.mask_text(run.entity) if run.entity else run.entity,
+            tags=redact.mask(run.tags),
+            notes=redact.mask_text(run.notes),
+            config=redact.redact(run.config),
+        )
         self._host_probe = host_probe
         self._queue_size = queue_size
+        self._block_timeout = block_timeout
+        self._drain_timeout = drain_timeout
         self._intake: deque[Record | Callable[[], None]] = deque()
         self._workers: list[RemoteWorker] = []
         self._busy = False
         self._closing = False
+        # Records the writer has taken off the intake: how put() tells a slow writer from a stuck one.
+        self._progress = 0
+        self._stalled_at: int | None = None
+        self.stall_dropped = 0
+        self.failed_jobs = 0
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hf_tracking-writer", daemon=True)
         self._thread.start()
@@ -204,17 +88,39 @@ class Dispatcher:
 
     def put(self, item: Record | Callable[[], None]) -> None:
         """Queue a record, or a job to run on the writer thread. Called on the training thread:
-        an append, unless more than ``HIGH_WATER`` items wait (a loop emitting records faster
-        than a disk takes them), when it waits for the writer to catch up rather than let memory
-        grow without bound."""
-        self._intake.append(item)
-        if len(self._intake) > HIGH_WATER:
+        an append, unless ``HIGH_WATER`` items wait (see the module docstring)."""
+        if len(self._intake) < HIGH_WATER:
+            self._intake.append(item)
+            return
+        self._put_when_full(item)
+
+    def _put_when_full(self, item: Record | Callable[[], None]) -> None:
+        if self._stalled_at is None or self._stalled_at != self._progress:
             self._wait_for_room()
+        if len(self._intake) >= HIGH_WATER + SPILL:
+            if isinstance(item, Record):
+                self.stall_dropped += 1
+            return
+        self._intake.append(item)
 
     def _wait_for_room(self) -> None:
+        """Wait, at most ``block_timeout``, for the writer to bring the intake below half."""
         self._wake.set()
+        deadline = time.monotonic() + self._block_timeout
         while len(self._intake) > HIGH_WATER // 2 and self._thread.is_alive():
+            if time.monotonic() >= deadline:
+                if self._stalled_at is None:
+                    logger.warning(
+                        "hf_tracking: the writer thread took no records for %g s (a hung disk?); "
+                        "training goes on, up to %d more records are held, then records are "
+                        "dropped and counted in the summary",
+                        self._block_timeout,
+                        SPILL,
+                    )
+                self._stalled_at = self._progress
+                return
             time.sleep(0.001)
+        self._stalled_at = None
 
     def _loop(self) -> None:
         local = [slot for slot in self.slots if not slot.backend.remote]
@@ -237,20 +143,34 @@ class Dispatcher:
         while self._intake:
             self._busy = True
             batch: list[Record] = []
+            pattern = redact.current_pattern()
             while self._intake and len(batch) < BATCH_SIZE:
                 item = self._intake.popleft()
+                self._progress += 1
                 if isinstance(item, Record):
                     self._prepare(item)
+                    item.values = redact.mask_record(item.values, pattern)
                     batch.append(item)
                     continue
                 self._deliver(batch, local)
                 batch = []
                 try:
                     item()
-                except Exception:
-                    logger.exception("hf_tracking: a write on the writer thread failed")
+                except Exception as error:
+                    self._job_failed(error)
             self._deliver(batch, local)
             self._busy = False
+
+    def _job_failed(self, error: Exception) -> None:
+        """Say the first failure of a job (a "running" summary on a full disk); count the rest."""
+        self.failed_jobs += 1
+        if self.failed_jobs == 1:
+            logger.warning(
+                "hf_tracking: a write on the writer thread failed (%s: %s); later failures are "
+                "not reported, and the summary is written again at finish",
+                type(error).__name__,
+                error,
+            )
 
     def _prepare(self, record: Record) -> None:
         if record.prepare is not None:
@@ -283,17 +203,40 @@ class Dispatcher:
         return False
 
     def close(self, status: str, exit_code: int) -> list[dict[str, Any]]:
-        """Drain the queue and finish the local backends; remote ones are asked to finish after
-        their queues and do so on their own threads (see :meth:`wait_for_remote`)."""
+        """Drain the queue and finish the local backends, waiting at most ``drain_timeout`` for
+        the writer; remote ones are asked to finish after their queues and do so on their own
+        threads (see :meth:`wait_for_remote`)."""
         self._closing = True
         self._wake.set()
-        self._thread.join()
+        self._thread.join(self._drain_timeout)
+        if self._thread.is_alive():
+            self._give_up_on_writer()
         for worker in self._workers:
             worker.request_close(status, exit_code)
         for slot in self.slots:
-            if not slot.backend.remote:
+            if not slot.backend.remote and slot.finish_status == "finishing":
                 slot.finish(status, exit_code)
         return self.reports()
+
+    def _give_up_on_writer(self) -> None:
+        """The writer is stuck inside a local backend: count what it will not write."""
+        left = sum(isinstance(item, Record) for item in list(self._intake))
+        self._intake.clear()
+        self.stall_dropped += left
+        logger.warning(
+            "hf_tracking: the writer thread did not finish within %g s; %d queued records are "
+            "dropped and counted in the summary",
+            self._drain_timeout,
+            left,
+        )
+        for slot in self.slots:
+            if slot.pending:
+                slot.lost += slot.pending
+                slot.pending = 0
+            if not slot.backend.remote:
+                slot.finish_status = (
+                    f"writer stalled: not finished within {self._drain_timeout:g} s"
+                )
 
     def wait_for_remote(self, timeout: float) -> list[dict[str, Any]]:
         """Wait for the remote backends to finish, each within ``timeout``; then report."""
@@ -302,4 +245,6 @@ class Dispatcher:
         return self.reports()
 
     def reports(self) -> list[dict[str, Any]]:
+        for slot in self.slots:
+            slot.stalled = self.stall_dropped
         return [{"name": slot.backend.name, **slot.report()} for slot in self.slots]

@@ -8,12 +8,15 @@ one, never half of one.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger("hf_tracking")
 
 
 def finite_or_none(value: Any) -> Any:
@@ -71,20 +74,74 @@ def dump_yaml(value: Any) -> str:
     return yaml.safe_dump(finite_or_none(value), sort_keys=False, allow_unicode=True)
 
 
+# Readers refuse integers longer than this: no metric needs more, and a huge one overflows every
+# float conversion downstream (plots, percentiles).
+MAX_INT_DIGITS = 20
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def loads_bounded(text: str | bytes) -> Any:
+    """``json.loads`` that raises ValueError, never RecursionError, on deep nesting, and refuses
+    integers of more than ``MAX_INT_DIGITS`` digits."""
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def iter_jsonl(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
-    """The complete records of a JSONL file; a torn or corrupt line (a crash mid-write) is skipped."""
+    """The complete records of a JSONL file.
+
+    A torn last line (a crash mid-write) ends the file. A line that is not a JSON object, is
+    nested too deeply or holds an oversized integer is skipped; the number skipped is logged once
+    per file, when the iteration ends.
+    """
+    skipped = 0
+    try:
+        with open(path, "rb") as stream:
+            for raw in stream:
+                if not raw.endswith(b"\n"):
+                    return
+                try:
+                    record = loads_bounded(raw)
+                except ValueError:
+                    skipped += 1
+                    continue
+                if isinstance(record, dict):
+                    yield record
+                else:
+                    skipped += 1
+    finally:
+        if skipped:
+            logger.warning(
+                "hf_tracking: skipped %d unreadable line(s) of %s (not a JSON object, nested too "
+                "deeply or an oversized number)",
+                skipped,
+                path,
+            )
+
+
+def last_jsonl_record(path: str | os.PathLike, tail_bytes: int = 65536) -> dict[str, Any]:
+    """The last complete record of a JSONL file, read from its tail ({} when there is none)."""
     with open(path, "rb") as stream:
-        for raw in stream:
-            if not raw.endswith(b"\n"):
-                return
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                yield record
+        stream.seek(max(stream.seek(0, os.SEEK_END) - tail_bytes, 0))
+        lines = stream.read().split(b"\n")[:-1]  # what follows the last newline is torn
+    for raw in reversed(lines):
+        try:
+            record = loads_bounded(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            return record
+    return {}
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """A JSON file's value; ValueError for bad JSON, deep nesting or an oversized integer."""
     with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
+        return loads_bounded(stream.read())

@@ -4,6 +4,11 @@ A tracker never finished is finished when the main thread ends: "finished" after
 "failed" after an uncaught exception, "interrupted" after Ctrl-C or SIGTERM. Queued records are
 written first and W&B is finished with a non-zero exit code. The program then exits the way it
 would have without hf_tracking: the same exit status, the same signal.
+
+A signal that arrives while a run is finishing does not cut the drain short: the run is marked
+"interrupted", its queue drains (bounded by the writer's timeouts), its summary is written, and
+then the signal takes effect as it would have (Ctrl-C raises KeyboardInterrupt, SIGTERM ends the
+process by SIGTERM). A second signal during that time ends the program at once.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import signal
 import sys
 import threading
 import weakref
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +29,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("hf_tracking")
 _live: weakref.WeakSet[ExperimentTracker] = weakref.WeakSet()
+# Trackers inside finish(), and the signals that arrived meanwhile, to take effect after it.
+_finishing: weakref.WeakSet[ExperimentTracker] = weakref.WeakSet()
+_deferred: list[int] = []
 _state = {"exit_hooks": False, "signal_handlers": False, "finished_at_exit": False}
 
 
@@ -42,6 +51,63 @@ def track(tracker: ExperimentTracker) -> None:
 
 def untrack(tracker: ExperimentTracker) -> None:
     _live.discard(tracker)
+
+
+@contextlib.contextmanager
+def finishing(tracker: ExperimentTracker) -> Iterator[None]:
+    """Around a finish: Ctrl-C and SIGTERM on the main thread wait for it, then take effect."""
+    on_main = threading.current_thread() is threading.main_thread()
+    previous_sigint = None
+    if on_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous_sigint = signal.signal(signal.SIGINT, _defer_signal)
+    _finishing.add(tracker)
+    try:
+        yield
+    finally:
+        _finishing.discard(tracker)
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
+        if on_main and _deferred and not _finishing:
+            _take_deferred_signal()
+
+
+def _defer_signal(signum: int, frame: Any) -> None:
+    """A signal during a finish on the main thread: mark the runs interrupted, act after it."""
+    if _deferred:  # the second one: stop now
+        _deferred.clear()
+        _act_on(signum)
+        return
+    _deferred.append(signum)
+    name = signal.Signals(signum).name
+    for tracker in list(_finishing):
+        tracker.mark_interrupted(f"{name} while finishing")
+    with contextlib.suppress(Exception):
+        sys.stderr.write(
+            f"hf_tracking: {name} while the run is finishing; writing its queued records and "
+            "summary first (send it again to stop at once)\n"
+        )
+
+
+def _take_deferred_signal() -> None:
+    signum = _deferred.pop()
+    _deferred.clear()
+    _act_on(signum)
+
+
+def _act_on(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    handler = _previous_handlers.get(signum, signal.SIG_DFL)
+    if callable(handler):
+        handler(signum, None)
+        return
+    if handler == signal.SIG_IGN:
+        return
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+_previous_handlers: dict[int, Any] = {}
 
 
 def failure_status(exc: BaseException) -> str:
@@ -107,16 +173,14 @@ def _install_signal_handlers() -> None:
     previous = signal.getsignal(signal.SIGTERM)
     if previous is None:
         return
+    _previous_handlers[signal.SIGTERM] = previous
 
     def on_sigterm(signum: int, frame: Any) -> None:
+        if _finishing:  # a finish on this thread was interrupted: it completes first
+            _defer_signal(signum, frame)
+            return
         finish_live_trackers("interrupted", "SIGTERM")
-        if callable(previous):
-            previous(signum, frame)
-            return
-        if previous == signal.SIG_IGN:
-            return
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _act_on(signum)
 
     signal.signal(signal.SIGTERM, on_sigterm)
     _state["signal_handlers"] = True

@@ -12,7 +12,9 @@ final reports.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -36,10 +38,18 @@ _owners_lock = threading.Lock()
 
 
 class RunSession:
-    def __init__(self, output_dir: str, backends: list[Backend], finish_timeout: float) -> None:
+    def __init__(
+        self,
+        output_dir: str,
+        backends: list[Backend],
+        finish_timeout: float,
+        writer_block_timeout: float = 5.0,
+    ) -> None:
         self.output_dir = Path(output_dir).expanduser().absolute()
         self.backends = backends
         self.finish_timeout = finish_timeout
+        self.writer_block_timeout = writer_block_timeout
+        self._summary_failure_said = False
         self.run_dir: Path | None = None
         self.summary_path: Path | None = None
         self.dispatcher: Dispatcher | None = None
@@ -79,7 +89,14 @@ class RunSession:
         from hf_tracking.system import hardware_fingerprint, host_memory_metrics
 
         probe = host_memory_metrics if track_memory else None
-        self.dispatcher = Dispatcher(backends, run_info(name, self.run_dir), probe, queue_size)
+        self.dispatcher = Dispatcher(
+            backends,
+            run_info(name, self.run_dir),
+            probe,
+            queue_size,
+            block_timeout=self.writer_block_timeout,
+            drain_timeout=self.finish_timeout,
+        )
         # The summary's hardware fingerprint (ms of probes) is taken off the training thread.
         self.dispatcher.put(hardware_fingerprint)
         lifecycle.install_exit_hooks()
@@ -137,15 +154,26 @@ class RunSession:
             self.write_final_summary(snapshot)
 
     def write_final_summary(self, snapshot: Callable[[], Any]) -> bool:
+        """Write the summary, trying twice (a disk that was full may have room again); if it
+        cannot be written the reason goes to stderr, once per run."""
         if not self.save_summary or self.summary_path is None:
             return False
-        try:
-            return self._write_if_owner(self.summary_path, snapshot())
-        except Exception as error:  # the summary never takes the training program down
-            logger.error(
-                "hf_tracking: could not write the summary %s: %s", self.summary_path, error
+        for attempt in range(2):
+            try:
+                return self._write_if_owner(self.summary_path, snapshot())
+            except Exception as error:  # the summary never takes the training program down
+                failure = error
+                if attempt == 0:
+                    time.sleep(0.2)
+        if not self._summary_failure_said:
+            self._summary_failure_said = True
+            print(
+                f"hf_tracking: could not write the summary {self.summary_path}: "
+                f"{type(failure).__name__}: {failure}",
+                file=sys.stderr,
+                flush=True,
             )
-            return False
+        return False
 
     def wait_for_backends(self, timeout: float | None = None) -> bool:
         if self._finalizer is None:

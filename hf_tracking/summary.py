@@ -20,6 +20,7 @@ from hf_tracking.engine.snapshot import SummarySnapshot
 from hf_tracking.engine.step_clock import WARMUP_STEPS
 from hf_tracking.jsonio import atomic_write_json
 from hf_tracking.metrics.stats import percentile
+from hf_tracking.redact import mask
 
 FINAL_GROUPS = ("train/", "throughput/", "progress/", "time/")
 
@@ -97,7 +98,8 @@ def build_summary(snapshot: Any) -> dict[str, Any]:
     }
     for name, section in snapshot.backend_sections.items():
         summary.setdefault(name, section)
-    return summary
+    # Secrets masked in every string: error text, tags, paths, metric names (hf_tracking.redact).
+    return mask(summary)
 
 
 def peak_rss_gb() -> float | None:

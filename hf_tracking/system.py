@@ -25,6 +25,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 _GB = 1024**3
@@ -155,3 +156,14 @@ def _nvidia_driver_version() -> str | None:
         return version.decode() if isinstance(version, bytes) else version
     except Exception:
         return None
+
+
+def path_size(path: Path) -> int | None:
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        if path.is_dir():
+            return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+    except OSError:
+        pass
+    return None

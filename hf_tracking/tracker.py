@@ -29,39 +29,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from hf_tracking import lifecycle
-from hf_tracking.backends.base import Backend, Record, RunInfo
-from hf_tracking.backends.registry import build_backends
+from hf_tracking.backends.base import Record
 from hf_tracking.catalog import custom_name
-from hf_tracking.config import ExperimentConfig, as_config, safe_name
+from hf_tracking.config import safe_name
 from hf_tracking.engine import records
-from hf_tracking.engine.compute import ComputeProfile
-from hf_tracking.engine.progress import Progress
-from hf_tracking.engine.run_state import RunState
-from hf_tracking.engine.snapshot import SummarySnapshot
-from hf_tracking.engine.step_clock import StepClock
 from hf_tracking.engine.values import as_float, check_number, checked_step, checked_tokens
-from hf_tracking.engine.window import TrainingWindow
-from hf_tracking.errors import ConfigError
-from hf_tracking.metrics.clock import Clock
-from hf_tracking.metrics.history import evenly_spaced
 from hf_tracking.metrics.stats import safe_perplexity
-from hf_tracking.redact import redact
-from hf_tracking.session import RunSession
+from hf_tracking.system import path_size
+from hf_tracking.tracker_base import TrackerBase
 
 logger = logging.getLogger("hf_tracking")
-STATE_VERSION = 1
-# Step times and tokens/s samples a checkpoint's state carries to the resumed run, each.
-CARRIED_SAMPLES = 512
 
 
-class ExperimentTracker:
+class ExperimentTracker(TrackerBase):
     """Tracks one training run. See the module docstring for the keys it logs.
 
     ``log_train_step`` is called once per micro-batch; ``iteration`` is the 0-based index of the
@@ -70,90 +55,7 @@ class ExperimentTracker:
     with one warning (a loop restarted without ``load_state_dict``).
     """
 
-    def __init__(
-        self,
-        config: ExperimentConfig | Mapping[str, Any] | str | os.PathLike | None = None,
-        model: Any = None,
-        *,
-        is_main_process: bool | None = None,
-        world_size: int | None = None,
-        backends: list[Backend] | None = None,
-        extra_config: Mapping[str, Any] | None = None,
-        planned_steps: int | None = None,
-        clock: Clock = time.perf_counter,
-    ) -> None:
-        self.config = as_config(config)
-        self.model = model
-        self.is_main_process = (
-            int(os.environ.get("RANK", "0")) == 0 if is_main_process is None else is_main_process
-        )
-        self.world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
-        self.planned_steps = planned_steps or self.config.num_iterations
-        self.extra_config = dict(extra_config or {})
-        self.token_counting = "log_train_step(tokens=...)"
-        config = self.config
-        self.run = RunState(config.experiment_name or config.default_name())
-        self.clock = StepClock(clock, config.max_history)
-        self.window = TrainingWindow()
-        self.progress = Progress(self.planned_steps, config.throughput_window, config.max_history)
-        self.compute = ComputeProfile(config, model)
-        self.backends = list(backends) if backends is not None else []
-        if backends is None and self.is_main_process:
-            self.backends = build_backends(config)
-        self.session = RunSession(config.output_dir, self.backends, config.backend_finish_timeout)
-        self._last_micro_batch = config.gradient_accumulation_steps - 1
-        self._open_iteration: int | None = None
-        self._warned: set[str] = set()
-        self._finished = False
-        self._lock = threading.RLock()
-        if self.is_main_process:
-            lifecycle.track(self)
-
     # ================================================================== lifecycle
-    def start(self) -> ExperimentTracker:
-        """Open the run: reserve its directory and start the backends on the writer thread.
-
-        Called by the first record; call it early to overlap W&B's start-up with the first
-        steps. Resume with :meth:`load_state_dict` before this.
-        """
-        if self.session.dispatcher is not None or not self.is_main_process:
-            return self
-        with self._lock:
-            if self.session.dispatcher is None:
-                self.run.experiment_name = self.session.open(
-                    self.run.experiment_name,
-                    self.run.resumed_from_step is not None,
-                    self._run_info,
-                    self.config.track_memory,
-                    self.config.backend_queue_size,
-                )
-                self.run.error = self.run.error or self.session.error
-        return self
-
-    def _run_info(self, name: str, run_dir: Path | None) -> RunInfo:
-        self.run.experiment_name = name
-        return RunInfo(
-            name=name,
-            run_dir=str(run_dir),
-            output_dir=str(self.session.output_dir),
-            project=self.config.project,
-            entity=self.config.entity,
-            tags=self.config.all_tags,
-            notes=self.config.notes,
-            config=self.run_config(),
-            resumed_from_step=self.run.resumed_from_step,
-            model=self.model,
-        )
-
-    def run_config(self) -> dict[str, Any]:
-        """The config a backend stores: the experiment's fields plus any extra (Trainer
-        arguments), with credentials redacted."""
-        config: dict[str, Any] = self.config.to_dict()
-        config["experiment_name"] = self.run.experiment_name
-        if self.extra_config:
-            config["trainer"] = self.extra_config
-        return redact(config)
-
     def finish(
         self,
         save_summary: bool = True,
@@ -177,8 +79,15 @@ class ExperimentTracker:
                 return self.session.summary_path if save_summary else None
             self._finished = True
         lifecycle.untrack(self)
+        self._open_after_training.discard(self)
         if not self.is_main_process:
             return None
+        with lifecycle.finishing(self):
+            return self._finish(save_summary, status, error, wait)
+
+    def _finish(
+        self, save_summary: bool, status: str | None, error: str | None, wait: bool
+    ) -> Path | None:
         run = self.run
         if status is not None:
             run.status = status
@@ -186,18 +95,15 @@ class ExperimentTracker:
             run.status = "finished"
         if error is not None:
             run.error = error
-        self.start()
-        if self.window.has_losses and run.gradient_steps > run.logged_step:
-            self._train_record(self.clock.now())
-        self._sync_tokens()
-        self.clock.ledger.stop()
-        if run.final_trainer_metrics:
-            values = self._axes(self.clock.now())
-            values.update(run.final_trainer_metrics)
-            self._dispatch(Record("final", values))
+        self._close_training()
         self.session.save_summary = save_summary
         exit_code = 0 if run.status == "finished" else 1
         return self.session.close(run.status, exit_code, self.snapshot, wait)
+
+    def mark_interrupted(self, reason: str) -> None:
+        """A signal arrived while the run was finishing: its summary says "interrupted"."""
+        self.run.status = "interrupted"
+        self.run.error = self.run.error or reason
 
     def wait_for_backends(self, timeout: float | None = None) -> bool:
         """Wait until the remote backends have finished and the summary holds their final
@@ -230,9 +136,12 @@ class ExperimentTracker:
         """Account for one micro-batch; emit a record every ``log_every_steps`` gradient steps.
 
         Every argument is checked before anything is counted: a bad value raises an error
-        naming it and leaves the tracker as it was.
+        naming it and leaves the tracker as it was. With ``torch.distributed`` on several
+        processes, every rank calls it and tokens are summed over the ranks on logging steps
+        (:mod:`hf_tracking.engine.rank_tokens`: a loop calling on rank zero only counts rank
+        zero's tokens, with one warning; ``sum_tokens_over_ranks: false`` takes them as given).
         """
-        if not self.is_main_process or self._finished:
+        if self._finished or (not self.is_main_process and self.rank_tokens() is None):
             return
         if loss.__class__ is not float:
             check_number("loss", loss)
@@ -240,9 +149,11 @@ class ExperimentTracker:
             check_number("learning_rate", learning_rate)
         if grad_norm is not None and grad_norm.__class__ is not float:
             check_number("grad_norm", grad_norm)
-        tokens = checked_tokens(tokens)
+        if tokens.__class__ is not int or tokens < 0:
+            tokens = checked_tokens(tokens)
         if iteration is not None:
-            iteration = checked_step("iteration", iteration)
+            if iteration.__class__ is not int or iteration < 0:
+                iteration = checked_step("iteration", iteration)
             if iteration < self.run.gradient_steps:
                 self._warn_once(
                     "backwards",
@@ -252,13 +163,15 @@ class ExperimentTracker:
                     self.run.gradient_steps,
                 )
                 return
-        if accumulation_step is not None:
+        if accumulation_step is not None and (
+            accumulation_step.__class__ is not int or accumulation_step < 0
+        ):
             accumulation_step = checked_step("accumulation_step", accumulation_step)
         clock = self.clock
         if not clock.anchored:
             clock.anchor()
         open_iteration = self._open_iteration
-        if iteration is not None and open_iteration is not None and iteration > open_iteration:
+        if open_iteration is not None and iteration is not None and iteration > open_iteration:
             # The open step never saw its last micro-batch: it ends where the next one begins.
             self._warn_once(
                 "accumulation",
@@ -269,46 +182,42 @@ class ExperimentTracker:
                 self._last_micro_batch,
                 self.config.gradient_accumulation_steps,
             )
+            self._steps_by_iteration = True
             self._complete_step(open_iteration + 1)
-        if tokens.__class__ is int:
+        window = self.window
+        ranks = self.rank_tokens()
+        if ranks is not None:
+            ranks.add(tokens)
+        elif tokens.__class__ is int:
             self.run.tokens_seen += tokens
         else:
-            self.window.add_device_tokens(tokens)
-        self.window.add_loss(loss)
-        self.window.learning_rate = learning_rate
-        self.window.grad_norm = grad_norm
+            window.add_device_tokens(tokens)
+        if self.is_main_process:
+            losses = window.losses
+            losses.append(loss)
+            if len(losses) >= window.max_losses:
+                window.fold()
+            window.learning_rate = learning_rate
+            window.grad_norm = grad_norm
         if accumulation_step is not None and accumulation_step != self._last_micro_batch:
             self._open_iteration = iteration
             return
         self._complete_step(self.run.gradient_steps + 1 if iteration is None else iteration + 1)
 
-    def _complete_step(self, steps: int) -> None:
-        self._open_iteration = None
-        now = self.clock.now()
-        self._close_step(now, steps)
-        if steps % self.config.log_every_steps == 0:
-            self._train_record(now)
-
     def step_begin(self) -> None:
         """Mark the start of a gradient step (the Trainer's ``on_step_begin``): time before it,
         such as data loading, counts as "other" rather than training."""
         self.clock.anchor()
-        self.progress.anchor(
-            self.clock.ledger.training_clock(), self.run.tokens_seen, self.run.gradient_steps
-        )
+        if not self.progress.anchored:
+            self.progress.anchor(
+                self.clock.ledger.training_clock(), self.run.tokens_seen, self.run.gradient_steps
+            )
 
     def step_end(self, gradient_steps: int) -> None:
         """Mark the end of a gradient step (the Trainer's ``on_step_end``)."""
         if self.is_main_process and not self._finished:
-            self._close_step(self.clock.now(), gradient_steps)
-
-    def _close_step(self, now: float, gradient_steps: int) -> None:
-        self.clock.close_step(now)
-        self.run.gradient_steps = gradient_steps
-        # A hand-written loop: the window opens after step one.
-        self.progress.anchor(
-            self.clock.ledger.training_clock(), self.run.tokens_seen, gradient_steps
-        )
+            self.clock.close_step(self.clock.now())
+            self.run.gradient_steps = gradient_steps
 
     def log_train_values(
         self,
@@ -329,63 +238,6 @@ class ExperimentTracker:
         self.window.learning_rate = learning_rate
         self.window.grad_norm = grad_norm
         self._train_record(self.clock.now(), extra=extra, memory=memory)
-
-    def set_token_totals(
-        self, tokens_seen: int | None, token_kinds: Mapping[str, int] | None = None
-    ) -> None:
-        """Run totals counted outside the tracker (the Trainer's callback, over all ranks)."""
-        if tokens_seen is not None:
-            self.run.tokens_seen = int(tokens_seen)
-        if token_kinds:
-            self.run.token_kinds = {kind: int(count) for kind, count in token_kinds.items()}
-
-    def _train_record(
-        self,
-        now: float,
-        extra: Mapping[str, Any] | None = None,
-        memory: Mapping[str, float] | None = None,
-    ) -> None:
-        run, ledger = self.run, self.clock.ledger
-        self._sync_tokens()
-        loss, learning_rate, grad_norm = self.window.close()
-        values = self._axes(now)
-        values.update(records.train_values(loss, learning_rate, grad_norm))
-        if loss is not None and records.nonfinite(loss) == 0:
-            run.latest_train_loss = loss
-        run.nonfinite_count += records.nonfinite(loss, grad_norm)
-        values.update(records.nonfinite_value(run.nonfinite_count))
-        steps = run.gradient_steps
-        checkpoints = len(run.checkpoints)
-        eta_costs = (
-            self.config.eval_every_steps,
-            ledger.part_seconds("eval") / run.eval_count if run.eval_count else 0.0,
-            self.config.save_every_steps,
-            ledger.part_seconds("checkpoint") / checkpoints if checkpoints else 0.0,
-        )
-        completion, throughput = self.progress.training_metrics(
-            ledger.training_clock(), run.tokens_seen, steps, self.world_size, eta_costs
-        )
-        values.update(completion)
-        values.update(ledger.metrics(now))
-        if throughput:
-            self.compute.add_flops(throughput)
-            values.update(throughput)
-        if run.token_kinds:
-            values.update(records.token_kind_metrics(run.tokens_seen, run.token_kinds))
-        if self.config.track_memory:
-            if memory is None:
-                from hf_tracking.system import gpu_memory_metrics
-
-                memory = gpu_memory_metrics()
-            values.update(memory)
-            run.note_memory_peaks(memory)
-        if extra:
-            values.update(extra)
-        run.logged_step = steps
-        run.latest_train = values
-        self.progress.remember(values, throughput)
-        # The writer thread adds host probes to its own copy; the engine's stays as it is.
-        self._dispatch(Record("train", dict(values)))
 
     # ================================================================== validation
     @contextlib.contextmanager
@@ -439,6 +291,8 @@ class ExperimentTracker:
         run.note_best(prefix, loss, perplexity)
         self.progress.note_validation(run.gradient_steps, f"{prefix}/loss", loss)
         self._dispatch(Record("val", values))
+        if self._training_closed:  # an evaluation after training updates the summary
+            self.session.write_summary_soon(self.snapshot())
 
     # ================================================================== checkpoints, custom
     def log_checkpoint(
@@ -471,7 +325,7 @@ class ExperimentTracker:
         sizes = run.checkpoint_sizes
 
         def measure(record_values: dict[str, Any]) -> None:
-            size = _path_size(Path(path))
+            size = path_size(Path(path))
             if size is not None:
                 sizes[str(path)] = size
                 record_values["checkpoint/size_mb"] = size / 1e6
@@ -500,172 +354,3 @@ class ExperimentTracker:
         self.run.final_trainer_metrics.update(metrics)
 
     # ================================================================== state
-    def state_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable state; a new tracker given it continues the same run."""
-        self._sync_tokens()
-        samples = self.samples()
-        return {
-            "version": STATE_VERSION,
-            **self.run.state_dict(),
-            **self.clock.state_dict(),
-            "samples": {
-                name: evenly_spaced(values, CARRIED_SAMPLES) for name, values in samples.items()
-            },
-            "max_step_seconds": self.max_step_seconds(),
-            "backends": {backend.name: backend.state_dict() for backend in self.backends},
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue a run from :meth:`state_dict`: same name, axes carried on (wallclock and tokens
-        do not restart), downtime not counted. Call before the first record."""
-        if self.session.dispatcher is not None:
-            raise RuntimeError("hf_tracking: load_state_dict must come before the first record")
-        if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
-            raise ConfigError(f"not a hf_tracking state (version {STATE_VERSION}): {state!r:.200}")
-        # Loaded into fresh parts, swapped in only when the whole state is valid.
-        run = RunState(self.run.experiment_name)
-        run.load_state_dict(state)
-        clock = StepClock(self.clock.now, self.config.max_history)
-        clock.load_state_dict(state)
-        samples = state.get("samples") or {}
-        if not isinstance(samples, Mapping):
-            raise ConfigError("hf_tracking state: samples must be a mapping")
-        clock.load_samples(samples, state.get("max_step_seconds"))
-        self.progress.load_samples(samples)
-        self.run, self.clock = run, clock
-        saved = dict(state.get("backends") or {})
-        if "wandb" in state:  # version 1 states written before backends kept their own
-            saved.setdefault("wandb", state["wandb"])
-        for backend in self.backends:
-            backend_state = saved.get(backend.name)
-            if isinstance(backend_state, Mapping):
-                backend.load_state_dict(backend_state)
-
-    def note_resumed_checkpoint(self, path: str | os.PathLike) -> None:
-        """List the checkpoint a run resumed from: its state was saved before its save ended."""
-        run = self.run
-        if not any(entry["step"] == run.gradient_steps for entry in run.checkpoints):
-            run.checkpoints.append(
-                {"path": str(path), "step": run.gradient_steps, "is_best": False, "seconds": None}
-            )
-
-    def samples(self) -> dict[str, list[float]]:
-        """Step times (warm-up excluded) and windowed tokens/s of the whole run."""
-        return {
-            "step_seconds": self.clock.step_second_samples(),
-            "tokens_per_second": self.progress.tokens_per_second_samples(),
-        }
-
-    def max_step_seconds(self) -> float | None:
-        """The longest step of the whole run (warm-up excluded)."""
-        return self.clock.max_step_seconds()
-
-    def snapshot(self) -> SummarySnapshot:
-        """An immutable copy of what the summary needs (cheap; taken on the training thread)."""
-        run, samples = self.run, self.samples()
-        parameters = self.config.estimate_parameters()
-        if self.model is not None and hasattr(self.model, "parameters"):
-            parameters["actual_total"] = sum(p.numel() for p in self.model.parameters())
-        sections = {}
-        for backend in self.backends:
-            section = backend.summary_section()
-            if section is not None:
-                sections[backend.name] = section
-        return SummarySnapshot(
-            experiment_name=run.experiment_name,
-            requested_name=run.requested_name,
-            status=run.status,
-            error=run.error,
-            started_at=run.started_at,
-            run_dir=str(self.session.run_dir) if self.session.run_dir else None,
-            config=self.run_config(),
-            tags=self.config.all_tags,
-            gradient_steps=run.gradient_steps,
-            planned_steps=self.planned_steps,
-            tokens_seen=run.tokens_seen,
-            eval_count=run.eval_count,
-            nonfinite_count=run.nonfinite_count,
-            resume_count=run.resume_count,
-            ledger_seconds=self.clock.ledger.seconds(),
-            latest_train=dict(run.latest_train),
-            best={key: dict(value) for key, value in run.best.items()},
-            final_trainer_metrics=dict(run.final_trainer_metrics),
-            latest_throughput=dict(self.progress.latest_throughput),
-            step_seconds=samples["step_seconds"],
-            max_step_seconds=self.max_step_seconds(),
-            tokens_per_second=samples["tokens_per_second"],
-            token_counting=self.token_counting,
-            token_kinds=dict(run.token_kinds),
-            compute=self.compute.summary(self.progress.latest_throughput.get("throughput/mfu_pct")),
-            checkpoints=run.checkpoint_list(),
-            parameters=parameters,
-            history_rows=len(self.progress.history),
-            history_stride=self.progress.history.stride,
-            peak_memory_gb=dict(run.peak_memory_gb),
-            world_size=self.world_size,
-            backend_reports=self.session.backend_reports(),
-            backend_sections=sections,
-        )
-
-    # ================================================================== internals
-    def _axes(self, now: float) -> dict[str, Any]:
-        self._sync_tokens()
-        run = self.run
-        return records.axes(run.gradient_steps, self.clock.wallclock_hours(now), run.tokens_seen)
-
-    def _sync_tokens(self) -> None:
-        """Add the tokens counted on the device since the last record (one device read)."""
-        self.run.tokens_seen += self.window.take_device_tokens()
-
-    def _dispatch(self, record: Record) -> None:
-        if self.session.dispatcher is None:
-            self.start()
-        assert self.session.dispatcher is not None
-        self.session.dispatcher.put(record)
-
-    def _warn_once(self, topic: str, message: str, *args: Any) -> None:
-        if topic not in self._warned:
-            self._warned.add(topic)
-            logger.warning(message, *args)
-
-    def observe_seq_length(self, seq_length: int) -> None:
-        """The sequence length the model actually sees, when it differs from the config's."""
-        self.compute.observe_seq_length(seq_length)
-
-    def ledger_seconds(self) -> dict[str, float]:
-        return self.clock.ledger.seconds()
-
-    def checkpoint_list(self) -> list[dict[str, Any]]:
-        return self.run.checkpoint_list()
-
-    # Read-only views of the parts, for callers of the first release's attributes.
-    experiment_name = property(lambda self: self.run.experiment_name)
-    gradient_steps = property(lambda self: self.run.gradient_steps)
-    tokens_seen = property(lambda self: self.run.tokens_seen)
-    token_kinds = property(lambda self: self.run.token_kinds)
-    status = property(lambda self: self.run.status)
-    error = property(lambda self: self.run.error)
-    best = property(lambda self: self.run.best)
-    checkpoints = property(lambda self: self.run.checkpoints)
-    latest_train = property(lambda self: self.run.latest_train)
-    latest_throughput = property(lambda self: self.progress.latest_throughput)
-    history = property(lambda self: self.progress.history)
-    step_seconds = property(lambda self: self.clock.step_seconds)
-    flops = property(lambda self: self.compute.flops)
-    peak = property(lambda self: self.compute.peak)
-    device_name = property(lambda self: self.compute.device_name)
-    dtype = property(lambda self: self.compute.dtype)
-    run_dir = property(lambda self: self.session.run_dir)
-    summary_path = property(lambda self: self.session.summary_path)
-    backend_reports = property(lambda self: self.session.backend_reports())
-
-
-def _path_size(path: Path) -> int | None:
-    try:
-        if path.is_file():
-            return path.stat().st_size
-        if path.is_dir():
-            return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
-    except OSError:
-        pass
-    return None

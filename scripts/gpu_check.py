@@ -162,12 +162,17 @@ def story_blocks(seq_length: int, vocab_size: int) -> tuple[list[dict], list[dic
 
 
 def guard_callback_events() -> list[str]:
-    """Run the callback's per-step events and the token hook under sync debug mode "error"."""
+    """Run the callback's per-step events and the token hook under sync debug mode "error"
+    (except ``on_step_end`` of a step that logs, evaluates, saves or stops: it reads tokens)."""
+    from hf_tracking.trainer.callback import record_follows
+
     syncs: list[str] = []
 
     def guarded(method):
         @functools.wraps(method)
         def wrapper(*args, **kwargs):
+            if method.__name__ == "on_step_end" and record_follows(args[3]):
+                return method(*args, **kwargs)
             try:
                 with no_sync_allowed():
                     return method(*args, **kwargs)

@@ -6,9 +6,10 @@
 
 Builds the tokenizer, data, model and Trainer with :mod:`hf_tracking.recipe`, trains (the Trainer
 evaluates and saves at the last step), then on the main process prints the summary path, writes
-the report (plots and report.md, see :mod:`hf_tracking.report`) and prints the W&B sync command
-of an offline run. A bad recipe or override prints ``error: ...`` and exits 2; an unreachable Hub
-exits 1 with a hint to use ``--offline``.
+the report (plots and report.md, see :mod:`hf_tracking.report`), prints the W&B sync command
+of an offline run and the ``hf-tracking serve`` line that opens the dashboard. A bad recipe or
+override prints ``error: ...`` and exits 2; an unreachable Hub exits 1 with a hint to use
+``--offline``.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def describe(recipe: Recipe, trainer: Any) -> str:
 
 
 def finish(summary_path: str | None, report: bool) -> None:
-    """Print where the run's files are, make the report and print the W&B sync command."""
+    """Print where the run's files are, make the report, print the W&B sync command and how to
+    open the dashboard."""
     from hf_tracking.jsonio import read_json
 
     if summary_path is None:
@@ -121,6 +123,12 @@ def finish(summary_path: str | None, report: bool) -> None:
     sync_command = (summary.get("wandb") or {}).get("sync_command")
     if sync_command:
         print(f"W&B offline run; upload it with: {sync_command}")
+    from hf_tracking.serve import DEFAULT_PORT
+
+    print(
+        f"dashboard: hf-tracking serve {Path(summary_path).parent} "
+        f"(then open http://127.0.0.1:{DEFAULT_PORT}/)"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from transformers import Trainer
 import hf_tracking
 import hf_tracking.backends.registry as registry
 from hf_tracking import ConfigError, ExperimentConfig, ExperimentTracker, TrackingCallback
+from tests.support.configs import small_config
 from tests.support.runs import metrics_rows, strict_json
 from tests.support.tiny import PaddedDataset, tiny_model, training_arguments
 
@@ -54,18 +55,7 @@ def list_backend(monkeypatch):
 
 
 def config(tmp_path, **overrides) -> ExperimentConfig:
-    fields = {
-        "output_dir": str(tmp_path / "experiments"),
-        "backends": ["local", "list"],
-        "log_every_steps": 1,
-        "d_model": 32,
-        "num_layers": 2,
-        "num_heads": 2,
-        "vocab_size": 64,
-        "seq_length": 16,
-        **overrides,
-    }
-    return ExperimentConfig(**fields)
+    return small_config(tmp_path, **{"backends": ["local", "list"], **overrides})
 
 
 def test_a_registered_backend_gets_every_row_of_a_hand_written_loop(tmp_path, list_backend):

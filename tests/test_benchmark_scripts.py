@@ -67,3 +67,11 @@ def test_benchmark_memory_quick(tmp_path):
     assert 0 < data["history_len"] <= 10_000
     assert data["samples"][0]["records"] == 0 and data["samples"][-1]["records"] == 20_000
     assert data["targets"]["lines_equal_records"]["met"]
+
+
+def test_benchmark_dashboard_quick(tmp_path):
+    data = run_script("benchmark_dashboard.py", tmp_path / "dashboard.json", "--no-browser")
+    assert data["rows"] == 20_000 and data["runs_api"]["listed"] == data["runs"] + 1
+    assert data["series"]["validation_points"] == 20
+    assert 0 < data["series"]["whole_points"] <= 2800
+    assert data["index"]["index_mb"] > 0 and data["index"]["seconds"] > 0

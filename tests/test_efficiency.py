@@ -7,23 +7,12 @@ import pytest
 
 from hf_tracking import ExperimentConfig, ExperimentTracker
 from hf_tracking.backends import LocalRunStore
+from tests.support.configs import FakeClock, small_config
 from tests.support.runs import metrics_rows, strict_json
-
-SMALL = {"vocab_size": 64, "d_model": 32, "num_layers": 2, "num_heads": 2, "seq_length": 16}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def config(tmp_path, **overrides) -> ExperimentConfig:
     fields = {
-        **SMALL,
-        "output_dir": str(tmp_path / "experiments"),
         "log_every_steps": 10,
         "num_iterations": 100,
         "wandb_mode": "disabled",
@@ -31,7 +20,7 @@ def config(tmp_path, **overrides) -> ExperimentConfig:
         "throughput_window": 10,
     }
     fields.update(overrides)
-    return ExperimentConfig(**fields)
+    return small_config(tmp_path, **fields)
 
 
 def train(
@@ -43,7 +32,7 @@ def train(
 
 
 def test_eta_uses_the_resumed_rate(tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     first = ExperimentTracker(config(tmp_path), clock=clock, backends=[LocalRunStore()])
     train(first, clock, range(0, 40), seconds_per_step=1.0)
     assert first.latest_train["progress/eta_hours"] == pytest.approx(60 * 1.0 / 3600)
@@ -62,7 +51,7 @@ def test_eta_uses_the_resumed_rate(tmp_path):
 
 
 def test_step_times_and_throughput_of_the_summary_span_a_resume(tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     first = ExperimentTracker(config(tmp_path), clock=clock, backends=[LocalRunStore()])
     train(first, clock, range(0, 40), seconds_per_step=1.0)
     state = first.state_dict()
@@ -82,7 +71,7 @@ def test_step_times_and_throughput_of_the_summary_span_a_resume(tmp_path):
 
 
 def test_eta_adds_the_evaluations_and_saves_still_due(tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     tracker = ExperimentTracker(
         config(tmp_path, eval_every_steps=25, save_every_steps=50),
         clock=clock,
@@ -109,7 +98,7 @@ def test_eta_adds_the_evaluations_and_saves_still_due(tmp_path):
 
 
 def test_no_mfu_on_an_unknown_device_and_mfu_with_a_given_peak(tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     cpu = ExperimentTracker(config(tmp_path), clock=clock, backends=[LocalRunStore()])
     train(cpu, clock, range(0, 20), seconds_per_step=0.1)
     summary = strict_json(cpu.finish())
@@ -119,7 +108,7 @@ def test_no_mfu_on_an_unknown_device_and_mfu_with_a_given_peak(tmp_path):
     assert summary["flops"]["mfu_pct"] is None and "not known" in summary["flops"]["mfu_note"]
     assert not any(key.startswith("memory/gpu") for row in rows for key in row)
 
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     given = ExperimentTracker(
         config(tmp_path, peak_tflops=0.001), clock=clock, backends=[LocalRunStore()]
     )
@@ -133,7 +122,7 @@ def test_no_mfu_on_an_unknown_device_and_mfu_with_a_given_peak(tmp_path):
 
 
 def test_step_time_percentiles_leave_out_warmup(tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     tracker = ExperimentTracker(config(tmp_path), clock=clock, backends=[LocalRunStore()])
     train(tracker, clock, range(0, 5), seconds_per_step=9.0)  # warm-up: compilation, allocator
     train(tracker, clock, range(5, 105), seconds_per_step=0.5)
@@ -147,7 +136,7 @@ def test_step_time_percentiles_leave_out_warmup(tmp_path):
 
 
 def test_set_up_before_the_first_step_is_other_time_not_training(tmp_path):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     tracker = ExperimentTracker(
         config(tmp_path, log_every_steps=5), clock=clock, backends=[LocalRunStore()]
     )

@@ -21,14 +21,7 @@ from hf_tracking.metrics import (
     percentile,
     safe_perplexity,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.configs import FakeClock
 
 
 def test_perplexity_is_overflow_safe():

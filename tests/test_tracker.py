@@ -367,7 +367,10 @@ def test_resume_inside_a_with_block(tmp_path):
         second.load_state_dict(state)
         second.log_train_step(loss=1.0, tokens=10, iteration=1)
     assert second.run_dir == first.run_dir
-    assert [row["time/tokens_seen"] for row in metrics_rows(first.run_dir)] == [10, 20]
+    rows = metrics_rows(first.run_dir)
+    assert [row["event"] for row in rows] == ["train", "resume", "train"]
+    assert [row["time/tokens_seen"] for row in rows] == [10, 10, 20]
+    assert rows[1]["resume/from_step"] == rows[1]["time/gradient_steps"] == 1
     assert len(list((tmp_path / "experiments").iterdir())) == 2  # one run dir, one summary
 
 

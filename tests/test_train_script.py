@@ -59,6 +59,9 @@ def test_train_tiny_and_ablation_then_report_and_compare(tmp_path):
     run_dir = tmp_path / summary["run_dir"]
     assert run_dir.parent == tmp_path / "out"
     assert printed(base, "metrics") == [str(Path(summary["run_dir"]) / "metrics.jsonl")]
+    assert printed(base, "dashboard") == [
+        f"hf-tracking serve {Path(summary_path).parent} (then open http://127.0.0.1:7070/)"
+    ]
     rows = metrics_rows(run_dir)
     events = {row["event"] for row in rows}
     assert {"train", "val", "checkpoint"} <= events

@@ -13,22 +13,16 @@ from pathlib import Path
 import pytest
 from transformers import Trainer, TrainerCallback
 
-from hf_tracking import ExperimentConfig, ExperimentTracker, TrackingCallback
+from hf_tracking import ExperimentTracker, TrackingCallback
 from hf_tracking.backends import LocalRunStore, WandbBackend
 from hf_tracking.backends.wandb_rows import FULL_RESOLUTION, RowThinner, wandb_config
 from hf_tracking.catalog import STEP_KEY, WALLCLOCK_KEY
+from tests.support.configs import small_config
 from tests.support.runs import metrics_rows, strict_json
 from tests.support.tiny import PaddedDataset, tiny_model, training_arguments
 from tests.support.wandb_reader import find_offline_runs, wait_for_exit
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = {"vocab_size": 64, "d_model": 32, "num_layers": 2, "num_heads": 2, "seq_length": 16}
-
-
-def small_config(tmp_path, **overrides) -> ExperimentConfig:
-    settings = {**SMALL, "output_dir": str(tmp_path / "experiments"), "log_every_steps": 1}
-    settings.update(overrides)
-    return ExperimentConfig(**settings)
 
 
 def backend_report(summary: dict, name: str = "wandb") -> dict:

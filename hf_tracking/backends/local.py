@@ -1,23 +1,48 @@
 """The local run store: ``{output_dir}/{name}/metrics.jsonl`` and ``config.yaml``.
 
 The source of truth of a run. One strict JSON object per line (non-finite numbers as null),
-flushed with every batch the writer thread takes off the queue, so a crash loses at most the
-records still queued and the line being written; readers skip a torn last line (:func:`hf_tracking.jsonio.iter_jsonl`). On a resume from step S, rows past S are
-cut first, so the file stays one monotonic history.
+written with unbuffered ``os.write`` calls once per batch the writer thread takes off the queue, so
+a crash loses at most the records still queued and the line being written; readers skip a torn
+last line (:func:`hf_tracking.jsonio.iter_jsonl`).
+
+The file always ends with a whole line before a write: the store keeps the byte offset after its
+last complete write, and after a failed write (a full disk) it truncates the file back to it
+before writing again, so a torn line is never followed by more rows. ``records_written`` in the
+summary is the number of rows this session put in the file; a batch whose write failed is
+``records_lost`` as a whole.
+
+One writer per run directory: :meth:`LocalRunStore.start` takes the directory's lock
+(:mod:`hf_tracking.backends.lock`) and holds it until :meth:`LocalRunStore.finish` or the death of
+the process. A second process writing the same run (two resumes of one run) fails to start its
+local store: that is reported once, its records are counted lost, and training goes on; the
+first writer's rows are untouched. On a resume from step S the rows past S are cut first, under
+the lock, so the file stays one monotonic history, and a ``resume`` row marks where the new
+session starts: ``{"event": "resume", "resume/from_step": S}`` with the axes of the last row kept.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
-from hf_tracking.catalog import STEP_KEY
-from hf_tracking.jsonio import atomic_write_text, dump_yaml, dumps_line, iter_jsonl
+from hf_tracking.backends.lock import RunDirLock
+from hf_tracking.catalog import AXES, STEP_KEY
+from hf_tracking.jsonio import (
+    atomic_write_text,
+    dump_yaml,
+    dumps_line,
+    iter_jsonl,
+    last_jsonl_record,
+    loads_bounded,
+)
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
+logger = logging.getLogger("hf_tracking")
 
 
 class LocalRunStore(Backend):
@@ -25,53 +50,158 @@ class LocalRunStore(Backend):
     remote = False
 
     def __init__(self) -> None:
-        self._stream: TextIO | None = None
         self.path: Path | None = None
         self.rows_cut = 0
+        self.repairs = 0
+        self.config_error: str | None = None
+        self._fd: int | None = None
+        self._lock: RunDirLock | None = None
+        # Bytes of the file that end in a whole line written by this store (or found there).
+        self._good_offset = 0
+        self._torn = False
 
     def start(self, run: RunInfo) -> None:
         run_dir = Path(run.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / CONFIG_FILE, dump_yaml(run.config))
-        self.path = run_dir / METRICS_FILE
-        if run.resumed_from_step is not None and self.path.exists():
-            self.rows_cut = truncate_after_step(self.path, run.resumed_from_step)
-        self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
+        lock = RunDirLock(run_dir)
+        lock.acquire()
+        try:
+            for name in (CONFIG_FILE, METRICS_FILE):  # left by a kill mid-rewrite; ours to remove
+                for stale in run_dir.glob(f".{name}.*.tmp"):
+                    stale.unlink(missing_ok=True)
+            try:
+                atomic_write_text(run_dir / CONFIG_FILE, dump_yaml(run.config))
+            except OSError as error:  # a full disk: the metrics may still fit, and are worth more
+                self.config_error = f"{type(error).__name__}: {error}"
+                logger.warning("hf_tracking: could not write %s: %s", CONFIG_FILE, error)
+            path = run_dir / METRICS_FILE
+            if run.resumed_from_step is not None and path.exists():
+                self.rows_cut = truncate_after_step(path, run.resumed_from_step)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._good_offset = _whole_lines_end(path)
+            self._torn = self._good_offset != os.fstat(self._fd).st_size
+        except BaseException:
+            lock.release()
+            raise
+        self._lock = lock
+        self.path = path
+        if run.resumed_from_step is not None:
+            step = run.resumed_from_step
+            last = last_jsonl_record(path)
+            axes = {key: last[key] for key in AXES if key in last}
+            self.log_batch([Record("resume", {**axes, STEP_KEY: step, "resume/from_step": step})])
 
     def log(self, record: Record) -> None:
         self.log_batch([record])
 
     def log_batch(self, records: list[Record]) -> None:
-        """Write complete lines and flush once: a crash loses no line already returned from here."""
-        assert self._stream is not None, "LocalRunStore.log before start"
-        self._stream.write(
-            "".join(dumps_line({"event": record.kind, **record.values}) for record in records)
-        )
-        self._stream.flush()
+        """Write complete lines: a crash loses no line already returned from here."""
+        assert self._fd is not None, "LocalRunStore.log before start"
+        data = "".join(
+            dumps_line({"event": record.kind, **record.values}) for record in records
+        ).encode("utf-8")
+        if self._torn:
+            self._repair()
+        try:
+            _write_all(self._fd, data)
+        except BaseException:
+            self._torn = True
+            # Cut the partial write now, so a crash before the next write leaves a clean file;
+            # if that fails too, it is tried again before the next write.
+            with contextlib.suppress(OSError):
+                self._repair()
+            raise
+        self._good_offset += len(data)
+
+    def _repair(self) -> None:
+        """Truncate the file to its last whole line written by this store."""
+        assert self._fd is not None
+        os.ftruncate(self._fd, self._good_offset)
+        self._torn = False
+        self.repairs += 1
 
     def finish(self, status: str, exit_code: int) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        if self._fd is not None:
+            if self._torn:
+                with contextlib.suppress(OSError):  # readers skip a torn line left in place
+                    self._repair()
+            os.close(self._fd)
+            self._fd = None
+        if self._lock is not None:
+            self._lock.release()
 
     def info(self) -> dict[str, Any]:
         return {
             "metrics": str(self.path) if self.path else None,
             "rows_cut_on_resume": self.rows_cut,
+            "repairs": self.repairs,
+            "lock": self._lock.state if self._lock else "not taken",
+            **({"config_error": self.config_error} if self.config_error else {}),
         }
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _whole_lines_end(path: Path) -> int:
+    """The size of ``path`` up to and including its last newline (0 for none)."""
+    with open(path, "rb") as stream:
+        size = stream.seek(0, os.SEEK_END)
+        position = size
+        while position > 0:
+            step = min(65536, position)
+            stream.seek(position - step)
+            chunk = stream.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                return position - step + newline + 1
+            position -= step
+    return 0
+
+
 def truncate_after_step(path: Path, last_step: int) -> int:
-    """Rewrite ``path`` keeping the complete rows up to ``last_step``; returns rows removed."""
+    """Rewrite ``path`` keeping the complete rows up to ``last_step`` (unreadable lines go too);
+    returns rows removed. Called only by :meth:`LocalRunStore.start`, under the run directory's
+    lock. Without room for the rewrite, the file is cut in place at its first row past
+    ``last_step`` instead (the history is monotonic, so everything after it is past it too)."""
     kept = []
     removed = 0
     for row in iter_jsonl(path):
-        step = row.get(STEP_KEY)
-        if isinstance(step, (int, float)) and step > last_step:
+        if _past(row, last_step):
             removed += 1
         else:
             kept.append(dumps_line(row))
-    atomic_write_text(path, "".join(kept))
+    try:
+        atomic_write_text(path, "".join(kept))
+    except OSError:
+        return _cut_in_place(path, last_step)
+    return removed
+
+
+def _past(row: dict[str, Any], last_step: int) -> bool:
+    step = row.get(STEP_KEY)
+    return isinstance(step, (int, float)) and step > last_step
+
+
+def _cut_in_place(path: Path, last_step: int) -> int:
+    """Truncate ``path`` before its first row past ``last_step``: needs no free space."""
+    offset, cut_at, removed = 0, None, 0
+    with open(path, "rb") as stream:
+        for raw in stream:
+            try:
+                row = loads_bounded(raw) if raw.endswith(b"\n") else None
+            except ValueError:
+                row = None
+            if isinstance(row, dict) and _past(row, last_step):
+                cut_at = offset if cut_at is None else cut_at
+                removed += 1
+            offset += len(raw)
+    if cut_at is not None:
+        os.truncate(path, cut_at)
     return removed
 
 

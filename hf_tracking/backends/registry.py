@@ -21,6 +21,9 @@ LOCAL = "local"
 _BUILT_IN = {
     "local": "hf_tracking.backends.local:LocalRunStore",
     "wandb": "hf_tracking.backends.wandb:WandbBackend",
+    "tensorboard": "hf_tracking.backends.tensorboard:TensorBoardBackend",
+    "mlflow": "hf_tracking.backends.mlflow:MlflowBackend",
+    "trackio": "hf_tracking.backends.trackio:TrackioBackend",
 }
 _registered: dict[str, type[Backend]] = {}
 

@@ -20,6 +20,7 @@ next to the run's files. Anything a library prints goes to stderr, never into th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -147,6 +148,9 @@ class Child:
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process decides when to stop
+    # wandb logs to a debug file in the run directory: on a full disk every log call would print
+    # a traceback; the failure reaches the training process through the protocol instead.
+    logging.raiseExceptions = False
     if hasattr(os, "nice"):
         os.nice(19)  # where cores are short, training goes first (W&B's service inherits this)
     child = Child(Answers())

@@ -44,23 +44,23 @@ class Progress:
             self.window.reset()
             self.window.add(training_seconds, tokens_seen, gradient_steps)
 
-    def training_metrics(
+    def add_training_metrics(
         self,
+        values: dict[str, Any],
         training_seconds: float,
         tokens_seen: int,
         steps: int,
         world_size: int,
         eta_costs: tuple[int | None, float, int | None, float],
-    ) -> tuple[dict[str, float], dict[str, float]]:
-        """(completion and ETA keys, throughput keys) at a training record."""
+    ) -> dict[str, float]:
+        """Add the completion and ETA keys to ``values``; returns the throughput keys."""
         self.window.add(training_seconds, tokens_seen, steps)
         rates = self.window.rates()
-        throughput = self.window.metrics(world_size, rates)
-        values = {COMPLETION: 100.0 * steps / self.planned_steps}
+        values[COMPLETION] = 100.0 * steps / self.planned_steps
         eta = eta_hours(steps, self.planned_steps, rates[1] if rates else None, *eta_costs)
         if eta is not None:
             values[ETA] = eta
-        return values, throughput
+        return self.window.metrics(world_size, rates)
 
     def remember(self, values: Mapping[str, Any], throughput: dict[str, float]) -> None:
         if throughput:

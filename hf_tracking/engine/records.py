@@ -14,16 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from hf_tracking.catalog import (
-    GRAD_NORM,
-    LEARNING_RATE,
-    NONFINITE_COUNT,
     STEP_KEY,
     TOKENS_KEY,
-    TRAIN_LOSS,
-    TRAIN_PERPLEXITY,
     WALLCLOCK_KEY,
 )
-from hf_tracking.metrics.stats import safe_perplexity
 
 
 def axes(gradient_steps: int, wallclock_hours: float, tokens_seen: int) -> dict[str, Any]:
@@ -33,22 +27,6 @@ def axes(gradient_steps: int, wallclock_hours: float, tokens_seen: int) -> dict[
 def nonfinite(*numbers: float | None) -> int:
     """How many of ``numbers`` are NaN or inf."""
     return sum(1 for number in numbers if number is not None and not math.isfinite(number))
-
-
-def train_values(
-    loss: float | None, learning_rate: float | None, grad_norm: float | None
-) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if loss is not None:
-        values[TRAIN_LOSS] = loss
-        values[TRAIN_PERPLEXITY] = safe_perplexity(loss)
-    values[LEARNING_RATE] = learning_rate
-    values[GRAD_NORM] = grad_norm
-    return values
-
-
-def nonfinite_value(count: int) -> dict[str, int]:
-    return {NONFINITE_COUNT: count}
 
 
 def validation_values(

@@ -3,17 +3,24 @@
 Its ``state_dict`` slice is most of the tracker's checkpoint state (format version 1); a state
 read back is validated first, so a damaged or hostile one is refused with a ConfigError naming the
 field and never enters the tracker (a stored name goes through the same cleaning as any other).
+After a resume, what the checkpoint entries lack is filled from the summary of the session before
+(:func:`earlier_checkpoints`, read once when the resumed run opens).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from hf_tracking.config import safe_name
 from hf_tracking.errors import ConfigError
+
+# What a checkpoint entry may lack after a resume, filled from the session before.
+CHECKPOINT_DETAILS = ("seconds", "size_bytes", "wallclock_hours")
 
 
 class RunState:
@@ -63,6 +70,23 @@ class RunState:
             {**entry, "size_bytes": sizes.get(entry["path"], entry.get("size_bytes"))}
             for entry in self.checkpoints
         ]
+
+    def fill_checkpoint_details(self, earlier: list[Any]) -> None:
+        """Fill what this run's checkpoint entries lack (``seconds``, ``size_bytes``,
+        ``wallclock_hours``: a checkpoint's own state is taken before its save ends) from the
+        entries of the session before a resume, matched by path. Known values stay."""
+        known = {entry.get("path"): entry for entry in earlier if isinstance(entry, Mapping)}
+        for entry in self.checkpoints:
+            previous = known.get(entry["path"])
+            if previous is None:
+                continue
+            for key in CHECKPOINT_DETAILS:
+                value = previous.get(key)
+                if entry.get(key) is None and isinstance(value, (int, float)):
+                    entry[key] = value
+            size = entry.get("size_bytes")
+            if isinstance(size, int):
+                self.checkpoint_sizes.setdefault(entry["path"], size)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -149,7 +173,8 @@ def validated(state: Mapping[str, Any]) -> dict[str, Any]:
     checked["peak_memory_gb"] = {str(k): _number_or_none(k, v) or 0.0 for k, v in peaks.items()}
     best = _mapping(state, "best")
     for key, entry in best.items():
-        if not isinstance(entry, Mapping) or _number_or_none(key, entry.get("loss")) is None:
+        loss = entry.get("loss") if isinstance(entry, Mapping) else None
+        if isinstance(loss, bool) or not isinstance(loss, (int, float)):
             raise ConfigError(
                 f"hf_tracking state: best[{key!r}] must hold a loss, got {entry!r:.80}"
             )
@@ -167,3 +192,13 @@ def validated(state: Mapping[str, Any]) -> dict[str, Any]:
     started = state.get("started_at")
     checked["started_at"] = started if isinstance(started, str) else None
     return checked
+
+
+def earlier_checkpoints(summary_path: Path | None) -> list[Any]:
+    """The checkpoint entries of the summary a resumed run replaces (none when unreadable)."""
+    try:
+        summary = json.loads(Path(summary_path).read_text()) if summary_path else {}
+    except (OSError, ValueError):
+        return []
+    checkpoints = summary.get("checkpoints") if isinstance(summary, dict) else None
+    return checkpoints if isinstance(checkpoints, list) else []

@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from hf_tracking.catalog import MFU
+
 
 @dataclasses.dataclass(frozen=True)
 class SummarySnapshot:
@@ -43,3 +45,51 @@ class SummarySnapshot:
     world_size: int
     backend_reports: list[dict[str, Any]]
     backend_sections: dict[str, dict[str, Any]]
+
+
+def take_snapshot(tracker: Any) -> SummarySnapshot:
+    """Copy what the summary needs out of an :class:`~hf_tracking.ExperimentTracker`'s parts."""
+    run, samples = tracker.run, tracker.samples()
+    parameters = tracker.config.estimate_parameters()
+    if tracker.model is not None and hasattr(tracker.model, "parameters"):
+        parameters["actual_total"] = sum(p.numel() for p in tracker.model.parameters())
+    sections = {}
+    for backend in tracker.backends:
+        section = backend.summary_section()
+        if section is not None:
+            sections[backend.name] = section
+    return SummarySnapshot(
+        experiment_name=run.experiment_name,
+        requested_name=run.requested_name,
+        status=run.status,
+        error=run.error,
+        started_at=run.started_at,
+        run_dir=str(tracker.session.run_dir) if tracker.session.run_dir else None,
+        config=tracker.run_config(),
+        tags=tracker.config.all_tags,
+        gradient_steps=run.gradient_steps,
+        planned_steps=tracker.planned_steps,
+        tokens_seen=run.tokens_seen,
+        eval_count=run.eval_count,
+        nonfinite_count=run.nonfinite_count,
+        resume_count=run.resume_count,
+        ledger_seconds=tracker.clock.ledger.seconds(),
+        latest_train=dict(run.latest_train),
+        best={key: dict(value) for key, value in run.best.items()},
+        final_trainer_metrics=dict(run.final_trainer_metrics),
+        latest_throughput=dict(tracker.progress.latest_throughput),
+        step_seconds=samples["step_seconds"],
+        max_step_seconds=tracker.max_step_seconds(),
+        tokens_per_second=samples["tokens_per_second"],
+        token_counting=tracker.token_counting,
+        token_kinds=dict(run.token_kinds),
+        compute=tracker.compute.summary(tracker.progress.latest_throughput.get(MFU)),
+        checkpoints=run.checkpoint_list(),
+        parameters=parameters,
+        history_rows=len(tracker.progress.history),
+        history_stride=tracker.progress.history.stride,
+        peak_memory_gb=dict(run.peak_memory_gb),
+        world_size=tracker.world_size,
+        backend_reports=tracker.session.backend_reports(),
+        backend_sections=sections,
+    )

@@ -47,9 +47,11 @@ class StepClock:
         self.mark = now
 
     def charge(self, part: str, now: float, seconds: float | None = None) -> float:
-        """Book ``seconds`` (default: since the last event) to a ledger part; returns them."""
+        """Book ``seconds`` (default: since the last event) to a ledger part; returns them.
+        Once the clock has stopped (evaluations after training) nothing is booked."""
         seconds = now - self.mark if seconds is None else float(seconds)
-        self.ledger.add(part, seconds)
+        if not self.ledger.stopped:
+            self.ledger.add(part, seconds)
         self.mark = now
         return seconds
 

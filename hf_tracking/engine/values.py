@@ -62,8 +62,8 @@ def _check_tensor(name: str, tensor: Any) -> None:
 
 def as_float(value: Any) -> float | None:
     """A Python float from a checked number (one device read for a tensor)."""
-    if value is None:
-        return None
+    if value is None or value.__class__ is float:
+        return value
     if hasattr(value, "item"):
         value = value.item()
     return float(value)
@@ -73,6 +73,8 @@ def mean_of(values: list[Any]) -> float | None:
     """Mean of checked numbers, with a single device read for all the tensors among them."""
     if not values:
         return None
+    if all(value.__class__ is float for value in values):
+        return math.fsum(values) / len(values)
     tensors = [value for value in values if _is_tensor(value)]
     plain = [float(value) for value in values if not _is_tensor(value)]
     if not tensors:

@@ -18,36 +18,38 @@ MAX_LOSSES = 4096
 
 class TrainingWindow:
     def __init__(self, max_losses: int = MAX_LOSSES) -> None:
-        self._losses: list[Any] = []
+        # Appended to by the tracker's per-call path directly (a method call costs as much as
+        # the append); :meth:`fold` keeps it bounded.
+        self.losses: list[Any] = []
         self._folded_sum = 0.0
         self._folded_count = 0
-        self._max_losses = max_losses
+        self.max_losses = max_losses
         self.learning_rate: Any = None
         self.grad_norm: Any = None
         self._device_tokens: Any = None
 
-    def add_loss(self, loss: Any) -> None:
-        self._losses.append(loss)
-        if len(self._losses) >= self._max_losses:
-            mean = mean_of(self._losses)
-            self._folded_sum += (mean or 0.0) * len(self._losses)
-            self._folded_count += len(self._losses)
-            self._losses = []
+    def fold(self) -> None:
+        """Fold the kept losses into a running sum (one device read): the window stays bounded
+        when callers append to :attr:`losses` past ``max_losses``."""
+        losses = self.losses
+        self._folded_sum += (mean_of(losses) or 0.0) * len(losses)
+        self._folded_count += len(losses)
+        self.losses = []
 
     def set_loss(self, loss: Any) -> None:
         """Replace the window with one value already averaged elsewhere (the Trainer's log)."""
         self.clear_losses()
         if loss is not None:
-            self._losses.append(loss)
+            self.losses.append(loss)
 
     def clear_losses(self) -> None:
-        self._losses = []
+        self.losses = []
         self._folded_sum = 0.0
         self._folded_count = 0
 
     @property
     def has_losses(self) -> bool:
-        return bool(self._losses) or self._folded_count > 0
+        return bool(self.losses) or self._folded_count > 0
 
     def add_device_tokens(self, tokens: Any) -> None:
         if self._device_tokens is None:
@@ -68,9 +70,9 @@ class TrainingWindow:
 
     def close(self) -> tuple[float | None, float | None, float | None]:
         """(mean loss, learning rate, grad norm) of the window, which then starts afresh."""
-        loss = mean_of(self._losses)
+        loss = mean_of(self.losses)
         if self._folded_count:
-            count = self._folded_count + len(self._losses)
-            loss = (self._folded_sum + (loss or 0.0) * len(self._losses)) / count
+            count = self._folded_count + len(self.losses)
+            loss = (self._folded_sum + (loss or 0.0) * len(self.losses)) / count
         self.clear_losses()
         return loss, as_float(self.learning_rate), as_float(self.grad_norm)

@@ -81,6 +81,10 @@ class TimeLedger:
             if part in self.carried:
                 self.carried[part] = float(seconds)
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped_at is not None
+
     def stop(self) -> None:
         """Freeze the clock at the end of the run (finishing backends is not run time)."""
         if self._stopped_at is None:

@@ -4,14 +4,21 @@
 | --- | --- |
 | ``on_init_end`` | with ``report_to`` naming ``wandb`` too, the WandbCallback is removed (one W&B run, one set of names) and a warning says so |
 | ``on_train_begin`` | the run starts (or resumes from the checkpoint's saved state), on the world-process-zero rank; a forward pre-hook starts counting tokens on the device |
-| ``on_step_begin`` / ``on_step_end`` | the training-step clock of the time ledger |
+| ``on_step_begin`` / ``on_step_end`` | the training-step clock of the time ledger; on a step that logs, evaluates, saves or ends training, the token count is read (see below) |
 | ``on_log`` | a training record: ``train/*``, the three axes, ``progress/*``, ``throughput/*``, ``tokens/*``, ``memory/*``; other keys pass through as ``train/<key>``; the end-of-training log goes to the summary and the W&B run summary as ``final/*`` (``final/runtime``, ``final/loss``, ...), never as curve points |
 | ``on_evaluate`` | ``val/loss``, ``val/perplexity``, ``val/eval_time_seconds`` (the Trainer's ``eval_runtime``), ``val/train_val_gap``, other eval metrics under ``val/`` (``val/<name>/`` per eval dataset) |
 | ``on_save`` | a checkpoint event with path, step, is_best and the seconds the save took |
-| ``on_train_end`` | the summary is written and the backends finish; a later ``train()`` is a new run |
+| ``on_train_end`` | the last figures and a complete summary are written; the run's directory, summary and sync command are logged |
+| ``on_evaluate`` / ``on_predict`` after ``train()`` | logged at the final step (``val/...``, ``val/test/...``) into the same run, and the summary updated; the run closes at exit, at :meth:`TrackingCallback.wait_for_backends` or with the next ``train()`` |
 
-Every rank receives every event; collectives (token sums, memory maxima) run on logging steps
-only, where all ranks are inside ``on_log``. Only the world-process-zero rank writes anything.
+Tokens on every row: the device count (forward pre-hook) is read, and summed over the Trainer's
+processes, in ``on_step_end`` of a step whose control flags say it logs, evaluates, saves or
+stops (every rank is there; the Trainer decided the flags before), and at ``on_epoch_end``,
+``on_evaluate``, ``on_save`` and ``on_train_end``: at most once per step, never on a plain step.
+So every row and every checkpoint state (taken in ``_save_checkpoint`` before ``on_save``, on the
+saving rank only, where no collective may run) holds the exact count of its step. The sum runs
+over the Trainer's world (``args.world_size``), never over a process group it does not use.
+Only the world-process-zero rank writes anything.
 The config comes from :mod:`.trainer_config`, log keys are mapped by :mod:`.logs`, figures across
 ranks are gathered by :mod:`.gather`.
 """
@@ -27,11 +34,14 @@ from typing import Any
 from transformers.trainer_callback import CallbackHandler, ExportableState, TrainerCallback
 
 from hf_tracking.config import ExperimentConfig
+from hf_tracking.redact import add_secret
 from hf_tracking.tokens import TokenCounter
 from hf_tracking.tracker import ExperimentTracker
 from hf_tracking.trainer import logs as trainer_logs
+from hf_tracking.trainer.announce import announce_run
 from hf_tracking.trainer.gather import gathered_gpu_memory
 from hf_tracking.trainer.trainer_config import extra_config, resolve_config
+from hf_tracking.trainer.world import warn_if_independent
 
 logger = logging.getLogger("hf_tracking")
 
@@ -50,10 +60,18 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self.summary_path: str | None = None
         self._token_counter: TokenCounter | None = None
         self._token_base: dict[str, int] = {}
+        self._tokens_read_at = -1
+        self._sum_over_processes = False
         self._last_event_end = time.perf_counter()
 
     # ------------------------------------------------------------------ checkpoint state
     def state(self) -> dict[str, Any]:
+        """The checkpoint state, taken in ``_save_checkpoint`` on the saving rank only: no
+        collective here (the tokens were summed in ``on_step_end``); a single process reads its
+        counter, in case a callback after this one asked for the save."""
+        counting_here = self._token_counter is not None and not self._sum_over_processes
+        if self.tracker is not None and counting_here:
+            self._read_counter(self.tracker.gradient_steps)
         config = self.config.to_dict() if isinstance(self.config, ExperimentConfig) else self.config
         tracker_state = (
             self.tracker.state_dict() if self.tracker is not None else self.tracker_state
@@ -71,6 +89,11 @@ class TrackingCallback(TrainerCallback, ExportableState):
     ) -> None:
         if self.tracker is not None:  # the last train() ended with an exception
             self.tracker.finish(status="failed", error="train() ended without on_train_end")
+        if self.finished_tracker is not None:  # evaluations after the last train() are over
+            self.finished_tracker.finish()
+        warn_if_independent(args)
+        self._sum_over_processes = args.world_size > 1
+        add_secret(getattr(args, "hub_token", None))  # to_sanitized_dict() hides it, text may not
         tracker = ExperimentTracker(
             resolve_config(self.config, args, state, model),
             model,
@@ -88,6 +111,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self.tracker = tracker
         self.tracker_state = None
         self._token_base = {"real": tracker.tokens_seen, **tracker.token_kinds}
+        self._tokens_read_at = state.global_step
         if args.include_num_input_tokens_seen in ("no", False, None) and model is not None:
             self._token_counter = TokenCounter(
                 pad_token_id=getattr(kwargs.get("processing_class"), "pad_token_id", None),
@@ -109,7 +133,13 @@ class TrackingCallback(TrainerCallback, ExportableState):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.tracker is not None:
             self.tracker.step_end(state.global_step)
+            if record_follows(control):
+                self._sync_tokens(state)
         self._last_event_end = time.perf_counter()
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.tracker is not None and record_follows(control):
+            self._sync_tokens(state)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any
@@ -123,25 +153,37 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if trainer_logs.is_final_log(logs):
             tracker.log_final({trainer_logs.final_key(key): value for key, value in logs.items()})
             return
-        tokens_seen, token_kinds = self._tokens(state)
+        self._sync_tokens(state)
         tracker.log_train_values(
             loss=logs.get("loss"),
             learning_rate=logs.get("learning_rate"),
             grad_norm=logs.get("grad_norm"),
-            tokens_seen=tokens_seen,
-            token_kinds=token_kinds,
             extra=trainer_logs.train_extras(logs),
-            memory=gathered_gpu_memory() if tracker.config.track_memory else None,
+            memory=gathered_gpu_memory(args.world_size) if tracker.config.track_memory else None,
         )
         self._last_event_end = time.perf_counter()
 
     def on_evaluate(
         self, args: Any, state: Any, control: Any, metrics: dict | None = None, **kwargs: Any
     ) -> None:
-        if self.tracker is None or not metrics:
+        self._log_evaluation(state, metrics, "eval")
+
+    def on_predict(
+        self, args: Any, state: Any, control: Any, metrics: dict | None = None, **kwargs: Any
+    ) -> None:
+        self._log_evaluation(state, metrics, "test")
+
+    def _log_evaluation(self, state: Any, metrics: dict | None, key_prefix: str) -> None:
+        """During training into the live run; after ``train()`` into the run kept open for it."""
+        tracker = self.tracker or self.finished_tracker
+        if tracker is None or not metrics:
             return
-        for name, prefix in trainer_logs.eval_datasets(metrics):
-            self.tracker.log_validation(
+        if self.tracker is not None:
+            self._sync_tokens(state)
+        for name, prefix in trainer_logs.eval_datasets(metrics, key_prefix):
+            if key_prefix != "eval":
+                name = f"{key_prefix}/{name}" if name else key_prefix
+            tracker.log_validation(
                 metrics[f"{prefix}loss"],
                 eval_seconds=metrics.get(f"{prefix}runtime"),
                 name=name,
@@ -152,6 +194,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.tracker is None:
             return
+        self._sync_tokens(state)
         path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         best = state.best_model_checkpoint
         is_best = best is not None and os.path.abspath(best) == os.path.abspath(path)
@@ -162,34 +205,68 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self._last_event_end = time.perf_counter()
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        tracker = self.tracker
+        if tracker is not None:
+            self._sync_tokens(state)
         if self._token_counter is not None:
             self._token_counter.detach()
             self._token_counter = None
-        if self.tracker is not None:
-            path = self.tracker.finish()
-            self.summary_path = str(path) if path else None
-            self.tracker_state = self.tracker.state_dict()
-            self.finished_tracker = self.tracker
-            self.tracker = None
+        if tracker is None:
+            return
+        path = tracker.end_training()
+        self.summary_path = str(path) if path else None
+        self.tracker_state = tracker.state_dict()
+        self.finished_tracker = tracker
+        self.tracker = None
+        if tracker.is_main_process:
+            announce_run(tracker, self.summary_path)
 
     def wait_for_backends(self, timeout: float | None = None) -> bool:
-        """Wait until the last run's remote backends (W&B) have finished and its summary holds
-        their final reports (training does not wait for them; the interpreter does at exit)."""
+        """Close the last run (no evaluations after this one) and wait until its remote backends
+        (W&B) have finished and its summary holds their final reports (training does not wait
+        for them; the interpreter does at exit)."""
         tracker = self.finished_tracker
-        return tracker.wait_for_backends(timeout) if tracker is not None else True
+        if tracker is None:
+            return True
+        tracker.finish()
+        return tracker.wait_for_backends(timeout)
 
     # ------------------------------------------------------------------ helpers
-    def _tokens(self, state: Any) -> tuple[int, dict[str, int] | None]:
-        """Run totals over all processes; reads the device counter once (logging steps only)."""
+    def _sync_tokens(self, state: Any) -> None:
+        """Hand the tracker the run's tokens up to this step, summed over the Trainer's
+        processes: one device read (and one all_reduce), at most once per step. Every rank calls
+        it at the same events (the sum is a collective)."""
+        if self.tracker is None:
+            return
         if self._token_counter is None:
-            return int(state.num_input_tokens_seen), None
-        if self._token_counter.seq_length:
-            self.tracker.observe_seq_length(self._token_counter.seq_length)
-        counts = self._token_counter.read(sum_over_processes=True)
+            self.tracker.set_token_totals(int(state.num_input_tokens_seen))
+        else:
+            self._read_counter(state.global_step)
+
+    def _read_counter(self, step: int) -> None:
+        tracker, counter = self.tracker, self._token_counter
+        assert tracker is not None and counter is not None
+        if self._tokens_read_at == step:
+            return
+        self._tokens_read_at = step
+        if counter.seq_length:
+            tracker.observe_seq_length(counter.seq_length)
+        counts = counter.read(sum_over_processes=self._sum_over_processes)
         kinds = {"slots": self._token_base.get("slots", 0) + counts["slots"]}
         if counts["loss_bearing"]:
             kinds["loss_bearing"] = self._token_base.get("loss_bearing", 0) + counts["loss_bearing"]
-        return self._token_base["real"] + counts["real"], kinds
+        tracker.set_token_totals(self._token_base["real"] + counts["real"], kinds)
+
+
+def record_follows(control: Any) -> bool:
+    """Whether the Trainer logs, evaluates, saves or stops after this step (it set the flags in
+    ``on_step_end`` before ours ran): the rows and the checkpoint state that follow need tokens."""
+    return bool(
+        control.should_log
+        or control.should_evaluate
+        or control.should_save
+        or control.should_training_stop
+    )
 
 
 def _saved_tracker_state(state: Any) -> dict[str, Any] | None:

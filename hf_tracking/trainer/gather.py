@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 
-def gathered_gpu_memory() -> dict[str, float] | None:
-    """This rank's GPU memory, and every rank's in a multi-process run (one all_gather, on
-    logging steps only). None without CUDA."""
+def gathered_gpu_memory(world_size: int) -> dict[str, float] | None:
+    """This rank's GPU memory, and every rank's in a multi-process run of ``world_size``
+    processes (one all_gather, on logging steps only). None without CUDA."""
     from hf_tracking.system import gpu_memory_metrics
 
     torch = sys.modules.get("torch")
@@ -15,7 +15,7 @@ def gathered_gpu_memory() -> dict[str, float] | None:
         return None
     import torch.distributed as dist
 
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+    if world_size <= 1 or not (dist.is_available() and dist.is_initialized()):
         return gpu_memory_metrics()
     local = gpu_memory_metrics(index=dist.get_rank())
     names = [key.split("_", 2)[-1] for key in local]

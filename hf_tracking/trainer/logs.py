@@ -47,16 +47,20 @@ def train_extras(logs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def eval_datasets(metrics: dict[str, Any]) -> list[tuple[str | None, str]]:
-    """(dataset name, key prefix) of each evaluation in an ``on_evaluate`` metrics dict: a
-    ``eval_[name_]loss`` key with its ``eval_[name_]runtime`` beside it (a ``compute_metrics``
-    key such as ``eval_aux_loss`` has no runtime of its own)."""
+def eval_datasets(
+    metrics: dict[str, Any], key_prefix: str = "eval"
+) -> list[tuple[str | None, str]]:
+    """(dataset name, key prefix) of each evaluation in an ``on_evaluate`` metrics dict (or an
+    ``on_predict`` one, ``key_prefix="test"``): a ``eval_[name_]loss`` key with its
+    ``eval_[name_]runtime`` beside it (a ``compute_metrics`` key such as ``eval_aux_loss`` has
+    no runtime of its own)."""
     found = []
+    start = f"{key_prefix}_"
     for key in metrics:
-        if key.startswith("eval_") and key.endswith("loss"):
-            middle = key[len("eval_") : -len("loss")]
-            if f"eval_{middle}runtime" in metrics:
-                found.append((middle.rstrip("_") or None, f"eval_{middle}"))
+        if key.startswith(start) and key.endswith("loss"):
+            middle = key[len(start) : -len("loss")]
+            if f"{start}{middle}runtime" in metrics:
+                found.append((middle.rstrip("_") or None, f"{start}{middle}"))
     return found
 
 
@@ -76,5 +80,5 @@ def _belongs_to_other_dataset(key: str, prefix: str, metrics: dict[str, Any]) ->
     """With datasets ``a`` and ``a_b``, ``eval_a_b_loss`` starts with ``eval_a_`` too."""
     return any(
         other != prefix and other.startswith(prefix) and key.startswith(other)
-        for _, other in eval_datasets(metrics)
+        for _, other in eval_datasets(metrics, prefix.split("_", 1)[0])
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from hf_tracking.backends.base import Backend, Record
+from hf_tracking.backends.local import LocalRunStore
 
 
 class RaisingOnLog(Backend):
@@ -49,3 +50,22 @@ class StuckLog(Backend):
 
     def log(self, record: Record) -> None:
         self.release.wait()
+
+
+class BlockingLocalStore(LocalRunStore):
+    """The real local run store whose writes block, from the ``block_on``-th call on, until
+    ``release`` is set (a hung network filesystem)."""
+
+    def __init__(self, block_on: int = 1) -> None:
+        super().__init__()
+        self.block_on = block_on
+        self.calls = 0
+        self.release = threading.Event()
+        self.blocked = threading.Event()
+
+    def log_batch(self, records: list[Record]) -> None:
+        self.calls += 1
+        if self.calls >= self.block_on and not self.release.is_set():
+            self.blocked.set()
+            self.release.wait()
+        super().log_batch(records)

@@ -1,0 +1,70 @@
+"""One writer per run directory: an exclusive ``flock`` on ``{run_dir}/.lock``.
+
+The lock is taken without waiting and held until :meth:`RunDirLock.release` or the death of the
+process (the kernel drops it then, so a ``kill -9`` never leaves a stale lock). The file holds the
+owner's pid, for the error a second writer gets. Where the filesystem has no ``flock`` (some
+network mounts), the lock is reported unavailable and writing goes on unlocked.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+LOCK_FILE = ".lock"
+
+
+class RunDirLocked(RuntimeError):
+    """Another process (or another store in this one) writes this run directory."""
+
+
+class RunDirLock:
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self.path = Path(run_dir) / LOCK_FILE
+        self._fd: int | None = None
+        self.state = "not taken"
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`RunDirLocked` naming the holder."""
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            if holder == str(os.getpid()):
+                who = "another tracker of this process (finish it before resuming the run)"
+            else:
+                who = f"another process{f' (pid {holder})' if holder else ''}"
+            raise RunDirLocked(
+                f"the run directory {str(self.path.parent)!r} is being written by {who}; this "
+                "one writes no local files"
+            ) from None
+        except OSError as error:
+            if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                os.close(fd)
+                raise
+            self.state = f"unavailable ({error.strerror})"
+            self._fd = fd
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        self.state = "held"
+
+    def release(self) -> None:
+        """Drop the lock (closing the descriptor releases it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self.state = "released"
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        return os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""

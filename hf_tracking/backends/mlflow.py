@@ -1,0 +1,209 @@
+"""MLflow runs through ``mlflow-skinny``'s client, against a real tracking store.
+
+Where: ``MLFLOW_TRACKING_URI`` when set (a server, a database), else a SQLite store
+``sqlite:///{output_dir}/mlflow.db`` (``mlflow ui --backend-store-uri sqlite:///experiments/mlflow.db``).
+The experiment is ``MLFLOW_EXPERIMENT_NAME`` when set, else the config's ``project``; the MLflow
+run is named after the experiment.
+
+What: every key of every record as a metric with ``step`` = ``time/gradient_steps``, sent with
+``log_batch`` on the backend's own worker thread, at most once a second (1000 metrics a call)
+and at finish; ``final/*`` values too. A point equal to the previous one of its key (same step,
+same value: the axes of a validation row logged at the step of a training row) is sent once. A failed call loses the points gathered since the last
+one (the summary counts as lost only the records of the batch in hand).
+Params: the flattened config (``trainer.learning_rate``), 100 a call, values cut to 500
+characters (the limit of older servers; the whole config is in the run's ``config.yaml``). Tags:
+the config's tags (``tag: "true"``), notes as the run's description, ``hf_tracking.run_dir``.
+
+Names: MLflow allows letters, digits, ``_ - . : /`` and space in a key; any other character
+becomes ``_``, an empty, ``.`` or ``..`` segment between slashes becomes ``_``, and keys are cut
+at 250 characters. Catalog names pass unchanged.
+
+Resume from step S: the same MLflow run continues (its id is in :meth:`state_dict`) and is set
+running again. On a SQL store (the default) the points a previous session logged past S are
+deleted and each metric's latest value is taken again from what is kept
+(:mod:`hf_tracking.backends.mlflow_rewind`), so the run shows one history. On a store that cannot
+delete points (a REST server) they stay: the metric history shows both sessions' points past S
+and the run's latest value is the abandoned one until training passes it; the run gets the tag
+``hf_tracking.abandoned_after_step`` = S.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.backends.flat import flatten_config, numeric_values
+from hf_tracking.catalog import STEP_KEY
+
+logger = logging.getLogger("hf_tracking")
+STORE_FILE = "mlflow.db"
+RUN_TAG = "hf_tracking.run"
+MAX_PARAM_VALUE = 500
+MAX_KEY = 250
+PARAMS_PER_CALL = 100
+METRICS_PER_CALL = 1000
+SEND_SECONDS = 1.0
+RUN_STATUS = {"interrupted": "KILLED"}
+_NOT_IN_A_KEY = re.compile(r"[^\w\-. :/]")
+
+
+def mlflow_key(key: str) -> str:
+    """The MLflow name of a record key or a config field (the mapping in the module docstring)."""
+    segments = _NOT_IN_A_KEY.sub("_", key).split("/")
+    safe = "/".join("_" if segment in ("", ".", "..") else segment for segment in segments)
+    return safe[:MAX_KEY]
+
+
+def default_tracking_uri(output_dir: str) -> str:
+    return f"sqlite:///{Path(output_dir).resolve().as_posix()}/{STORE_FILE}"
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+class MlflowBackend(Backend):
+    name = "mlflow"
+    remote = True
+
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.tracking_uri: str | None = None
+        self.experiment_id: str | None = None
+        self.run_id: str | None = None
+        self.resumed = False
+        self.points_deleted = 0
+        self._saved: dict[str, Any] = {}
+        self._pending: list[Any] = []
+        # Per key, the last point sent: a point equal to it (the axes of a validation row at
+        # the step of a training row) adds nothing to MLflow's history and is left out.
+        self._last_point: dict[str, tuple[int, float]] = {}
+        self._sent_at = 0.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "tracking_uri": self.tracking_uri}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._saved = dict(state)
+
+    def start(self, run: RunInfo) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(
+            run.output_dir
+        )
+        Path(run.output_dir).mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=self.tracking_uri)
+        experiment_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or run.project
+        experiment = self.client.get_experiment_by_name(experiment_name)
+        self.experiment_id = (
+            experiment.experiment_id
+            if experiment is not None
+            else self.client.create_experiment(experiment_name)
+        )
+        existing = self._run_to_resume(run)
+        if existing is None:
+            tags = {RUN_TAG: run.name, "hf_tracking.run_dir": run.run_dir}
+            tags.update({mlflow_key(tag): "true" for tag in run.tags})
+            if run.notes:
+                tags["mlflow.note.content"] = run.notes
+            created = self.client.create_run(self.experiment_id, run_name=run.name, tags=tags)
+            self.run_id = created.info.run_id
+            logged: Mapping[str, str] = {}
+        else:
+            self.run_id, self.resumed = existing.info.run_id, True
+            self.client.update_run(self.run_id, status="RUNNING")
+            self._drop_points_after(int(run.resumed_from_step or 0))
+            logged = existing.data.params
+        self._log_params(flatten_config(run.config), logged)
+
+    def _run_to_resume(self, run: RunInfo) -> Any:
+        """The MLflow run of the session this one resumes: by its saved id, else by name."""
+        if run.resumed_from_step is None:
+            return None
+        saved_id = self._saved.get("run_id")
+        if saved_id and self._saved.get("tracking_uri") in (None, self.tracking_uri):
+            try:
+                return self.client.get_run(str(saved_id))
+            except Exception as error:
+                logger.warning("hf_tracking: MLflow run %s not found (%s)", saved_id, error)
+        found = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{RUN_TAG}` = '{run.name}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return found[0] if found else None
+
+    def _drop_points_after(self, step: int) -> None:
+        from hf_tracking.backends.mlflow_rewind import delete_points_after
+
+        deleted = delete_points_after(self.client, self.run_id, step)
+        if deleted is None:
+            self.client.set_tag(self.run_id, "hf_tracking.abandoned_after_step", str(step))
+            logger.warning(
+                "hf_tracking: this MLflow store cannot delete the points past step %d; the "
+                "history of run %s keeps them (tagged hf_tracking.abandoned_after_step)",
+                step,
+                self.run_id,
+            )
+        else:
+            self.points_deleted = deleted
+
+    def _log_params(self, config: dict[str, Any], logged: Mapping[str, str]) -> None:
+        """MLflow params cannot change once logged: a resumed run adds only new ones."""
+        from mlflow.entities import Param
+
+        params = {}
+        for key, value in config.items():
+            name = mlflow_key(key)
+            if name not in logged:
+                params[name] = Param(name, str(value)[:MAX_PARAM_VALUE])
+        for chunk in _chunks(list(params.values()), PARAMS_PER_CALL):
+            self.client.log_batch(self.run_id, params=chunk)
+
+    def log_batch(self, records: list[Record]) -> None:
+        """Points are sent at most once a second (and at finish): a call costs MLflow's SQL
+        store tens of milliseconds whatever its size, so one call for a second of steps rather
+        than one per step."""
+        from mlflow.entities import Metric
+
+        timestamp = int(time.time() * 1000)
+        for record in records:
+            values = numeric_values(record.values)
+            step = int(values.get(STEP_KEY, 0))
+            for key, value in values.items():
+                name = mlflow_key(key)
+                if self._last_point.get(name) != (step, value):
+                    self._last_point[name] = (step, value)
+                    self._pending.append(Metric(name, value, timestamp, step))
+        if time.monotonic() - self._sent_at >= SEND_SECONDS:
+            self._send()
+
+    def _send(self) -> None:
+        pending, self._pending = self._pending, []
+        self._sent_at = time.monotonic()
+        for chunk in _chunks(pending, METRICS_PER_CALL):
+            self.client.log_batch(self.run_id, metrics=chunk)
+
+    def finish(self, status: str, exit_code: int) -> None:
+        if self.client is None or self.run_id is None:
+            return
+        self._send()
+        state = "FINISHED" if exit_code == 0 else RUN_STATUS.get(status, "FAILED")
+        self.client.set_terminated(self.run_id, status=state)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "tracking_uri": self.tracking_uri,
+            "experiment_id": self.experiment_id,
+            "run_id": self.run_id,
+            "resumed": self.resumed,
+            "points_deleted_on_resume": self.points_deleted,
+        }

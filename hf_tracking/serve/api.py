@@ -1,0 +1,254 @@
+"""The dashboard's JSON answers, built from a :class:`~hf_tracking.serve.runs.RunCatalog`.
+
+| endpoint | answer |
+| --- | --- |
+| ``/api/runs`` | one row per run: status, live, steps, tokens, wallclock, best val loss, last train loss, tokens/s, goodput, MFU, tags, flat config |
+| ``/api/run?id=R`` | the run's summary and config (redacted), backends, W&B sync command, event list |
+| ``/api/keys?run=R&run=S`` | the metric names of those runs, by event kind |
+| ``/api/series?run=R&y=KEY&x=AXIS[&lo=&hi=&points=N]`` | per run, the curve of KEY against AXIS downsampled to N points within [lo, hi] (all its validation points kept), the validation points of its ``val/`` counterpart, checkpoint and resume markers |
+
+AXIS is ``time/gradient_steps``, ``time/wallclock_hours``, ``time/tokens_seen`` or ``compute``
+(cumulative FLOPs: tokens × the run's FLOPs per token, computed here).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hf_tracking.serve.downsample import DEFAULT_POINTS, downsample
+from hf_tracking.serve.runs import Run, RunCatalog
+
+AXES = ("time/gradient_steps", "time/wallclock_hours", "time/tokens_seen", "compute")
+TOKENS = "time/tokens_seen"
+STEP = "time/gradient_steps"
+MAX_POINTS = 20000
+MAX_EVENTS = 2000
+EVENT_ORDER = ("train", "val", "custom", "checkpoint", "resume", "final")
+CONFIG_HIDDEN = ("experiment_name", "output_dir", "tags", "notes")
+
+
+class ApiError(ValueError):
+    """A request the API cannot answer: ``status`` is the HTTP status to reply with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def run_row(catalog: RunCatalog, run: Run) -> dict[str, Any]:
+    """One line of the runs table. A run still being written is read from its index."""
+    summary = run.summary() or {}
+    status = run.status()
+    totals = summary.get("totals") or {}
+    final = summary.get("final") or {}
+    row: dict[str, Any] = {
+        "id": run.id,
+        "name": run.name,
+        "dir": str(run.root),
+        "status": status,
+        "live": run.live(),
+        "steps": totals.get("gradient_steps"),
+        "planned_steps": totals.get("planned_steps"),
+        "tokens": totals.get("tokens_seen"),
+        "wallclock_hours": totals.get("wallclock_hours"),
+        "best_val_loss": ((summary.get("best") or {}).get("val") or {}).get("loss"),
+        "last_train_loss": final.get("train/loss"),
+        "tokens_per_second": (summary.get("throughput") or {}).get("mean_tokens_per_second"),
+        "goodput_pct": summary.get("goodput_pct"),
+        "mfu_pct": (summary.get("flops") or {}).get("mfu_pct"),
+        "resumes": totals.get("resumes"),
+        "tags": summary.get("tags") or run.config().get("tags") or [],
+        "config": flat_config(run.config()),
+        "rows": None,
+        "updated": run.metrics_mtime(),
+    }
+    if status == "running" or not summary:
+        index = catalog.index(run)
+        last = index.last("train")
+        row.update(
+            steps=last.get(STEP, row["steps"]),
+            tokens=last.get(TOKENS, row["tokens"]),
+            wallclock_hours=last.get("time/wallclock_hours", row["wallclock_hours"]),
+            last_train_loss=last.get("train/loss", row["last_train_loss"]),
+            tokens_per_second=last.get("throughput/tokens_per_second"),
+            goodput_pct=last.get("efficiency/goodput_pct", row["goodput_pct"]),
+            mfu_pct=last.get("throughput/mfu_pct", row["mfu_pct"]),
+            rows=index.rows,
+        )
+        val = index.series("val", "val/loss")
+        if val is not None and np.isfinite(val).any():
+            row["best_val_loss"] = float(np.nanmin(val))
+    return {
+        key: _number(value) if isinstance(value, float) else value for key, value in row.items()
+    }
+
+
+def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Scalar config values under dotted names (for the columns that differ between runs)."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if not prefix and key in CONFIG_HIDDEN:
+            continue
+        if isinstance(value, dict):
+            flat.update(flat_config(value, f"{name}."))
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            flat[name] = _number(value) if isinstance(value, float) else value
+    return flat
+
+
+def runs_table(catalog: RunCatalog) -> dict[str, Any]:
+    return {"runs": [run_row(catalog, run) for run in catalog.runs()]}
+
+
+def _run(catalog: RunCatalog, run_id: str | None) -> Run:
+    run = catalog.get(run_id or "")
+    if run is None:
+        raise ApiError(404, f"no run with id {run_id!r}")
+    return run
+
+
+def run_detail(catalog: RunCatalog, run_id: str | None) -> dict[str, Any]:
+    run = _run(catalog, run_id)
+    index = catalog.index(run)
+    summary = run.summary()
+    events = []
+    keys = index.keys()
+    for event in EVENT_ORDER[1:]:
+        if event not in keys:
+            continue
+        columns = dict(zip(keys[event], index.columns(event, keys[event]), strict=True))
+        count = min(len(column) for column in columns.values()) if columns else 0
+        for position in range(max(count - MAX_EVENTS, 0), count):
+            values = {key: _number(column[position]) for key, column in columns.items()}
+            events.append({"event": event, **{k: v for k, v in values.items() if v is not None}})
+    events.sort(key=lambda item: item.get(STEP) or 0.0)
+    return {
+        "row": run_row(catalog, run),
+        "summary": summary,
+        "config": run.config(),
+        "backends": (summary or {}).get("backends") or [],
+        "sync_command": ((summary or {}).get("wandb") or {}).get("sync_command"),
+        "events": events[-MAX_EVENTS:],
+        "keys": keys,
+        "rows": index.rows,
+    }
+
+
+def metric_keys(catalog: RunCatalog, run_ids: list[str]) -> dict[str, Any]:
+    keys: dict[str, set[str]] = {}
+    for run_id in run_ids:
+        for event, names in catalog.index(_run(catalog, run_id)).keys().items():
+            keys.setdefault(event, set()).update(name for name in names if name not in AXES)
+    return {"keys": {event: sorted(names) for event, names in keys.items()}}
+
+
+def _float_param(query: dict[str, list[str]], name: str) -> float | None:
+    values = query.get(name)
+    if not values or values[0] == "":
+        return None
+    try:
+        value = float(values[0])
+    except ValueError:
+        raise ApiError(400, f"{name} must be a number, got {values[0]!r}") from None
+    if not math.isfinite(value):
+        raise ApiError(400, f"{name} must be finite, got {values[0]!r}")
+    return value
+
+
+def _columns(index: Any, run: Run, event: str, axis: str, *keys: str) -> list[Any] | None:
+    """The x column (``compute`` worked out from tokens) and ``keys`` of one event kind, taken
+    together so that they have the same length while a read adds rows; None without x."""
+    flops = run.flops_per_token() if axis == "compute" else None
+    x_key = TOKENS if axis == "compute" else axis
+    xs, *rest = index.columns(event, (x_key, *keys))
+    if xs is None or (axis == "compute" and flops is None):
+        return None
+    return [xs * flops if axis == "compute" else xs, *rest]
+
+
+def _table_of(index: Any, key: str) -> str | None:
+    """The first event kind (train before val before the others) whose rows hold ``key``."""
+    keys = index.keys()
+    return next((event for event in EVENT_ORDER if key in keys.get(event, ())), None)
+
+
+def _points(xs: np.ndarray, ys: np.ndarray) -> dict[str, list[float]]:
+    return {"x": xs.tolist(), "y": ys.tolist()}
+
+
+def _markers(index: Any, run: Run, event: str, axis: str) -> list[dict[str, Any]]:
+    found = _columns(index, run, event, axis, STEP, "checkpoint/is_best")
+    if found is None:
+        return []
+    xs, steps, best = found
+    markers = []
+    for position, x in enumerate(xs.tolist()):
+        if math.isfinite(x):
+            marker = {"x": x, "step": _number(steps[position]) if steps is not None else None}
+            if best is not None:
+                marker["best"] = bool(best[position] == 1)
+            markers.append(marker)
+    return markers
+
+
+def _curve(
+    index: Any, run: Run, event: str, axis: str, key: str, points: int, lo: Any, hi: Any
+) -> tuple[dict[str, list[float]], int] | None:
+    """The downsampled curve of ``key`` and how many finite points it has in all."""
+    found = _columns(index, run, event, axis, key)
+    if found is None or found[1] is None:
+        return None
+    xs, ys = found
+    keep = np.arange(len(ys)) if event == "val" else None  # every validation point
+    return _points(*downsample(xs, ys, points, lo, hi, keep)), int(np.isfinite(ys).sum())
+
+
+def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
+    run_ids = query.get("run") or []
+    y_key = (query.get("y") or ["train/loss"])[0]
+    axis = (query.get("x") or [STEP])[0]
+    if axis not in AXES:
+        raise ApiError(400, f"x must be one of {', '.join(AXES)}, got {axis!r}")
+    lo, hi = _float_param(query, "lo"), _float_param(query, "hi")
+    asked = _float_param(query, "points")
+    points = DEFAULT_POINTS if asked is None else int(asked)
+    if not 4 <= points <= MAX_POINTS:
+        raise ApiError(400, f"points must be between 4 and {MAX_POINTS}, got {points}")
+    answers = []
+    for run_id in run_ids:
+        run = _run(catalog, run_id)
+        index = catalog.index(run)
+        answer: dict[str, Any] = {
+            "id": run.id,
+            "name": run.name,
+            "rows": index.rows,
+            "status": run.status(),
+            "complete": index.complete,
+            "line": None,
+            "points": None,
+        }
+        event = _table_of(index, y_key)
+        if axis == "compute" and run.flops_per_token() is None:
+            answer["note"] = "no FLOPs per token known for this run"
+        if not index.complete:
+            answer["note"] = f"reading metrics: {index.rows:,} rows so far"
+        curve = None if event is None else _curve(index, run, event, axis, y_key, points, lo, hi)
+        if curve is not None:
+            answer["line"], answer["total"] = curve
+        if y_key.startswith("train/"):
+            val_key = "val/" + y_key.removeprefix("train/")
+            curve = _curve(index, run, "val", axis, val_key, points, lo, hi)
+            if curve is not None:
+                answer["points"], answer["points_key"] = curve[0], val_key
+        answer["checkpoints"] = _markers(index, run, "checkpoint", axis)
+        answer["resumes"] = _markers(index, run, "resume", axis)
+        answers.append(answer)
+    return {"x": axis, "y": y_key, "lo": lo, "hi": hi, "runs": answers}

@@ -1,0 +1,199 @@
+"""The runs under the served directories: discovery, summaries, indexes within a memory budget.
+
+A run named N under a directory D is ``D/N/metrics.jsonl`` and/or ``D/N_summary.json``. Runs are
+found by listing the directories (at most once a second); a run is only ever looked up by its id in
+that listing, never by a path taken from a request. Summaries and ``config.yaml`` are re-read when
+their modification time changes, and masked again as their writer masked them (:func:`mask`).
+
+Status: the summary's (running, finished, failed, interrupted), or ``running`` while a run has no
+summary yet; a running run is *live* while its metrics were written in the last five minutes.
+Metrics indexes (:mod:`hf_tracking.serve.index`) are built on first use and kept within
+``memory_budget`` bytes: past it, the indexes of runs not running are dropped, least recently used
+first, and rebuilt when asked for again.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hf_tracking.jsonio import read_json
+from hf_tracking.redact import redact
+from hf_tracking.serve.index import MetricsIndex
+
+SUMMARY_SUFFIX = "_summary.json"
+METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "config.yaml"
+LIVE_SECONDS = 300.0
+SCAN_SECONDS = 1.0
+DEFAULT_MEMORY_BUDGET = 1024**3
+
+
+class Run:
+    """One run: where its files are, its summary and config as last read, its index."""
+
+    def __init__(self, run_id: str, name: str, root: Path) -> None:
+        self.id = run_id
+        self.name = name
+        self.root = root
+        self.run_dir = root / name
+        self.metrics_path = self.run_dir / METRICS_FILE
+        self.summary_path = root / f"{name}{SUMMARY_SUFFIX}"
+        self.index: MetricsIndex | None = None
+        self.used = 0.0
+        self._files: dict[str, tuple[float, Any]] = {}
+
+    def _cached(self, path: Path, read: Any) -> Any:
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        cached = self._files.get(str(path))
+        if cached is None or cached[0] != mtime:
+            try:
+                value = mask(read(path))
+            except (OSError, ValueError):
+                return cached[1] if cached else None  # caught mid-rename or unreadable
+            cached = self._files[str(path)] = (mtime, value)
+        return cached[1]
+
+    def summary(self) -> dict[str, Any] | None:
+        value = self._cached(self.summary_path, read_json)
+        return value if isinstance(value, dict) else None
+
+    def config(self) -> dict[str, Any]:
+        summary = self.summary()
+        if summary and isinstance(summary.get("config"), dict):
+            return summary["config"]
+        value = self._cached(self.run_dir / CONFIG_FILE, lambda path: {"config": _read_yaml(path)})
+        value = value.get("config") if isinstance(value, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    def metrics_mtime(self) -> float | None:
+        try:
+            return self.metrics_path.stat().st_mtime
+        except OSError:
+            return None
+
+    def status(self) -> str:
+        summary = self.summary()
+        return str(summary.get("status") or "running") if summary else "running"
+
+    def live(self) -> bool:
+        mtime = self.metrics_mtime()
+        return (
+            self.status() == "running" and mtime is not None and time.time() - mtime < LIVE_SECONDS
+        )
+
+    def flops_per_token(self) -> float | None:
+        """The summary's FLOPs per token, or else the ratio of model FLOP/s to tokens/s that
+        every train row carries (a run still writing has no summary yet)."""
+        summary = self.summary() or {}
+        total = ((summary.get("flops") or {}).get("flops_per_token") or {}).get("total")
+        if _finite(total):
+            return float(total)
+        if self.index is not None:
+            last = self.index.last("train")
+            tflops = last.get("throughput/model_tflops_per_second")
+            rate = last.get("throughput/tokens_per_second")
+            if _finite(tflops) and _finite(rate) and rate > 0:
+                return tflops * 1e12 / rate
+        return None
+
+
+def mask(value: Any) -> Any:
+    """The masking the files had when written: credential-like keys of a config and the
+    environment's known secrets in any string. (Key masking over a whole summary would hide
+    figures such as ``flops_per_token``, whose name ends in "token".)"""
+    if isinstance(value, dict):
+        return {
+            key: redact(item) if key == "config" and isinstance(item, dict) else mask(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [mask(item) for item in value]
+    return redact(value) if isinstance(value, str) else value
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    with open(path, encoding="utf-8") as stream:
+        return yaml.safe_load(stream)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+class RunCatalog:
+    """Every run under ``roots``, by id."""
+
+    def __init__(self, roots: list[str | os.PathLike], memory_budget: int = DEFAULT_MEMORY_BUDGET):
+        self.roots = [Path(root).resolve() for root in roots]
+        self.memory_budget = memory_budget
+        self._runs: dict[str, Run] = {}
+        self._scanned = -math.inf
+        self._lock = threading.RLock()
+
+    def runs(self) -> list[Run]:
+        with self._lock:
+            if time.monotonic() - self._scanned >= SCAN_SECONDS:
+                self._scan()
+            return list(self._runs.values())
+
+    def get(self, run_id: str) -> Run | None:
+        self.runs()
+        return self._runs.get(run_id)
+
+    def _scan(self) -> None:
+        found: list[tuple[Path, str]] = []
+        for root in self.roots:
+            names = set()
+            try:
+                entries = list(os.scandir(root))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.endswith(SUMMARY_SUFFIX) and entry.is_file():
+                    names.add(entry.name[: -len(SUMMARY_SUFFIX)])
+                elif entry.is_dir() and os.path.isfile(os.path.join(entry.path, METRICS_FILE)):
+                    names.add(entry.name)
+            found.extend((root, name) for name in sorted(names))
+        several = len(self.roots) > 1
+        runs = {}
+        for root, name in found:
+            run_id = f"{self.roots.index(root)}:{name}" if several else name
+            runs[run_id] = self._runs.get(run_id) or Run(run_id, name, root)
+        self._runs = runs
+        self._scanned = time.monotonic()
+
+    def index(self, run: Run) -> MetricsIndex:
+        """The run's index, brought up to date (only the bytes written since the last call)."""
+        with self._lock:
+            if run.index is None:
+                run.index = MetricsIndex(run.metrics_path)
+            run.used = time.monotonic()
+            index = run.index
+        index.update()
+        self._trim()
+        return index
+
+    def memory(self) -> int:
+        return sum(run.index.nbytes() for run in list(self._runs.values()) if run.index)
+
+    def _trim(self) -> None:
+        with self._lock:
+            held = [run for run in self._runs.values() if run.index is not None]
+            total = sum(run.index.nbytes() for run in held)
+            for run in sorted(held, key=lambda item: item.used):
+                if total <= self.memory_budget:
+                    break
+                if run.status() == "running" or time.monotonic() - run.used < 1.0:
+                    continue
+                total -= run.index.nbytes()
+                run.index = None

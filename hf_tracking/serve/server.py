@@ -1,0 +1,178 @@
+"""The dashboard's HTTP server: the standard library's ``ThreadingHTTPServer``, GET only.
+
+It answers the page, its stylesheet and scripts (``static/``), ``plotly.min.js`` read from the installed ``plotly``
+package (so it works offline and nothing is copied into this repository), and the JSON of
+:mod:`hf_tracking.serve.api`. Every other path is a 404: files are served from a fixed list, and
+runs are looked up by id in the catalog, so no request can name a file. Bound to a loopback
+address, it answers only requests addressed to a loopback name (no DNS rebinding). Bodies over 1 KiB are
+gzipped when the browser accepts it (``plotly.min.js`` once, then from memory).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from hf_tracking.serve import api
+from hf_tracking.serve.runs import RunCatalog
+
+STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    **{
+        f"/static/{name}": (name, "text/javascript; charset=utf-8")
+        for name in ("common.js", "run.js", "plot.js", "app.js")
+    },
+    "/static/app.css": ("app.css", "text/css; charset=utf-8"),
+}
+PLOTLY_PATH = "/static/plotly.min.js"
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    # plotly's WebGL traces compile their shaders' glue code with Function (regl)
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+}
+
+
+def plotly_js_path() -> Path:
+    """``plotly.min.js`` inside the installed plotly package (the ``serve`` extra)."""
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise FileNotFoundError(f"plotly.min.js is not in the installed plotly ({path})")
+    return path
+
+
+class _Assets:
+    """The page's files as bytes, each read (and gzipped) once."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[bytes, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str) -> tuple[bytes, bytes, str] | None:
+        if path == PLOTLY_PATH:
+            kind, read = "text/javascript; charset=utf-8", lambda: plotly_js_path().read_bytes()
+        elif path in STATIC:
+            name, kind = STATIC[path]
+            read = resources.files("hf_tracking.serve").joinpath("static", name).read_bytes
+        else:
+            return None
+        with self._lock:
+            if path not in self._cache:
+                body = read()
+                self._cache[path] = (body, gzip.compress(body, compresslevel=6))
+            body, zipped = self._cache[path]
+        return body, zipped, kind
+
+
+def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHandler]:
+    routes: dict[str, Callable[[dict[str, list[str]]], Any]] = {
+        "/api/runs": lambda query: api.runs_table(catalog),
+        "/api/run": lambda query: api.run_detail(catalog, (query.get("id") or [None])[0]),
+        "/api/keys": lambda query: api.metric_keys(catalog, query.get("run") or []),
+        "/api/series": lambda query: api.series(catalog, query),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "hf-tracking"
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            if not self._host_allowed():
+                self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
+                return
+            url = urlsplit(self.path)
+            route = routes.get(url.path)
+            if route is not None:
+                try:
+                    body = json.dumps(route(parse_qs(url.query)), allow_nan=False).encode()
+                    self._reply(HTTPStatus.OK, body, "application/json", cache="no-store")
+                except api.ApiError as error:
+                    self._error(error.status, str(error))
+                except Exception as error:
+                    self._error(
+                        HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(error).__name__}: {error}"
+                    )
+                return
+            asset = assets.get(url.path)
+            if asset is None:
+                self._error(HTTPStatus.NOT_FOUND, "not found")
+                return
+            body, zipped, kind = asset
+            cache = "max-age=86400" if url.path == PLOTLY_PATH else "no-cache"
+            self._reply(HTTPStatus.OK, body, kind, cache=cache, zipped=zipped)
+
+        def _host_allowed(self) -> bool:
+            """On a loopback address, only requests made to a loopback name: a web page whose
+            own name was re-pointed at 127.0.0.1 (DNS rebinding) cannot read the runs."""
+            if not getattr(self.server, "loopback_only", False):
+                return True
+            host = self.headers.get("Host", "")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            return name.strip("[]") in LOOPBACK_NAMES
+
+        def do_HEAD(self) -> None:
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "read-only: GET only")
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD
+
+        def _error(self, status: int, message: str) -> None:
+            body = json.dumps({"error": message}).encode()
+            self._reply(status, body, "application/json", cache="no-store")
+
+        def _reply(
+            self, status: int, body: bytes, kind: str, cache: str, zipped: bytes | None = None
+        ) -> None:
+            accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+            if accepts and zipped is None and len(body) > 1024:
+                zipped = gzip.compress(body, compresslevel=1)
+            use_zip = accepts and zipped is not None
+            payload = zipped if use_zip else body
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Cache-Control", cache)
+            if use_zip:
+                self.send_header("Content-Encoding", "gzip")
+            for name, value in SECURITY_HEADERS.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # one line a request would bury the URL the command printed
+
+    return Handler
+
+
+class DashboardServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, catalog: RunCatalog, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.catalog = catalog
+        self.loopback_only = host in LOOPBACK_NAMES
+        super().__init__((host, port), make_handler(catalog, _Assets()))
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{shown}:{port}/"
+
+    def start(self) -> threading.Thread:
+        """Serve on a daemon thread (tests, benchmarks); ``shutdown()`` stops it."""
+        thread = threading.Thread(target=self.serve_forever, name="hf-tracking-serve", daemon=True)
+        thread.start()
+        return thread

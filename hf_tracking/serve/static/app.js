@@ -1,0 +1,229 @@
+// hf-tracking dashboard: the runs table, the curves and the run page, over /api/*.
+"use strict";
+
+const COLORS = ["#2a6fdb", "#e4572e", "#29a36a", "#9b5de5", "#f2a541", "#17becf", "#d6336c", "#6c757d"];
+const AXIS_TITLES = {
+  "time/gradient_steps": "gradient steps", "time/wallclock_hours": "wallclock hours",
+  "time/tokens_seen": "tokens seen", compute: "compute (FLOPs)",
+};
+const state = {
+  runs: [], selected: [], sortKey: "updated", sortDir: -1, filter: "", tag: "",
+  y: "train/loss", x: "time/gradient_steps", logX: false, logY: false, smoothing: 0,
+  range: null, series: null, seen: {}, view: "list", runId: null, started: false,
+};
+// What the tests and the benchmark read: how many times the plot was drawn, and when first.
+window.hfDashboard = { state, ema, draws: 0, firstDrawMs: null, lastDrawAt: null, tableShownMs: null };
+
+const COLUMNS = [
+  { key: "status", title: "status", left: true, cell: (r) =>
+    `<span class="dot${r.live ? " live" : ""}"></span><span class="status-${esc(r.status)}">${esc(r.status)}</span>` },
+  { key: "name", title: "run", left: true, cell: (r) =>
+    `<span class="swatch" style="background:${colorOf(r.id)}"></span><a href="#run=${encodeURIComponent(r.id)}">${esc(r.name)}</a>` },
+  { key: "steps", title: "steps", cell: (r) => fmtNumber(r.steps) },
+  { key: "tokens", title: "tokens", cell: (r) => fmtNumber(r.tokens) },
+  { key: "wallclock_hours", title: "wallclock", cell: (r) => fmtHours(r.wallclock_hours) },
+  { key: "best_val_loss", title: "best val loss", cell: (r) => fmtNumber(r.best_val_loss) },
+  { key: "last_train_loss", title: "train loss", cell: (r) => fmtNumber(r.last_train_loss) },
+  { key: "tokens_per_second", title: "tokens/s", cell: (r) => fmtNumber(r.tokens_per_second, 3) },
+  { key: "goodput_pct", title: "goodput %", cell: (r) => fmtNumber(r.goodput_pct, 3) },
+  { key: "mfu_pct", title: "MFU %", cell: (r) => fmtNumber(r.mfu_pct, 3) },
+  { key: "tags", title: "tags", left: true, cell: (r) => (r.tags || []).map((t) => `<span class="tag">${esc(t)}</span>`).join("") },
+];
+
+function colorOf(id) {
+  const at = state.selected.indexOf(id);
+  return at < 0 ? "#d5d9e0" : COLORS[at % COLORS.length];
+}
+
+function differingKeys() {
+  const chosen = state.runs.filter((r) => state.selected.includes(r.id));
+  if (chosen.length < 2) return [];
+  const keys = new Set(chosen.flatMap((r) => Object.keys(r.config || {})));
+  return [...keys].sort().filter((key) => new Set(chosen.map((r) => JSON.stringify(r.config[key]))).size > 1);
+}
+
+function visibleRuns() {
+  const text = state.filter.toLowerCase();
+  const rows = state.runs.filter((r) =>
+    (!text || r.name.toLowerCase().includes(text) || (r.tags || []).some((t) => String(t).toLowerCase().includes(text)))
+    && (!state.tag || (r.tags || []).includes(state.tag)));
+  const key = state.sortKey;
+  const value = (r) => (key.startsWith("config.") ? r.config[key.slice(7)] : r[key]);
+  return rows.sort((a, b) => {
+    const va = value(a), vb = value(b);
+    if (va === vb) return 0;
+    if (va === null || va === undefined) return 1;
+    if (vb === null || vb === undefined) return -1;
+    return (va < vb ? -1 : 1) * state.sortDir;
+  });
+}
+
+function renderTable() {
+  const diffs = differingKeys();
+  const columns = [...COLUMNS, ...diffs.map((key) => ({
+    key: "config." + key, title: key, diff: true, cell: (r) => esc(fmtNumber(r.config[key])),
+  }))];
+  const arrow = (key) => (state.sortKey === key ? (state.sortDir > 0 ? " ▲" : " ▼") : "");
+  const head = "<tr><th></th>" + columns.map((c) =>
+    `<th data-key="${esc(c.key)}" class="${c.left ? "left" : ""}${c.diff ? " diff" : ""}">${esc(c.title)}${arrow(c.key)}</th>`).join("") + "</tr>";
+  const table = $("runs");
+  if (table.hfHead !== head) { table.tHead.innerHTML = head; table.hfHead = head; }
+  // Rows are updated in place, by id, and only where they changed: a poll every second must
+  // not replace the row under the user's pointer.
+  const rows = visibleRuns();
+  const body = table.tBodies[0];
+  const unused = new Map([...body.rows].map((tr) => [tr.dataset.id, tr]));
+  rows.forEach((r, position) => {
+    const on = state.selected.includes(r.id);
+    const inner = `<td><input type="checkbox" class="pick" ${on ? "checked" : ""}></td>` +
+      columns.map((c) => `<td class="${c.left ? "left" : ""}">${c.cell(r)}</td>`).join("");
+    let tr = unused.get(r.id);
+    unused.delete(r.id);
+    if (!tr) { tr = document.createElement("tr"); tr.dataset.id = r.id; }
+    if (tr.hfInner !== inner) { tr.innerHTML = inner; tr.hfInner = inner; }
+    tr.className = on ? "selected" : "";
+    if (body.rows[position] !== tr) body.insertBefore(tr, body.rows[position] || null);
+  });
+  unused.forEach((tr) => tr.remove());
+  $("count").textContent = `${rows.length} of ${state.runs.length} runs, ${state.selected.length} selected`;
+  if (rows.length && window.hfDashboard.tableShownMs === null) window.hfDashboard.tableShownMs = performance.now();
+  const tags = [...new Set(state.runs.flatMap((r) => r.tags || []))].sort();
+  const tagSelect = $("tag-filter");
+  if (tagSelect.options.length !== tags.length + 1) {
+    tagSelect.innerHTML = `<option value="">all tags</option>` + tags.map((t) => `<option value="${esc(t)}">${esc(t)}</option>`).join("");
+    tagSelect.value = state.tag;
+  }
+  const live = state.runs.filter((r) => r.live).length;
+  $("live-note").textContent = live ? `${live} running` : "";
+}
+
+async function loadRuns() {
+  const answer = await api("/api/runs");
+  state.runs = answer.runs;
+  const ids = new Set(state.runs.map((r) => r.id));
+  state.selected = state.selected.filter((id) => ids.has(id));
+  if (!state.started && state.runs.length) {
+    state.started = true;
+    const newest = [...state.runs].sort((a, b) => (b.updated || 0) - (a.updated || 0))[0];
+    const wanted = new URLSearchParams(location.search).getAll("run").filter((id) => ids.has(id));
+    state.selected = wanted.length ? wanted : [newest.id];
+    renderTable();
+    const series = refreshSeries();  // on its way while plotly.min.js compiles
+    loadPlotly();
+    await Promise.all([loadKeys(), series]);
+  }
+  renderTable();
+  return answer;
+}
+
+async function loadKeys() {
+  const select = $("y-key");
+  if (!state.selected.length) return;
+  const query = state.selected.map((id) => "run=" + encodeURIComponent(id)).join("&");
+  const answer = await api("/api/keys?" + query);
+  const names = [...new Set(Object.values(answer.keys).flat())].sort();
+  if (!names.includes(state.y) && names.length) state.y = names.includes("train/loss") ? "train/loss" : names[0];
+  select.innerHTML = names.map((n) => `<option${n === state.y ? " selected" : ""}>${esc(n)}</option>`).join("");
+}
+
+function plotWidth() { return Math.max(400, $("plot").clientWidth || 800); }
+
+let seriesRequest = 0;
+async function refreshSeries() {
+  if (!state.selected.length) { state.series = null; draw(); return; }
+  const params = new URLSearchParams();
+  state.selected.forEach((id) => params.append("run", id));
+  params.set("y", state.y);
+  params.set("x", state.x);
+  params.set("points", String(Math.min(4000, 2 * plotWidth())));
+  if (state.range) { params.set("lo", state.range[0]); params.set("hi", state.range[1]); }
+  const ticket = ++seriesRequest;
+  // A run not read yet is indexed on this request (seconds for millions of rows).
+  const slow = setTimeout(() => { $("plot-note").textContent = "reading metrics…"; }, 300);
+  const answer = await api("/api/series?" + params).finally(() => clearTimeout(slow));
+  if (ticket !== seriesRequest) return;  // a newer request is on its way
+  state.series = answer;
+  answer.runs.forEach((r) => { state.seen[r.id] = { rows: r.rows, status: r.status }; });
+  draw();
+}
+
+function pollDelay() { return state.runs.some((r) => r.status === "running") ? 1000 : 5000; }
+
+async function poll() {
+  try {
+    if (state.view === "list") {
+      await loadRuns();
+      // A selected run that is still writing (or just stopped) is read again; finished runs are not.
+      const stale = state.runs.some((r) => state.selected.includes(r.id) && state.seen[r.id] &&
+        (state.seen[r.id].status === "running" || r.status === "running") &&
+        (r.rows !== state.seen[r.id].rows || r.status !== state.seen[r.id].status))
+        || (state.series && state.series.runs.some((r) => !r.complete));  // still being read
+      if (stale) await refreshSeries();
+    } else if (state.view === "run" && state.runStatus === "running") {
+      state.runStatus = await renderRun(state.runId, true);  // a finished run is not read again
+    }
+  } catch (error) {
+    $("plot-note").textContent = `server unreachable (${error.message}); retrying`;
+  }
+  setTimeout(poll, pollDelay());
+}
+
+function route() {
+  const match = location.hash.match(/^#run=(.+)$/);
+  state.view = match ? "run" : "list";
+  state.runId = match ? decodeURIComponent(match[1]) : null;
+  $("list-view").hidden = state.view !== "list";
+  $("run-view").hidden = state.view !== "run";
+  if (state.view === "run") {
+    renderRun(state.runId).then((status) => { state.runStatus = status; })
+      .catch((e) => { $("run-body").textContent = e.message; });
+  }
+  else if (state.series) plotlyReady.then(() => Plotly.Plots.resize($("plot")));
+}
+
+function bind() {
+  $("filter").addEventListener("input", (e) => { state.filter = e.target.value; renderTable(); });
+  $("tag-filter").addEventListener("change", (e) => { state.tag = e.target.value; renderTable(); });
+  $("runs").addEventListener("click", async (e) => {
+    const th = e.target.closest("th[data-key]");
+    if (th) {
+      const key = th.dataset.key;
+      state.sortDir = state.sortKey === key ? -state.sortDir : 1;
+      state.sortKey = key;
+      renderTable();
+      return;
+    }
+    if (!e.target.classList.contains("pick")) return;
+    const id = e.target.closest("tr").dataset.id;
+    state.selected = e.target.checked ? [...state.selected, id] : state.selected.filter((x) => x !== id);
+    renderTable();
+    await loadKeys();
+    await refreshSeries();
+  });
+  $("y-key").addEventListener("change", (e) => { state.y = e.target.value; state.range = null; refreshSeries(); });
+  $("x-key").addEventListener("change", (e) => { state.x = e.target.value; state.range = null; refreshSeries(); });
+  $("log-x").addEventListener("change", (e) => { state.logX = e.target.checked; state.range = null; draw(); });
+  $("log-y").addEventListener("change", (e) => { state.logY = e.target.checked; draw(); });
+  $("smoothing").addEventListener("input", (e) => {
+    state.smoothing = Number(e.target.value);
+    $("smoothing-value").textContent = state.smoothing.toFixed(2);
+    draw();
+  });
+  $("reset-zoom").addEventListener("click", () => { state.range = null; refreshSeries(); });
+  window.addEventListener("hashchange", route);
+}
+
+async function main() {
+  bind();
+  route();
+  try {
+    const answer = await loadRuns();
+    $("where").textContent = [...new Set(answer.runs.map((r) => r.dir))].join(", ");
+  } catch (error) {
+    $("count").textContent = `cannot list runs: ${error.message}`;
+  }
+  loadPlotly();  // also when there is no run yet
+  setTimeout(poll, pollDelay());
+}
+
+main();

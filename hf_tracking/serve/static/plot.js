@@ -1,0 +1,119 @@
+// hf-tracking dashboard: the curves: smoothing, traces, markers, zoom (state is app.js's).
+"use strict";
+
+// plotly.min.js (a few MB to compile) is loaded by loadPlotly() once the runs table is shown:
+// compiling it blocks the page's thread, which would hold the table back.
+let plotlyLoaded = null;
+const plotlyReady = new Promise((resolve) => { plotlyLoaded = resolve; });
+function loadPlotly() {
+  if (window.Plotly || document.getElementById("plotly-js")) return;
+  const script = document.createElement("script");
+  script.id = "plotly-js";
+  script.src = "/static/plotly.min.js";
+  script.addEventListener("load", () => plotlyLoaded());
+  document.head.appendChild(script);
+}
+
+// Exponential moving average with bias correction (as Adam's first moment): the first points
+// are not pulled toward zero. Non-finite values are skipped.
+function ema(values, weight) {
+  const out = new Array(values.length);
+  let mean = 0, norm = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isFinite(v)) { mean = weight * mean + (1 - weight) * v; norm = weight * norm + (1 - weight); }
+    out[i] = norm > 0 ? mean / norm : null;
+  }
+  return out;
+}
+
+// The server sends at most about two points per pixel column, which SVG draws in milliseconds;
+// a WebGL context costs far more to start (over a second in a software renderer), so WebGL
+// (scattergl) is used only for a trace past GL_POINTS (?gl=1 forces it, ?gl=0 never).
+const GL_POINTS = 8000;
+const glParam = new URLSearchParams(location.search).get("gl");
+let webgl = null;  // probed once, only when a trace could use it
+function hasWebgl() {
+  if (webgl === null) {
+    try { webgl = !!document.createElement("canvas").getContext("webgl"); } catch (e) { webgl = false; }
+  }
+  return webgl;
+}
+const traceType = (points) =>
+  (glParam !== "0" && (glParam === "1" || points > GL_POINTS) && hasWebgl() ? "scattergl" : "scatter");
+
+async function draw() {
+  await plotlyReady;
+  const plot = $("plot");
+  const traces = [], shapes = [];
+  const hover = (name) => `${esc(name)}<br>${AXIS_TITLES[state.x]}: %{x:.10~g}<br>${esc(state.y)}: %{y:.10~g}<extra></extra>`;
+  let shown = 0, total = 0;
+  for (const run of state.series ? state.series.runs : []) {
+    const color = colorOf(run.id);
+    if (run.line) {
+      shown += run.line.x.length; total += run.total || 0;
+      const smooth = state.smoothing > 0;
+      traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: run.line.y, name: run.name,
+        line: { color, width: smooth ? 1 : 1.6 }, opacity: smooth ? 0.25 : 1,
+        legendgroup: run.id, showlegend: !smooth, hovertemplate: hover(run.name), meta: { role: "raw", run: run.id } });
+      if (smooth) {
+        traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: ema(run.line.y, state.smoothing), name: run.name,
+          line: { color, width: 2 }, legendgroup: run.id, hovertemplate: hover(run.name + " (smoothed)"),
+          meta: { role: "smoothed", run: run.id } });
+      }
+    }
+    if (run.points && run.points.x.length) {
+      traces.push({ type: traceType(run.points.x.length), mode: "markers", x: run.points.x, y: run.points.y, name: `${run.name} ${run.points_key}`,
+        marker: { color, size: 7, symbol: "diamond", line: { color: "#fff", width: 1 } }, legendgroup: run.id,
+        hovertemplate: hover(`${run.name} ${run.points_key}`), meta: { role: "val", run: run.id } });
+    }
+    for (const mark of run.checkpoints || []) {
+      shapes.push({ type: "line", xref: "x", yref: "paper", x0: mark.x, x1: mark.x, y0: 0, y1: 1,
+        line: { color, width: 1, dash: "dot" }, opacity: 0.6 });
+    }
+    for (const mark of run.resumes || []) {
+      shapes.push({ type: "line", xref: "x", yref: "paper", x0: mark.x, x1: mark.x, y0: 0, y1: 1,
+        line: { color: "#000", width: 1.5, dash: "dash" }, label: { text: "resume", textposition: "start", font: { size: 10 } } });
+    }
+  }
+  const xaxis = { title: { text: AXIS_TITLES[state.x] }, type: state.logX ? "log" : "linear", showspikes: true };
+  if (state.range) {
+    xaxis.range = state.logX ? state.range.map((v) => Math.log10(Math.max(v, 1e-300))) : [...state.range];
+  } else {
+    xaxis.autorange = true;
+  }
+  const layout = {
+    margin: { l: 60, r: 20, t: 16, b: 46 }, hovermode: "closest", shapes, xaxis,
+    yaxis: { title: { text: state.y }, type: state.logY ? "log" : "linear", autorange: true },
+    legend: { orientation: "h", y: -0.2 }, uirevision: `${state.x}|${state.y}|${state.logX}|${state.logY}`,
+    paper_bgcolor: "#fff", plot_bgcolor: "#fff",
+  };
+  const notes = (state.series ? state.series.runs : []).filter((r) => r.note).map((r) => `${r.name}: ${r.note}`);
+  $("plot-note").textContent = [total ? `${fmtNumber(shown)} of ${fmtNumber(total)} points drawn` : "", ...notes]
+    .filter(Boolean).join(" · ");
+  await Plotly.react(plot, traces, layout, { responsive: true, displaylogo: false });
+  const info = window.hfDashboard;
+  info.draws += 1;
+  info.lastDrawAt = performance.now();
+  if (info.firstDrawMs === null && traces.length) info.firstDrawMs = performance.now();
+  if (!plot.hfListening) {
+    plot.hfListening = true;
+    plot.on("plotly_relayout", onZoom);
+  }
+}
+
+let zoomTimer = null;
+function onZoom(event) {
+  let range = null;
+  if (event["xaxis.range[0]"] !== undefined) range = [event["xaxis.range[0]"], event["xaxis.range[1]"]];
+  else if (Array.isArray(event["xaxis.range"])) range = event["xaxis.range"];
+  else if (!event["xaxis.autorange"]) return;
+  if (range) {
+    range = range.map(Number);
+    if (state.logX) range = range.map((v) => 10 ** v);
+  }
+  state.range = range;
+  clearTimeout(zoomTimer);
+  zoomTimer = setTimeout(refreshSeries, 120);  // re-downsample the zoomed range on the server
+}
+

@@ -1,0 +1,362 @@
+"""The tracker's parts and how they compose: the base of :class:`~hf_tracking.ExperimentTracker`.
+
+It builds the parts (run state, step clock, training window, progress, compute profile, the
+backends and the run session), opens the run, builds records from the parts, and saves and loads
+the checkpoint state; the public logging calls, their argument checks and the way out are in
+:mod:`hf_tracking.tracker`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hf_tracking import lifecycle
+from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.backends.registry import build_backends
+from hf_tracking.config import ExperimentConfig, as_config
+from hf_tracking.engine import records
+from hf_tracking.engine.compute import ComputeProfile
+from hf_tracking.engine.progress import Progress
+from hf_tracking.engine.rank_tokens import RankTokens, process_count
+from hf_tracking.engine.run_state import RunState, earlier_checkpoints
+from hf_tracking.engine.size_label import size_label_warning
+from hf_tracking.engine.snapshot import SummarySnapshot, take_snapshot
+from hf_tracking.engine.step_clock import StepClock
+from hf_tracking.engine.training import train_record_values
+from hf_tracking.engine.window import TrainingWindow
+from hf_tracking.errors import ConfigError
+from hf_tracking.metrics.clock import Clock
+from hf_tracking.metrics.history import evenly_spaced
+from hf_tracking.redact import redact
+from hf_tracking.session import RunSession
+
+logger = logging.getLogger("hf_tracking")
+STATE_VERSION = 1
+# Step times and tokens/s samples a checkpoint's state carries to the resumed run, each.
+CARRIED_SAMPLES = 512
+
+
+class TrackerBase:
+    """State and composition of one tracked run; use :class:`~hf_tracking.ExperimentTracker`."""
+
+    # Runs whose training ended but which stay open for evaluations after it: held here so that
+    # the exit hooks (which hold runs weakly) still find and finish them once the Trainer is gone.
+    _open_after_training: ClassVar[set[TrackerBase]] = set()
+
+    def __init__(
+        self,
+        config: ExperimentConfig | Mapping[str, Any] | str | os.PathLike | None = None,
+        model: Any = None,
+        *,
+        is_main_process: bool | None = None,
+        world_size: int | None = None,
+        backends: list[Backend] | None = None,
+        extra_config: Mapping[str, Any] | None = None,
+        planned_steps: int | None = None,
+        clock: Clock = time.perf_counter,
+    ) -> None:
+        self.config = as_config(config)
+        self.model = model
+        self.is_main_process = (
+            int(os.environ.get("RANK", "0")) == 0 if is_main_process is None else is_main_process
+        )
+        self.world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
+        self.planned_steps = planned_steps or self.config.num_iterations
+        self.extra_config = dict(extra_config or {})
+        self.token_counting = "log_train_step(tokens=...)"
+        config = self.config
+        self.run = RunState(config.experiment_name or config.default_name())
+        self.clock = StepClock(clock, config.max_history)
+        self.window = TrainingWindow()
+        self.progress = Progress(self.planned_steps, config.throughput_window, config.max_history)
+        self.compute = ComputeProfile(config, model)
+        self.backends = list(backends) if backends is not None else []
+        if backends is None and self.is_main_process:
+            self.backends = build_backends(config)
+        self.session = RunSession(
+            config.output_dir,
+            self.backends,
+            config.backend_finish_timeout,
+            config.writer_block_timeout,
+        )
+        self._last_micro_batch = config.gradient_accumulation_steps - 1
+        self._log_every = config.log_every_steps
+        self._open_iteration: int | None = None
+        self._steps_by_iteration = False  # set when accumulation_step never ends a step
+        self._warned: set[str] = set()
+        self._finished = False
+        self._training_closed = False
+        self._ranks: RankTokens | bool | None = False  # False: not decided yet
+        self._lock = threading.RLock()
+        if self.is_main_process:
+            lifecycle.track(self)
+            warning = size_label_warning(config.model_size, model)
+            if warning:
+                logger.warning(warning)
+
+    def start(self) -> TrackerBase:
+        """Open the run: reserve its directory and start the backends on the writer thread.
+
+        Called by the first record; call it early to overlap W&B's start-up with the first
+        steps. Resume with :meth:`load_state_dict` before this.
+        """
+        if self.session.dispatcher is not None or not self.is_main_process:
+            return self
+        with self._lock:
+            if self.session.dispatcher is None:
+                self.run.experiment_name = self.session.open(
+                    self.run.experiment_name,
+                    self.run.resumed_from_step is not None,
+                    self._run_info,
+                    self.config.track_memory,
+                    self.config.backend_queue_size,
+                )
+                self.run.error = self.run.error or self.session.error
+                if self.run.resumed_from_step is not None:
+                    self.run.fill_checkpoint_details(earlier_checkpoints(self.summary_path))
+        return self
+
+    def _run_info(self, name: str, run_dir: Path | None) -> RunInfo:
+        self.run.experiment_name = name
+        return RunInfo(
+            name=name,
+            run_dir=str(run_dir),
+            output_dir=str(self.session.output_dir),
+            project=self.config.project,
+            entity=self.config.entity,
+            tags=self.config.all_tags,
+            notes=self.config.notes,
+            config=self.run_config(),
+            resumed_from_step=self.run.resumed_from_step,
+            model=self.model,
+        )
+
+    def run_config(self) -> dict[str, Any]:
+        """The config a backend stores: the experiment's fields plus any extra (Trainer
+        arguments), with credentials redacted."""
+        config: dict[str, Any] = self.config.to_dict()
+        config["experiment_name"] = self.run.experiment_name
+        if self.extra_config:
+            config["trainer"] = self.extra_config
+        return redact(config)
+
+    def rank_tokens(self) -> RankTokens | None:
+        """The sum of tokens over ranks, when this loop runs on several (decided at the first
+        step, when the process group is up); None in a single process."""
+        if self._ranks is False:
+            summing = self.config.sum_tokens_over_ranks and process_count() > 1
+            self._ranks = RankTokens() if summing else None
+        return self._ranks  # type: ignore[return-value]
+
+    def sync_tokens(self) -> None:
+        """Sum the tokens of every rank now (a collective: call it on every rank), so that the
+        next row between logging steps, or the state of a checkpoint, has the exact count."""
+        ranks = self.rank_tokens()
+        if ranks is not None:
+            self.run.tokens_seen += ranks.take_sum()
+
+    def _complete_step(self, steps: int) -> None:
+        self._open_iteration = None
+        clock = self.clock
+        now = clock.now()
+        clock.close_step(now)
+        self.run.gradient_steps = steps
+        if not self.progress.anchored:  # a hand-written loop: the window opens after step one
+            self.progress.anchor(clock.ledger.training_clock(), self.run.tokens_seen, steps)
+        ranks = self._ranks or None  # decided by log_train_step before it gets here
+        # Several ranks: the last planned step is a logging step too, so the run ends exact.
+        if steps % self._log_every == 0 or (ranks is not None and steps == self.planned_steps):
+            if ranks is not None:
+                self.run.tokens_seen += ranks.take_sum()
+            if self.is_main_process:
+                self._train_record(now)
+
+    def end_training(self, timeout: float = 5.0) -> Path | None:
+        """End the training part of the run (the Trainer's ``on_train_end``): the last window's
+        record and the final figures are logged, the clock stops and a complete summary is
+        written before this returns (and every record has reached the backends, up to
+        ``timeout`` seconds). The backends stay open: evaluations after training are logged at
+        the final step and update the summary, until :meth:`finish` (at exit, or by the next
+        ``train()``). Returns the summary path (None on a non-main process)."""
+        if not self.is_main_process or self._finished:
+            return None
+        if self.run.status == "running":
+            self.run.status = "finished"
+        self._close_training()
+        self._open_after_training.add(self)
+        assert self.session.dispatcher is not None
+        written = threading.Event()
+        self.session.write_summary_soon(self.snapshot())
+        self.session.dispatcher.put(written.set)  # runs after the summary's write
+        if written.wait(timeout):
+            self.session.flush(timeout)  # remote backends started: their reports are known
+        return self.session.summary_path
+
+    def _close_training(self) -> None:
+        """The end of training, once: the open window's record, the clock stopped, the final
+        figures. Later rows (evaluations after training) are at the final step and wallclock."""
+        if self._training_closed:
+            return
+        self._training_closed = True
+        run = self.run
+        self.start()
+        if self._steps_by_iteration and self._open_iteration is not None:
+            # The loop's last open step (no collective here: finish runs on rank zero only).
+            self.clock.close_step(self.clock.now())
+            self.run.gradient_steps = self._open_iteration + 1
+        if self.window.has_losses and run.gradient_steps > run.logged_step:
+            self._train_record(self.clock.now())
+        self._sync_tokens()
+        self.clock.ledger.stop()
+        if run.final_trainer_metrics:
+            values = self._axes(self.clock.now())
+            values.update(run.final_trainer_metrics)
+            self._dispatch(Record("final", values))
+
+    def note_resumed_checkpoint(self, path: str | os.PathLike) -> None:
+        """List the checkpoint a run resumed from: its state was saved before its save ended."""
+        run = self.run
+        if not any(entry["step"] == run.gradient_steps for entry in run.checkpoints):
+            run.checkpoints.append(
+                {
+                    "path": str(path),
+                    "step": run.gradient_steps,
+                    "is_best": False,
+                    "seconds": None,
+                    "wallclock_hours": None,
+                }
+            )
+
+    # ================================================================== internals
+    def observe_seq_length(self, seq_length: int) -> None:
+        """The sequence length the model actually sees, when it differs from the config's."""
+        self.compute.observe_seq_length(seq_length)
+
+    def set_token_totals(
+        self, tokens_seen: int | None, token_kinds: Mapping[str, int] | None = None
+    ) -> None:
+        """Run totals counted outside the tracker (the Trainer's callback, over all ranks)."""
+        if tokens_seen is not None:
+            self.run.tokens_seen = int(tokens_seen)
+        if token_kinds:
+            self.run.token_kinds = {kind: int(count) for kind, count in token_kinds.items()}
+
+    def _train_record(
+        self,
+        now: float,
+        extra: Mapping[str, Any] | None = None,
+        memory: Mapping[str, float] | None = None,
+    ) -> None:
+        self._sync_tokens()
+        values = train_record_values(self, now, extra, memory)
+        # The writer thread adds host probes to its own copy; the engine's stays as it is.
+        self._dispatch(Record("train", dict(values)))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable state; a new tracker given it continues the same run."""
+        self._sync_tokens()
+        samples = self.samples()
+        return {
+            "version": STATE_VERSION,
+            **self.run.state_dict(),
+            **self.clock.state_dict(),
+            "samples": {
+                name: evenly_spaced(values, CARRIED_SAMPLES) for name, values in samples.items()
+            },
+            "max_step_seconds": self.max_step_seconds(),
+            "backends": {backend.name: backend.state_dict() for backend in self.backends},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue a run from :meth:`state_dict`: same name, axes carried on (wallclock and tokens
+        do not restart), downtime not counted. Call before the first record."""
+        if self.session.dispatcher is not None:
+            raise RuntimeError("hf_tracking: load_state_dict must come before the first record")
+        if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
+            raise ConfigError(f"not a hf_tracking state (version {STATE_VERSION}): {state!r:.200}")
+        # Loaded into fresh parts, swapped in only when the whole state is valid.
+        run = RunState(self.run.experiment_name)
+        run.load_state_dict(state)
+        clock = StepClock(self.clock.now, self.config.max_history)
+        clock.load_state_dict(state)
+        samples = state.get("samples") or {}
+        if not isinstance(samples, Mapping):
+            raise ConfigError("hf_tracking state: samples must be a mapping")
+        clock.load_samples(samples, state.get("max_step_seconds"))
+        self.progress.load_samples(samples)
+        self.run, self.clock = run, clock
+        saved = dict(state.get("backends") or {})
+        if "wandb" in state:  # version 1 states written before backends kept their own
+            saved.setdefault("wandb", state["wandb"])
+        for backend in self.backends:
+            backend_state = saved.get(backend.name)
+            if isinstance(backend_state, Mapping):
+                backend.load_state_dict(backend_state)
+
+    def samples(self) -> dict[str, list[float]]:
+        """Step times (warm-up excluded) and windowed tokens/s of the whole run."""
+        return {
+            "step_seconds": self.clock.step_second_samples(),
+            "tokens_per_second": self.progress.tokens_per_second_samples(),
+        }
+
+    def max_step_seconds(self) -> float | None:
+        """The longest step of the whole run (warm-up excluded)."""
+        return self.clock.max_step_seconds()
+
+    def snapshot(self) -> SummarySnapshot:
+        """An immutable copy of what the summary needs (cheap; taken on the training thread)."""
+        return take_snapshot(self)
+
+    def _axes(self, now: float) -> dict[str, Any]:
+        self._sync_tokens()
+        run = self.run
+        return records.axes(run.gradient_steps, self.clock.wallclock_hours(now), run.tokens_seen)
+
+    def _sync_tokens(self) -> None:
+        """Add the tokens counted on the device since the last record (one device read)."""
+        self.run.tokens_seen += self.window.take_device_tokens()
+
+    def _dispatch(self, record: Record) -> None:
+        if self.session.dispatcher is None:
+            self.start()
+        assert self.session.dispatcher is not None
+        self.session.dispatcher.put(record)
+
+    def _warn_once(self, topic: str, message: str, *args: Any) -> None:
+        if topic not in self._warned and self.is_main_process:
+            self._warned.add(topic)
+            logger.warning(message, *args)
+
+    def ledger_seconds(self) -> dict[str, float]:
+        return self.clock.ledger.seconds()
+
+    def checkpoint_list(self) -> list[dict[str, Any]]:
+        return self.run.checkpoint_list()
+
+    # Read-only views of the parts, under the attribute names of the public API.
+    experiment_name = property(lambda self: self.run.experiment_name)
+    gradient_steps = property(lambda self: self.run.gradient_steps)
+    tokens_seen = property(lambda self: self.run.tokens_seen)
+    token_kinds = property(lambda self: self.run.token_kinds)
+    status = property(lambda self: self.run.status)
+    error = property(lambda self: self.run.error)
+    best = property(lambda self: self.run.best)
+    checkpoints = property(lambda self: self.run.checkpoints)
+    latest_train = property(lambda self: self.run.latest_train)
+    latest_throughput = property(lambda self: self.progress.latest_throughput)
+    history = property(lambda self: self.progress.history)
+    step_seconds = property(lambda self: self.clock.step_seconds)
+    flops = property(lambda self: self.compute.flops)
+    peak = property(lambda self: self.compute.peak)
+    device_name = property(lambda self: self.compute.device_name)
+    dtype = property(lambda self: self.compute.dtype)
+    run_dir = property(lambda self: self.session.run_dir)
+    summary_path = property(lambda self: self.session.summary_path)
+    backend_reports = property(lambda self: self.session.backend_reports())

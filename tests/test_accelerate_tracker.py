@@ -1,0 +1,156 @@
+"""accelerate's trackers: ``Accelerator(log_with="hf_tracking")`` by name, an ``AccelerateTracker``
+instance in ``log_with``, the mapping of ``accelerator.log`` values, and a real 2-process
+``accelerate launch`` that makes one run written by the main process only."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+import hf_tracking
+from tests.support.launch import accelerate_launch
+from tests.support.runs import metrics_rows, strict_json
+from tests.support.wandb_reader import find_offline_runs, wait_for_exit
+
+ROOT = Path(__file__).resolve().parents[1]
+QUIET = {"wandb_mode": "disabled", "track_memory": False}
+
+
+@pytest.fixture
+def accelerator_class():
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, PartialState
+
+    yield Accelerator
+    # Each Accelerator here is the process's only one: leave no state to the next test.
+    AcceleratorState._reset_state(reset_partial_state=True)
+    PartialState._reset_state()
+
+
+def finished_run(accelerator) -> tuple[dict, list[dict]]:
+    engine = accelerator.get_tracker("hf_tracking", unwrap=True)
+    accelerator.end_training()
+    summary = strict_json(engine.summary_path)
+    return summary, metrics_rows(summary["run_dir"])
+
+
+def test_log_with_by_name(accelerator_class):
+    accelerator = accelerator_class(log_with="hf_tracking", cpu=True)
+    accelerator.init_trackers(
+        "my-project",
+        config={"learning_rate": 1e-3, "num_iterations": 4, "seed": 7},
+        init_kwargs={"hf_tracking": {"config": QUIET}},
+    )
+    wrapper = accelerator.get_tracker("hf_tracking")
+    assert isinstance(wrapper, hf_tracking.AccelerateTracker)
+    assert accelerator.get_tracker("hf_tracking", unwrap=True) is wrapper.tracker
+    assert isinstance(wrapper.tracker, hf_tracking.ExperimentTracker)
+    for step in range(1, 5):
+        values = {"loss": 2.0 - 0.25 * step, "lr": 1e-3, "grad_norm": 0.5, "tokens": 100}
+        accelerator.log({**values, "epoch": 0}, step=step)
+    accelerator.log({"eval_loss": 1.5, "eval_accuracy": 0.25, "eval_runtime": 0.2}, step=4)
+    summary, rows = finished_run(accelerator)
+
+    train = [row for row in rows if row["event"] == "train"]
+    assert [row["time/gradient_steps"] for row in train] == [1, 2, 3, 4]
+    assert [row["time/tokens_seen"] for row in train] == [100, 200, 300, 400]
+    assert [row["train/loss"] for row in train] == [1.75, 1.5, 1.25, 1.0]
+    assert train[-1]["train/learning_rate"] == 1e-3 and train[-1]["train/grad_norm"] == 0.5
+    assert train[-1]["progress/completion_pct"] == 100.0
+    assert train[-1]["throughput/tokens_per_second"] > 0
+    (val,) = [row for row in rows if row["event"] == "val"]
+    assert val["time/gradient_steps"] == 4 and val["val/loss"] == 1.5
+    assert val["val/accuracy"] == 0.25 and val["val/eval_time_seconds"] == 0.2
+    assert val["val/train_val_gap"] == 0.5
+    custom = [row for row in rows if row["event"] == "custom"]
+    assert [row["custom/epoch"] for row in custom] == [0.0] * 4
+    assert summary["config"]["project"] == "my-project"
+    assert summary["config"]["learning_rate"] == 1e-3
+    assert summary["config"]["trainer"]["seed"] == 7
+    assert summary["best"]["val"]["loss"] == 1.5
+
+
+def test_instance_in_log_with(accelerator_class, tmp_path):
+    tracker = hf_tracking.AccelerateTracker(
+        config={**QUIET, "experiment_name": "by-instance", "output_dir": str(tmp_path / "runs")}
+    )
+    accelerator = accelerator_class(log_with=[tracker], cpu=True)
+    accelerator.init_trackers("ignored-for-instances")
+    assert accelerator.get_tracker("hf_tracking") is tracker
+    accelerator.log({"train_loss": 3.0, "learning_rate": 0.1}, step=10)
+    accelerator.log({"val_loss": 2.5}, step=12)  # the step clock moves on without a loss
+    accelerator.log({"loss": 2.0}, step=12)
+    summary, rows = finished_run(accelerator)
+    assert summary["experiment_name"] == "by-instance"
+    assert Path(summary["run_dir"]).parent == tmp_path / "runs"
+    assert [(row["event"], row["time/gradient_steps"]) for row in rows] == [
+        ("train", 10),
+        ("val", 12),
+        ("train", 12),
+    ]
+
+
+def test_values_without_a_loss_and_values_that_are_not_numbers(accelerator_class, caplog):
+    accelerator = accelerator_class(log_with="hf_tracking", cpu=True)
+    accelerator.init_trackers("p", init_kwargs={"hf_tracking": {"config": QUIET}})
+    with caplog.at_level(logging.WARNING, logger="hf_tracking"):
+        accelerator.log({"lr": 0.5, "tokens": 7, "note": "text", "sample": [1, 2]})
+        accelerator.log({"note": "again", "loss": 1.0})  # one step per call without step=
+        accelerator.log({"loss": 0.5})
+    _, rows = finished_run(accelerator)
+    assert [(row["event"], row["time/gradient_steps"]) for row in rows] == [
+        ("custom", 0),
+        ("train", 1),
+        ("train", 2),
+    ]
+    assert rows[0]["custom/lr"] == 0.5
+    assert rows[1]["time/tokens_seen"] == 7  # tokens wait for the next training row
+    skipped = [
+        record.getMessage() for record in caplog.records if "not a number" in record.getMessage()
+    ]
+    assert len(skipped) == 2  # once per key
+
+
+def test_bad_calls_raise_errors_that_name_the_argument(accelerator_class):
+    accelerator = accelerator_class(log_with="hf_tracking", cpu=True)
+    accelerator.init_trackers("p", init_kwargs={"hf_tracking": {"config": QUIET}})
+    with pytest.raises(TypeError, match="log_kwargs"):
+        accelerator.log({"loss": 1.0}, log_kwargs={"hf_tracking": {"commit": True}})
+    with pytest.raises(TypeError, match="step"):
+        accelerator.log({"loss": 1.0}, step="3")
+    with pytest.raises(ValueError, match="tokens"):
+        accelerator.log({"loss": 1.0, "tokens": -1}, step=1)
+    with pytest.raises(hf_tracking.ConfigError, match="learning_rate"):
+        hf_tracking.AccelerateTracker(config={"learning_rate": -1.0})
+    accelerator.end_training()
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_processes_make_one_run(tmp_path):
+    script = ROOT / "tests" / "support" / "accelerate_loop.py"
+    result = accelerate_launch(script, str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    ranks = {
+        report["rank"]: report
+        for report in (json.loads(path.read_text()) for path in (tmp_path / "out").glob("*.json"))
+    }
+    assert ranks[0] == {"rank": 0, "world_size": 2, "trackers": ["hf_tracking"]}
+    assert ranks[1] == {"rank": 1, "world_size": 2, "trackers": []}
+
+    experiments = tmp_path / "experiments"
+    (summary_path,) = experiments.glob("*_summary.json")
+    (run_dir,) = [path for path in experiments.iterdir() if path.is_dir() and path.name != "wandb"]
+    summary = strict_json(summary_path)
+    assert summary["world_size"] == 2 and summary["config"]["project"] == "accelerate-loop"
+    rows = metrics_rows(run_dir)
+    train = [row for row in rows if row["event"] == "train"]
+    assert [row["time/gradient_steps"] for row in train] == [2, 4, 6]
+    # 2 processes × 4 samples × 5 tokens a step, summed by the loop over all processes.
+    assert [row["time/tokens_seen"] for row in train] == [80, 160, 240]
+    assert [row["time/gradient_steps"] for row in rows if row["event"] == "val"] == [3, 6]
+    (offline_dir,) = find_offline_runs(tmp_path)
+    assert wait_for_exit(offline_dir).exit_code == 0
+    assert "Traceback" not in result.stderr, result.stderr[-5000:]

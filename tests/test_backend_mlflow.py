@@ -1,0 +1,98 @@
+"""The MLflow backend read back with MlflowClient from the run's SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hf_tracking import ExperimentTracker
+from hf_tracking.backends.mlflow import MAX_PARAM_VALUE, mlflow_key
+from tests.support.backend_readers import read_history, under_mlflow_names
+from tests.support.backend_runs import (
+    FIRST_STEPS,
+    ODD_CUSTOM,
+    backend_config,
+    expected_points,
+    fresh_then_resumed,
+    train,
+)
+from tests.support.runs import strict_json
+
+pytest.importorskip("mlflow")
+
+
+@pytest.fixture(autouse=True)
+def default_store(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+
+
+@pytest.mark.parametrize("started", [True, False], ids=["saved-run-id", "run-found-by-name"])
+def test_mlflow_holds_the_local_history_fresh_and_after_a_resume(tmp_path, started):
+    from mlflow.tracking import MlflowClient
+
+    fresh, state, resumed = fresh_then_resumed(tmp_path, "mlflow", started_before_state=started)
+    store = tmp_path / "experiments" / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+    (run,) = client.search_runs([client.get_experiment_by_name("hf-tracking").experiment_id])
+    if started:  # else the state was taken before MLflow made the run: found by its name tag
+        assert run.info.run_id == state["backends"]["mlflow"]["run_id"]
+    summary = strict_json(resumed["tracker"].summary_path)
+    (entry,) = [b for b in summary["backends"] if b["name"] == "mlflow"]
+    assert entry["run_id"] == run.info.run_id  # the resume continued the same MLflow run
+    assert run.info.status == "FINISHED" and run.info.run_name == "readback"
+    read = read_history(client, run.info.run_id)
+    expected = under_mlflow_names(resumed["points"])
+    assert read == expected  # same keys, values and steps; nothing left past step 4 from before
+    assert {key: value for key, value in run.data.metrics.items()} == {
+        key: values[-1][1] for key, values in expected.items()
+    }  # the latest value of each metric is the resumed run's
+    assert f"custom/{ODD_CUSTOM}".replace("(", "_").replace(")", "_") in read
+    assert max(step for step, _ in fresh["train/loss"]) == FIRST_STEPS
+    assert "final/runtime" not in read  # logged past step 4, abandoned with its session
+    # Params: the flattened config; tags and notes.
+    assert run.data.params["learning_rate"] == "0.0003"
+    assert run.data.params["tags"] == '["readback", "test"]'
+    assert run.data.tags["readback"] == "true" and run.data.tags["hf_tracking.run"] == "readback"
+    assert run.data.tags["mlflow.note.content"] == "a resumed run"
+    assert entry["status"] == "finished" and entry["resumed"] is True
+    assert entry["points_deleted_on_resume"] > 0
+
+
+def test_mlflow_fresh_run_has_every_point(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    tracker = ExperimentTracker(backend_config(tmp_path, "mlflow", notes="x" * 2000))
+    train(tracker, 1, FIRST_STEPS, 0.0)
+    tracker.log_final({"final/runtime": 12.5})
+    tracker.finish(wait=True)
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'experiments' / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("hf-tracking").experiment_id])
+    assert read_history(client, run.info.run_id) == under_mlflow_names(
+        expected_points(tracker.run_dir)
+    )
+    assert run.data.params["notes"] == "x" * MAX_PARAM_VALUE  # cut to MLflow's value limit
+
+
+def test_mlflow_key_mapping():
+    assert mlflow_key("train/loss") == "train/loss"
+    assert mlflow_key("val/my set/loss") == "val/my set/loss"
+    assert mlflow_key("custom/a(b)=c") == "custom/a_b__c"
+    assert mlflow_key("custom//x/../y") == "custom/_/x/_/y"
+    assert len(mlflow_key("custom/" + "k" * 400)) == 250
+
+
+def test_mlflow_tracking_uri_from_the_environment(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{Path(tmp_path) / 'elsewhere.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "from-env")
+    tracker = ExperimentTracker(backend_config(tmp_path, "mlflow"))
+    tracker.log_train_step(loss=1.0, tokens=4)
+    tracker.finish(wait=True)
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("from-env").experiment_id])
+    assert client.get_metric_history(run.info.run_id, "train/loss")[0].value == 1.0
+    assert not (tmp_path / "experiments" / "mlflow.db").exists()

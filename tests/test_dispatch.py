@@ -1,0 +1,97 @@
+"""The writer thread against a stalled local store: training never waits past its bound."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+import hf_tracking.dispatch
+from hf_tracking import ExperimentConfig, ExperimentTracker
+from tests.support.faults import BlockingLocalStore
+
+SMALL = {"vocab_size": 64, "d_model": 32, "num_layers": 2, "num_heads": 2, "seq_length": 16}
+
+
+@pytest.fixture
+def small_queue(monkeypatch):
+    monkeypatch.setattr(hf_tracking.dispatch, "HIGH_WATER", 100)
+    monkeypatch.setattr(hf_tracking.dispatch, "SPILL", 200)
+
+
+def stalled_run(tmp_path, records: int):
+    config = ExperimentConfig(
+        **SMALL,
+        output_dir=str(tmp_path),
+        log_every_steps=1,
+        wandb_mode="disabled",
+        track_memory=False,
+        writer_block_timeout=0.2,
+        backend_finish_timeout=0.5,
+    )
+    store = BlockingLocalStore(block_on=1)
+    tracker = ExperimentTracker(config, backends=[store])
+    outcome: dict = {}
+
+    def train() -> None:
+        for _ in range(records):
+            tracker.log_train_step(loss=1.0, tokens=1)
+        outcome["summary"] = tracker.finish(wait=True)
+
+    thread = threading.Thread(target=train, daemon=True)
+    thread.start()
+    thread.join(30)
+    store.release.set()
+    assert not thread.is_alive(), "training blocked on a stalled writer"
+    return store, outcome
+
+
+def test_a_stalled_writer_costs_one_bounded_wait_then_drops_and_counts(tmp_path, small_queue):
+    records = 2000
+    store, outcome = stalled_run(tmp_path, records)
+    assert store.blocked.is_set()
+    summary = json.loads(outcome["summary"].read_text())
+    (local,) = summary["backends"]
+    # Everything logged is accounted for: written, lost in the write that never returned, or
+    # dropped by the stalled writer (held in the spill first, then refused).
+    assert local["records_written"] == 0
+    assert local["records_dropped_writer_stalled"] > records - 300 - 1000
+    assert (
+        local["records_written"] + local["records_lost"] + local["records_dropped_writer_stalled"]
+        == records
+    )
+    assert local["status"].startswith("writer stalled")
+    assert summary["status"] == "finished"
+
+
+def test_finish_with_a_stalled_writer_is_bounded(tmp_path, small_queue):
+    _, outcome = stalled_run(tmp_path, 50)  # below the high-water mark: no wait at all
+    summary = json.loads(outcome["summary"].read_text())
+    (local,) = summary["backends"]
+    assert local["records_lost"] + local["records_dropped_writer_stalled"] == 50
+    assert local["status"] == "writer stalled: not finished within 0.5 s"
+
+
+def test_a_slow_writer_still_gets_every_record(tmp_path, small_queue):
+    """Back-pressure, not dropping, while the writer moves: nothing is lost."""
+
+    class SlowStore(BlockingLocalStore):
+        def log_batch(self, records):
+            time.sleep(0.01)
+            super(BlockingLocalStore, self).log_batch(records)
+
+    config = ExperimentConfig(
+        **SMALL,
+        output_dir=str(tmp_path),
+        log_every_steps=1,
+        wandb_mode="disabled",
+        track_memory=False,
+        writer_block_timeout=5,
+    )
+    tracker = ExperimentTracker(config, backends=[SlowStore()])
+    for _ in range(3000):
+        tracker.log_train_step(loss=1.0, tokens=1)
+    (local,) = json.loads(tracker.finish(wait=True).read_text())["backends"]
+    assert (local["records_written"], local["records_dropped_writer_stalled"]) == (3000, 0)
