@@ -146,7 +146,8 @@ def test_the_wandb_run_is_closed_when_the_training_process_dies_during_its_start
         check=False,
         timeout=120,
     )
-    deadline = time.monotonic() + 60
+    # The W&B process runs at the lowest priority: on a busy machine its start takes a while.
+    deadline = time.monotonic() + 180
     while not list(tmp_path.rglob("offline-run-*/run-*.wandb")) and time.monotonic() < deadline:
         time.sleep(0.2)
     run = only_run(tmp_path)
@@ -283,6 +284,7 @@ def test_a_process_that_never_imports_wandb_runs_no_wandb_code(tmp_path):
     assert len(only_run(tmp_path).history) == 5
 
 
+@pytest.mark.slow
 def test_wandb_watch_logs_gradients_into_the_run(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_WATCH", "gradients")
     import torch
