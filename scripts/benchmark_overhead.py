@@ -66,7 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-trainer", action="store_true", help="leave out section f")
     parser.add_argument("--only-trainer", action="store_true", help="section f only")
     parser.add_argument("--runs-log", help="append every Trainer run's figures to this JSONL")
-    parser.add_argument("--from-runs-log", help="print and write section f from a runs log")
+    parser.add_argument(
+        "--from-runs-log", help="print and write section f from runs logs (comma-separated)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one Trainer run of section f
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     args = parser.parse_args(argv)
@@ -139,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             "machine": common.machine(),
             "git": common.git_state(),
             "runs_log": args.from_runs_log,
-            "trainer": trainer_runs.from_runs_log(Path(args.from_runs_log)),
+            "trainer": trainer_runs.from_runs_log(
+                [Path(path) for path in args.from_runs_log.split(",")]
+            ),
             "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
         }
         report.print_report(results)

@@ -133,9 +133,14 @@ def section_trainer(
     return summarize(runs, sizes, shape, repeats, threads)
 
 
-def from_runs_log(path: Path) -> dict[str, Any]:
-    """The section's results from a runs log, over the repetitions every configuration finished."""
-    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+def from_runs_log(paths: list[Path]) -> dict[str, Any]:
+    """The section's results from runs logs (each log's repetitions apart), over the
+    repetitions every configuration finished."""
+    lines = []
+    for index, path in enumerate(paths):
+        for text in path.read_text(encoding="utf-8").splitlines():
+            line = json.loads(text)
+            lines.append({**line, "repeat": (index, line["repeat"])})
     results = {}
     for shape in dict.fromkeys(line["shape"] for line in lines):
         mine = [line for line in lines if line["shape"] == shape]
