@@ -36,6 +36,34 @@ for path in (str(HERE.parent), str(HERE)):
         sys.path.insert(0, path)
 
 from overhead import calls, common, oneoff, report, trainer_child, trainer_runs  # noqa: E402
+from overhead.calls import log_step  # noqa: E402
+from overhead.common import (  # noqa: E402
+    backend_counts,
+    count_lines,
+    git_state,
+    machine,
+    print_table,
+    quiet_environment,
+    tracker_config,
+    versions,
+    write_json,
+)
+from overhead.oneoff import timed_summary  # noqa: E402
+
+# The helpers the other benchmark scripts import from here.
+__all__ = [
+    "backend_counts",
+    "count_lines",
+    "git_state",
+    "log_step",
+    "machine",
+    "print_table",
+    "quiet_environment",
+    "timed_summary",
+    "tracker_config",
+    "versions",
+    "write_json",
+]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

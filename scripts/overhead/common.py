@@ -51,6 +51,7 @@ def machine() -> dict[str, Any]:
     from hf_tracking.system import hardware_fingerprint
 
     info = hardware_fingerprint()
+    info["cpu_model"] = info["cpu"]  # the name the other benchmark scripts print
     info["cpus_usable"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     info["load_average_at_start"] = [round(value, 2) for value in os.getloadavg()]
     return info
