@@ -21,6 +21,7 @@ from hf_tracking.errors import ConfigError
 from hf_tracking.metrics.params import gpt2_parameter_breakdown, size_label_report
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+WANDB_ATTACH = ("auto", "always", "never")
 COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
 MAX_NAME_LENGTH = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -63,6 +64,8 @@ class ExperimentConfig:
     track_memory: bool = True
     log_every_steps: int = 10
     wandb_mode: str = "auto"
+    wandb_diagnostics_seconds: float = 15.0
+    wandb_attach: str = "auto"
     max_history: int = 10000
     notes: str = ""
     throughput_window: int = 100
@@ -133,6 +136,19 @@ class ExperimentConfig:
             )
         if self.wandb_mode not in WANDB_MODES:
             raise _error("wandb_mode", self.wandb_mode, f"must be one of {WANDB_MODES}", source)
+        if not (
+            self.wandb_diagnostics_seconds >= 0 and math.isfinite(self.wandb_diagnostics_seconds)
+        ):
+            raise _error(
+                "wandb_diagnostics_seconds",
+                self.wandb_diagnostics_seconds,
+                "must be a finite number >= 0",
+                source,
+            )
+        if self.wandb_attach not in WANDB_ATTACH:
+            raise _error(
+                "wandb_attach", self.wandb_attach, f"must be one of {WANDB_ATTACH}", source
+            )
         if self.max_history < 10:
             raise _error("max_history", self.max_history, "must be >= 10", source)
         for name in self.backends:

@@ -107,11 +107,17 @@ class BackendSlot:
             info = self.backend.info()
         except Exception as error:
             info = {"info_error": str(error)}
+        written, lost = self.written, self.lost
+        acknowledged = self.backend.acknowledged() if self.started else None
+        if acknowledged is not None:
+            written = min(acknowledged, self.written)
+            if self.error or self.finish_status != "finishing":
+                lost += self.written - written
         return {
             "status": "failed" if self.error else self.finish_status,
             "error": self.error,
-            "records_written": self.written,
-            "records_lost": self.lost,
+            "records_written": written,
+            "records_lost": lost,
             "records_dropped": self.dropped,
             "records_dropped_writer_stalled": self.stalled,
             **info,

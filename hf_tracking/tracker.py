@@ -347,7 +347,7 @@ class ExperimentTracker(TrackerBase):
                 sizes[str(path)] = size
                 record_values["checkpoint/size_mb"] = size / 1e6
 
-        self._dispatch(Record("checkpoint", values, prepare=measure))
+        self._dispatch(Record("checkpoint", values, prepare=measure, path=str(path)))
         self.session.write_summary_soon(self.snapshot())
 
     def log_custom_metric(self, name: str, value: Any) -> None:

@@ -139,6 +139,7 @@ class TrackerBase:
             notes=self.config.notes,
             config=self.run_config(),
             resumed_from_step=self.run.resumed_from_step,
+            model=self.model,
         )
 
     def run_config(self) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class Record:
     values: dict[str, Any]
     # Run on the writer thread before delivery, for work that touches the disk (sizes, probes).
     prepare: Callable[[dict[str, Any]], None] | None = None
+    # A checkpoint record's directory, for backends that upload checkpoints.
+    path: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +44,8 @@ class RunInfo:
     notes: str
     config: dict[str, Any]
     resumed_from_step: int | None = None
+    # The model being trained (or None), for backends that read its config or hook it.
+    model: Any = dataclasses.field(default=None, compare=False, repr=False)
 
 
 class Backend:
@@ -76,6 +80,12 @@ class Backend:
 
     def kill(self) -> None:
         """Give up on a backend whose finish did not return in time (stop its process, if any)."""
+
+    def acknowledged(self) -> int | None:
+        """Records the destination confirmed it holds (it counts as ``records_written``; the
+        rest, once the backend failed or finished, as ``records_lost``); None: every record a
+        log call returned from is written."""
+        return None
 
     def info(self) -> dict[str, Any]:
         """Its entry in the summary's ``backends`` list (ids, paths, modes)."""

@@ -1,42 +1,55 @@
 """Weights & Biases mirror of the local run store.
 
 W&B runs in a child process (:mod:`hf_tracking.backends.wandb_process`) fed over a pipe: its
-start-up (about a second) and its work per row (tens of µs of Python) would otherwise hold the
-training process's GIL and slow the training thread down. The backend's worker thread only
-encodes a line and writes it to the pipe. A child that hangs can be killed, and when the training
-process dies the child sees the pipe close and finishes the W&B run with a non-zero exit code.
+start-up (about a second of import and service start) and its work per row would otherwise hold
+the training process's GIL. The worker thread encodes one compact JSON line per batch and writes
+it; a reader thread sleeps on the child's answers (an acknowledgement a second at most). Training
+rows are thinned on a time cadence (:mod:`.wandb_rows`); ``wandb.run`` in the training process is
+attached to the child's run (:mod:`.wandb_attach`); ``WANDB_*`` variables are read as
+``WandbCallback`` reads them (:mod:`.wandb_env`).
 
 Rows are logged without ``step=``, so W&B never drops them, and the axes are declared:
 ``train/*``, ``val/*``, ``throughput/*``, ``memory/*``, ``progress/*``, ``tokens/*``,
 ``efficiency/*``, ``checkpoint/*`` and ``custom/*`` are plotted against ``time/gradient_steps`` by
-default; ``time/wallclock_hours`` and ``time/tokens_seen`` are declared too, so the x-axis can be
-switched in the UI.
+default; ``time/wallclock_hours``, ``time/tokens_seen`` and the time ledger are declared too, so
+the x-axis can be switched in the UI. The final figures go to the W&B run summary.
 
-Mode "auto" is online when an API key is found (``WANDB_API_KEY`` or a netrc entry) and
-``WANDB_MODE`` does not say otherwise, else offline. Offline runs cannot be resumed by wandb, so
-a resumed offline run is a new offline run with the same name; both ids go to the summary.
+Counts: ``records_written`` is what the child acknowledged having logged; what it never logged is
+``records_lost``. The child's first error is reported with its own text at the next batch, once.
+
+Mode "auto" is online when an API key is found and ``WANDB_MODE`` does not say otherwise, else
+offline. Offline runs cannot be resumed by wandb, so a resumed offline run is a new offline run
+with the same name that leaves out the steps the previous one holds (:mod:`.wandb_segments`);
+both ids go to the summary.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
-import netrc
 import os
 import secrets
+import shutil
 import string
-import subprocess
-import sys
-import threading
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import Any
 
+from hf_tracking.backends import wandb_env, wandb_segments
 from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.backends.wandb_artifacts import (
+    artifact_spec,
+    checkpoint_artifact,
+    save_final_model,
+)
+from hf_tracking.backends.wandb_attach import Attachment, wanted
+from hf_tracking.backends.wandb_pipe import ChildPipe
+from hf_tracking.backends.wandb_rows import RowThinner, wandb_config
 from hf_tracking.catalog import LEDGER_KEYS, PLOTTED_GROUPS, STEP_KEY, TOKENS_KEY, WALLCLOCK_KEY
+from hf_tracking.redact import redact
 
 logger = logging.getLogger("hf_tracking")
 AXES = (WALLCLOCK_KEY, TOKENS_KEY, *LEDGER_KEYS)
+resolve_mode = wandb_env.resolve_mode
 
 
 def new_run_id() -> str:
@@ -44,29 +57,6 @@ def new_run_id() -> str:
     # Not the `random` module: the Trainer seeds it, which would give every run the same id.
     alphabet = string.ascii_lowercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(8))
-
-
-def resolve_mode(requested: str) -> str:
-    """ "online", "offline" or "disabled" for a config's ``wandb_mode``."""
-    if requested != "auto":
-        return requested
-    environment = os.environ.get("WANDB_MODE", "").strip().lower()
-    if environment in ("offline", "dryrun"):
-        return "offline"
-    if environment in ("disabled",):
-        return "disabled"
-    if os.environ.get("WANDB_DISABLED", "").lower() in ("true", "1", "yes"):
-        return "disabled"
-    return "online" if _has_credentials() else "offline"
-
-
-def _has_credentials() -> bool:
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        return netrc.netrc().authenticators("api.wandb.ai") is not None
-    except (OSError, netrc.NetrcParseError):
-        return False
 
 
 class WandbBackend(Backend):
@@ -79,18 +69,40 @@ class WandbBackend(Backend):
 
     @classmethod
     def from_config(cls, config: Any) -> WandbBackend | None:
-        backend = cls(config.wandb_mode)
+        backend = cls(
+            config.wandb_mode,
+            diagnostics_seconds=config.wandb_diagnostics_seconds,
+            attach=config.wandb_attach,
+        )
         return None if backend.mode == "disabled" else backend
 
-    def __init__(self, mode: str = "auto") -> None:
-        self.process: subprocess.Popen | None = None
+    def __init__(
+        self, mode: str = "auto", diagnostics_seconds: float = 15.0, attach: str = "auto"
+    ) -> None:
+        self.pipe = ChildPipe()
         self.mode = resolve_mode(mode)
-        self.run_id = new_run_id()
+        env_id, self.env_resume = wandb_env.run_id_from_env()
+        self.run_id = env_id or new_run_id()
         self.resume = False
         self.previous_ids: list[str] = []
         self.directory: str | None = None
         self.path: str | None = None
         self.sync_dir: str | None = None
+        self.attach_policy = attach
+        self.attachment = Attachment()
+        self.thinner = RowThinner(diagnostics_seconds)
+        self.log_model = wandb_env.log_model()
+        self.watch = wandb_env.watch()
+        self._service: dict[str, Any] = {}
+        self._model: Any = None
+        self._epoch: float | None = None
+        self.previous_dirs: list[str] = []
+        self.skip_through: int | None = None
+        self.rows_skipped = 0
+
+    @property
+    def process(self) -> Any:
+        return self.pipe.process
 
     def state_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "mode": self.mode, "previous_ids": list(self.previous_ids)}
@@ -112,6 +124,7 @@ class WandbBackend(Backend):
             self.mode,
         )
 
+    # ------------------------------------------------------------------ start
     def start(self, run: RunInfo) -> None:
         if self.mode == "disabled":
             return
@@ -119,74 +132,126 @@ class WandbBackend(Backend):
             raise ImportError("wandb is not installed; pip install wandb")
         self.directory = os.environ.get("WANDB_DIR") or run.output_dir
         os.makedirs(self.directory, exist_ok=True)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hf_tracking.backends.wandb_process"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            # Its own session: Ctrl-C in the terminal reaches the training process only, which
-            # then finishes the W&B run through the pipe.
-            start_new_session=True,
+        self._model = run.model
+        self._continue_segments(run)
+        self.pipe.open()
+        init = wandb_env.init_settings(run)
+        init.update(
+            id=self.run_id,
+            resume="allow" if self.resume else self.env_resume,
+            config=self._config(run),
+            dir=self.directory,
+            mode=self.mode,
         )
-        self._send(
+        self.pipe.send(
             {
-                "start": {
-                    "project": run.project,
-                    "entity": run.entity,
-                    "name": run.name,
-                    "id": self.run_id,
-                    "resume": "allow" if self.resume else None,
-                    "tags": run.tags[:64],
-                    "notes": run.notes or None,
-                    "config": run.config,
-                    "dir": self.directory,
-                    "mode": self.mode,
-                },
+                "start": init,
                 "step_metric": STEP_KEY,
                 "axes": list(AXES),
                 "groups": list(PLOTTED_GROUPS),
             }
         )
-        reply = self._receive()
+        reply = self.pipe.receive()
         if "error" in reply:
             self.kill()
             raise RuntimeError(reply["error"])
         self.path = reply.get("path")
         self.sync_dir = reply.get("sync_dir")
+        self._service = reply
+        self.pipe.start_reader()
+        self._maybe_attach()
 
+    def _continue_segments(self, run: RunInfo) -> None:
+        """A resumed offline run: skip the steps the previous offline segment already holds."""
+        if self.mode != "offline" or run.resumed_from_step is None:
+            return
+        assert self.directory is not None
+        found = [wandb_segments.segment_dir(self.directory, run_id) for run_id in self.previous_ids]
+        self.previous_dirs = [str(path) for path in found if path is not None]
+        end = wandb_segments.segment_end(found[-1] if found else None)
+        if end is not None and end > run.resumed_from_step:
+            self.skip_through = end
+
+    def _config(self, run: RunInfo) -> dict[str, Any]:
+        model_config, parameters = None, None
+        config = getattr(self._model, "config", None)
+        if config is not None:
+            model_config = config if isinstance(config, dict) else config.to_dict()
+            model_config = redact(model_config)
+        counter = getattr(self._model, "num_parameters", None)
+        if callable(counter):
+            parameters = counter()
+        return wandb_config(run.config, model_config, parameters)
+
+    def _maybe_attach(self) -> None:
+        if self.attachment.run is not None or not wanted(self.attach_policy, bool(self.watch)):
+            return
+        attached = self.attachment.attach(
+            self._service.get("service"), self._service.get("attach_id")
+        )
+        if attached and self.watch:
+            # WandbCallback's frequency: every 100 steps at the least.
+            self.attachment.watch(self._model, self.watch, 100)
+
+    # ------------------------------------------------------------------ rows
     def log_batch(self, records: list[Record]) -> None:
         """One message, one pipe write for the batch: rows in order, the final figures last."""
-        rows, summary = [], {}
+        if self.pipe.failure is not None:
+            raise RuntimeError(self.pipe.failure)
+        if self.attachment.run is None and self.attach_policy == "auto":
+            self._maybe_attach()
+        rows, summary, finals, artifacts = [], {}, 0, []
         for record in records:
-            values = {key: value for key, value in record.values.items() if value is not None}
             if record.kind == "final":
-                summary.update(values)
-            else:
-                rows.append(values)
-        self._send({"log": rows, "summary": summary})
+                summary.update({k: v for k, v in record.values.items() if v is not None})
+                finals += 1
+                continue
+            if (
+                self.skip_through is not None
+                and (record.values.get(STEP_KEY) or 0) <= self.skip_through
+            ):
+                self.rows_skipped += 1  # held by the previous offline segment
+                finals += 1
+                continue
+            rows.extend(self.thinner.rows(record.kind, record.values))
+            epoch = record.values.get("train/epoch")
+            self._epoch = epoch if isinstance(epoch, (int, float)) else self._epoch
+            if record.kind == "checkpoint" and self.log_model == "checkpoint" and record.path:
+                artifacts.append(checkpoint_artifact(self.run_id, record, self._epoch))
+        self.pipe.send({"log": rows, "summary": summary, "extra": finals})
+        for artifact in artifacts:
+            self.pipe.send({"artifact": artifact})
 
+    def acknowledged(self) -> int:
+        return self.pipe.acknowledged
+
+    # ------------------------------------------------------------------ finish
     def finish(self, status: str, exit_code: int) -> None:
-        process = self.process
-        if process is None:
+        if self.pipe.process is None:
             return
-        self._send({"finish": exit_code})
-        reply = self._receive()
-        # The run's files are complete once the child answers. Its own teardown (W&B's service,
-        # the interpreter: about 0.1 s) goes on without the training process waiting for it.
-        threading.Thread(
-            target=process.communicate, name="hf_tracking-wandb-exit", daemon=True
-        ).start()
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
+        self.attachment.detach()
+        if self.pipe.failure is None:
+            last = self.thinner.last()
+            if last:
+                self.pipe.send({"log": last, "summary": {}, "extra": 0})
+            final_model = save_final_model(self._model) if self.log_model else None
+            if final_model:
+                metadata = {"final_model": True}
+                artifact = artifact_spec(self.run_id, final_model, ["final_model"], metadata)
+                self.pipe.send({"artifact": artifact})
+            self.pipe.send({"finish": exit_code})
+            self.pipe.finished.wait()
+            if final_model:
+                shutil.rmtree(final_model, ignore_errors=True)
+        # The run's files are complete once the child answers.
+        self.pipe.reap_in_background()
+        if self.pipe.failure is not None:
+            raise RuntimeError(self.pipe.failure)
 
     def kill(self) -> None:
         """Stop a child that does not answer (a hung finish); its W&B files stay as they are.
         Called from another thread than the one blocked on the child, which then sees EOF."""
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        self.pipe.kill()
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"mode": self.mode, "run_id": self.run_id, "dir": self.directory}
@@ -194,7 +259,15 @@ class WandbBackend(Backend):
             info["path"] = self.path
         if self.mode == "offline" and self.sync_dir:
             info["sync_dir"] = self.sync_dir
-            info["sync_command"] = f"wandb sync {self.sync_dir}"
+            first = self.previous_ids[0] if self.previous_dirs else ""
+            info["sync_command"] = wandb_segments.sync_command(
+                first, [*self.previous_dirs, self.sync_dir]
+            )
+            if self.rows_skipped:
+                info["rows_in_previous_segment"] = self.rows_skipped
+        info["wandb_run_attached"] = self.attachment.run is not None or bool(
+            self.attachment.error and "already" in self.attachment.error
+        )
         return info
 
     def summary_section(self) -> dict[str, Any]:
@@ -205,22 +278,6 @@ class WandbBackend(Backend):
             "path": self.path,
             "sync_command": self.info().get("sync_command"),
         }
-
-    def _send(self, message: dict[str, Any]) -> None:
-        if self.process is None:  # disabled: nothing to send
-            return
-        stream: IO[str] | None = self.process.stdin
-        assert stream is not None
-        stream.write(json.dumps(message, default=str) + "\n")
-        stream.flush()
-
-    def _receive(self) -> dict[str, Any]:
-        process = self.process
-        assert process is not None and process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            return {"error": f"the W&B process exited (status {process.wait()})"}
-        return json.loads(line)
 
 
 def _wandb_installed() -> bool:

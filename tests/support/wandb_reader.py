@@ -25,6 +25,9 @@ class OfflineRun:
     name: str = ""
     project: str = ""
     tags: list[str] = field(default_factory=list)
+    notes: str = ""
+    group: str = ""
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -79,6 +82,8 @@ def read_run(run_dir: str | Path) -> OfflineRun:
             run.name = record.run.display_name
             run.project = record.run.project
             run.tags = list(record.run.tags)
+            run.notes = record.run.notes
+            run.group = record.run.run_group
             for item in record.run.config.update:
                 run.config[_key(item)] = json.loads(item.value_json)
         elif kind == "config":
@@ -95,6 +100,11 @@ def read_run(run_dir: str | Path) -> OfflineRun:
             metric = record.metric
             name = metric.name or metric.glob_name
             run.metrics[name] = {"step_metric": metric.step_metric, "glob": bool(metric.glob_name)}
+        elif kind == "artifact":
+            artifact = record.artifact
+            run.artifacts.append(
+                {"name": artifact.name, "type": artifact.type, "aliases": list(artifact.aliases)}
+            )
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
     return run

@@ -19,3 +19,16 @@ elif fault == "wandb-finish-hangs":
         threading.Event().wait()
 
     wandb.sdk.wandb_run.Run.finish = hang
+elif fault == "wandb-log-fails-after-4":
+    import wandb.sdk.wandb_run
+
+    original_log = wandb.sdk.wandb_run.Run.log
+    calls = []
+
+    def failing_log(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 4:
+            raise ValueError("injected: the fifth row is refused")
+        return original_log(self, *args, **kwargs)
+
+    wandb.sdk.wandb_run.Run.log = failing_log

@@ -1,0 +1,183 @@
+"""One whole Trainer run of section f, in a fresh interpreter (``--child SPEC``).
+
+Timed from Trainer construction to train()'s return (``train_s``) and to the end of the exit
+work (``to_exit_s``: W&B runs finished, before the interpreter's own teardown). The tracking
+callback's events (``TrackingCallback``, ``WandbCallback`` or ``TrackioCallback``) and the token
+pre-hook are timed on the training thread, inside real training. The CPU time of this process is
+read at exit; the parent adds what its child processes spent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import functools
+import json
+import os
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from overhead.common import gpt2, padded_samples, silenced, training_arguments, working_directory
+
+MICRO_SEQ, MICRO_VOCAB = 16, 64
+TRACKING_CALLBACKS = ("TrackingCallback", "WandbCallback", "TrackioCallback")
+# Once per run, not per step: reported apart.
+SETUP_EVENTS = ("on_init_end", "on_train_begin", "on_train_end")
+
+SHAPES: dict[str, dict[str, Any]] = {
+    # The test suite's GPT-2 (0.1M parameters, a few ms a step): where a per-step cost shows most.
+    "micro": {
+        "model": {"n_embd": 32, "n_layer": 2, "n_head": 2, "vocab": MICRO_VOCAB, "positions": 16},
+        "batch_size": 4,
+        "gradient_accumulation_steps": 2,
+        "train_samples": 64,
+    },
+    # Issue 15's shape: batch 8, sequence 64 (about 17 ms a step on 2 cores).
+    "gpt2_64": {
+        "model": {"n_embd": 64, "n_layer": 2, "n_head": 2, "vocab": 256, "positions": 64},
+        "batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "train_samples": 256,
+    },
+}
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "none": {"report_to": "none"},
+    "wandb": {"report_to": "wandb"},
+    "trackio": {"report_to": "trackio"},
+    # The default: W&B offline; the script never imports wandb.
+    "hf_tracking": {"report_to": "hf_tracking"},
+    # The script imports wandb (to use wandb.run): the training process attaches to the run.
+    "hf_tracking_wandb_run": {"report_to": "hf_tracking", "import_wandb": True},
+    # The same script with wandb_attach: never.
+    "hf_tracking_no_attach": {"report_to": "hf_tracking", "import_wandb": True, "attach": "never"},
+    "hf_tracking_local": {"report_to": "hf_tracking", "env": {"HF_TRACKING_BACKENDS": "local"}},
+}
+
+
+def micro_model() -> Any:
+    return gpt2(**SHAPES["micro"]["model"])
+
+
+class EventClock:
+    """Nanoseconds spent in each wrapped callable, on the thread that calls it."""
+
+    def __init__(self) -> None:
+        self.ns: dict[str, int] = defaultdict(int)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def wrap(self, name: str, function: Any) -> Any:
+        clock = time.perf_counter_ns
+
+        @functools.wraps(function)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = clock()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.ns[name] += clock() - start
+                self.calls[name] += 1
+
+        return timed
+
+    def instrument(self, callback: Any) -> None:
+        for name in dir(type(callback)):
+            if name.startswith("on_"):
+                setattr(callback, name, self.wrap(name, getattr(callback, name)))
+
+
+def _prepare(config: dict[str, Any], clock: EventClock) -> None:
+    os.environ.update(config.get("env", {}))
+    if config.get("import_wandb"):
+        import wandb  # noqa: F401 (a user's script that uses wandb.run)
+    import hf_tracking  # noqa: F401 (registers report_to="hf_tracking")
+    from hf_tracking.tokens import TokenCounter
+
+    TokenCounter._hook = clock.wrap("token_hook", TokenCounter._hook)
+    if config.get("attach"):
+        import hf_tracking.trainer.callback as callback_module
+
+        resolve = callback_module.resolve_config
+        callback_module.resolve_config = lambda *args: dataclasses.replace(
+            resolve(*args), wandb_attach=config["attach"]
+        )
+
+
+def trainer_run(spec: dict[str, Any], result: dict[str, Any]) -> None:
+    from transformers import Trainer
+
+    shape, config, sizes = SHAPES[spec["shape"]], CONFIGS[spec["config"]], spec["sizes"]
+    clock = EventClock()
+    workdir = Path(spec["workdir"])
+    workdir.mkdir(parents=True)
+    os.environ["WANDB_DIR"] = str(workdir)
+    os.environ["TRACKIO_DIR"] = str(workdir / "trackio")
+    _prepare(config, clock)
+    model = gpt2(**shape["model"])
+    data = {"seq_length": shape["model"]["positions"], "vocab": shape["model"]["vocab"]}
+    train_data = padded_samples(shape["train_samples"], **data)
+    eval_data = padded_samples(sizes["eval_samples"], seed=1, **data)
+    args = training_arguments(
+        str(workdir / "out"),
+        report_to=config["report_to"],
+        per_device_train_batch_size=shape["batch_size"],
+        gradient_accumulation_steps=shape["gradient_accumulation_steps"],
+        max_steps=sizes["max_steps"],
+        eval_strategy="steps",
+        eval_steps=sizes["eval_steps"],
+        save_strategy="steps",
+        save_steps=sizes["save_steps"],
+        project="hf-tracking-bench",
+    )
+    with working_directory(workdir), silenced():
+        result["started_epoch_s"] = time.time()
+        start = time.perf_counter()
+        trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data)
+        for callback in trainer.callback_handler.callbacks:
+            if type(callback).__name__ in TRACKING_CALLBACKS:
+                clock.instrument(callback)
+        trainer.train()
+        result["train_s"] = time.perf_counter() - start
+    result.update(
+        global_step=trainer.state.global_step,
+        records=len(trainer.state.log_history),
+        clock=clock,
+        workdir=str(workdir),
+    )
+
+
+def child_main(spec_json: str) -> int:
+    """Registered first, the report runs last at exit: after hf_tracking's wait for its W&B
+    process and after wandb's and trackio's own exit hooks."""
+    spec = json.loads(spec_json)
+    import torch
+
+    if spec["threads"] > 0:
+        torch.set_num_threads(spec["threads"])
+    result: dict[str, Any] = {}
+
+    def report() -> None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        clock: EventClock = result.pop("clock")
+        per_step = sum(ns for name, ns in clock.ns.items() if name not in SETUP_EVENTS)
+        wandb_files = list(Path(result.pop("workdir")).rglob("run-*.wandb"))
+        output = {
+            **result,
+            "to_exit_s": time.time() - result.pop("started_epoch_s"),
+            "cpu_self_s": usage.ru_utime + usage.ru_stime,
+            "thread_us_per_step": per_step / 1e3 / max(1, result["global_step"]),
+            "setup_ms": {n: clock.ns[n] / 1e6 for n in SETUP_EVENTS if n in clock.ns},
+            "event_calls": dict(clock.calls),
+            "event_us": {name: round(ns / 1e3, 1) for name, ns in clock.ns.items()},
+            "wandb_file_kb": sum(path.stat().st_size for path in wandb_files) / 1e3,
+        }
+        sys.__stdout__.write(json.dumps(output) + "\n")
+        sys.__stdout__.flush()
+
+    atexit.register(report)
+    trainer_run(spec, result)
+    return 0
