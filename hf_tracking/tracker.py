@@ -205,14 +205,13 @@ class ExperimentTracker(TrackerBase):
         else:
             ranks.add(tokens)
         if ranks is None or self.is_main_process:
-            losses = window.losses
-            losses.append(loss)
-            if len(losses) >= window.max_losses:
-                window.fold()
+            window.losses.append(loss)
             window.learning_rate = learning_rate
             window.grad_norm = grad_norm
         if accumulation_step is not None and accumulation_step != self._last_micro_batch:
             self._open_iteration = iteration
+            if len(window.losses) >= window.max_losses:  # a step that never ends stays bounded
+                window.fold()
             return
         self._complete_step(self.run.gradient_steps + 1 if iteration is None else iteration + 1)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 import pytest
 
 
@@ -18,4 +21,16 @@ def isolated_run(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("RANK", raising=False)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    return tmp_path
+    yield tmp_path
+    _wait_for_wandb_run_to_detach()
+
+
+def _wait_for_wandb_run_to_detach(seconds: float = 20.0) -> None:
+    """A test that finished a run without waiting leaves ``wandb.run`` attached in this process
+    until the run's backends are done; the next test starts after that."""
+    wandb = sys.modules.get("wandb")
+    deadline = time.monotonic() + seconds
+    while wandb is not None and getattr(wandb, "run", None) is not None:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)

@@ -22,7 +22,8 @@ _warned: list[Exception] = []
 class TrainingWindow:
     def __init__(self, max_losses: int = MAX_LOSSES) -> None:
         # Appended to by the tracker's per-call path directly (a method call costs as much as
-        # the append); :meth:`fold` keeps it bounded.
+        # the append); the window spans one logging interval, and :meth:`fold` keeps a step that
+        # never ends (an accumulation count that never matches) bounded.
         self.losses: list[Any] = []
         self._folded_sum = 0.0
         self._folded_count = 0

@@ -82,9 +82,12 @@ def fresh_then_resumed(
 
 
 def expected_points(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
-    """Every number of every row of ``metrics.jsonl`` as (step, value) per key, sorted."""
+    """Every number of every row of ``metrics.jsonl`` as (step, value) per key, sorted; the
+    ``resume`` row is the local store's own mark of a resumed session, not a record."""
     points: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for row in metrics_rows(run_dir):
+        if row["event"] == "resume":
+            continue
         step = int(row["time/gradient_steps"])
         for key, value in row.items():
             if isinstance(value, (bool, int, float)) and key != "event":
