@@ -265,7 +265,8 @@ class TrackerBase:
         extra: Mapping[str, Any] | None = None,
         memory: Mapping[str, float] | None = None,
     ) -> None:
-        self._sync_tokens()
+        if self.window.device_tokens is not None:
+            self._sync_tokens()
         values = train_record_values(self, now, extra, memory)
         # The writer thread adds host probes to its own copy; the engine's stays as it is.
         self._dispatch(Record("train", dict(values)))
@@ -336,7 +337,8 @@ class TrackerBase:
 
     def _sync_tokens(self) -> None:
         """Add the tokens counted on the device since the last record (one device read)."""
-        self.run.tokens_seen += self.window.take_device_tokens()
+        if self.window.device_tokens is not None:
+            self.run.tokens_seen += self.window.take_device_tokens()
 
     def _dispatch(self, record: Record) -> None:
         if self.session.dispatcher is None:

@@ -32,7 +32,7 @@ def train_record_values(
     run, ledger, config = tracker.run, tracker.clock.ledger, tracker.config
     loss, learning_rate, grad_norm = tracker.window.close()
     steps = run.gradient_steps
-    values = records.axes(steps, tracker.clock.wallclock_hours(now), run.tokens_seen)
+    values = records.axes(steps, ledger.wallclock_at(now) / 3600.0, run.tokens_seen)
     if loss is not None:
         values[TRAIN_LOSS] = loss
         values[TRAIN_PERPLEXITY] = safe_perplexity(loss)

@@ -30,7 +30,8 @@ class TrainingWindow:
         self.max_losses = max_losses
         self.learning_rate: Any = None
         self.grad_norm: Any = None
-        self._device_tokens: Any = None
+        # Tokens added on a device since the last read (None when there are none).
+        self.device_tokens: Any = None
 
     def fold(self) -> None:
         """Fold the kept losses into a running sum (one device read): the window stays bounded
@@ -56,17 +57,17 @@ class TrainingWindow:
         return bool(self.losses) or self._folded_count > 0
 
     def add_device_tokens(self, tokens: Any) -> None:
-        if self._device_tokens is None:
-            self._device_tokens = tokens.long().clone()
+        if self.device_tokens is None:
+            self.device_tokens = tokens.long().clone()
         else:
-            self._device_tokens.add_(tokens)
+            self.device_tokens.add_(tokens)
 
     def take_device_tokens(self) -> int:
         """Tokens added on the device since the last read: one device read, when a record is
         built (a logging step, an evaluation, a save, the end), never on a plain step."""
-        if self._device_tokens is None:
+        if self.device_tokens is None:
             return 0
-        pending, self._device_tokens = self._device_tokens, None
+        pending, self.device_tokens = self.device_tokens, None
         try:
             tokens = int(pending.item())
         except Exception as error:
