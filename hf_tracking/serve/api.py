@@ -137,13 +137,7 @@ def run_detail(catalog: RunCatalog, run_id: str | None) -> dict[str, Any]:
     events = []
     keys = index.keys()
     for event in EVENT_ORDER[1:]:
-        if event not in keys:
-            continue
-        columns = dict(zip(keys[event], index.columns(event, keys[event]), strict=True))
-        count = min(len(column) for column in columns.values()) if columns else 0
-        for position in range(max(count - MAX_EVENTS, 0), count):
-            values = {key: _number(column[position]) for key, column in columns.items()}
-            events.append({"event": event, **{k: v for k, v in values.items() if v is not None}})
+        events.extend({"event": event, **row} for row in index.tail(event, MAX_EVENTS))
     events.sort(key=lambda item: item.get(STEP) or 0.0)
     return {
         "row": run_row(catalog, run),

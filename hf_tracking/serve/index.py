@@ -22,6 +22,7 @@ import math
 import os
 import threading
 from array import array
+from bisect import bisect_left
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,15 @@ class Table:
         out = np.full(self.rows, math.nan)
         out[np.frombuffer(positions, dtype=np.int64)] = np.frombuffer(values, dtype=np.float64)
         return out
+
+    def tail(self, count: int) -> list[dict[str, float]]:
+        """The last ``count`` rows as {key: value}, each holding only its own keys."""
+        first = max(self.rows - count, 0)
+        rows: list[dict[str, float]] = [{} for _ in range(first, self.rows)]
+        for key, (values, at) in self.columns.items():
+            for position in range(bisect_left(at, first), len(at)):
+                rows[at[position] - first][key] = values[position]
+        return rows
 
     def last(self) -> dict[str, float]:
         """The last row's values."""
@@ -184,6 +194,13 @@ class MetricsIndex:
         with self.lock:
             table = self.tables.get(event)
             return [None if table is None else table.column(key) for key in keys]
+
+    def tail(self, event: str, count: int) -> list[dict[str, float]]:
+        """The last ``count`` rows of an event kind, finite values only."""
+        with self.lock:
+            table = self.tables.get(event)
+            rows = [] if table is None else table.tail(count)
+        return [{k: v for k, v in row.items() if math.isfinite(v)} for row in rows]
 
     def keys(self) -> dict[str, list[str]]:
         """Each event kind's column names."""
