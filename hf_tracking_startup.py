@@ -56,7 +56,7 @@ def _registered(name: str, module: "ModuleType") -> None:
         from hf_tracking._registration import register_loaded
 
         register_loaded(name, module)
-    except Exception as error:  # never break the import that triggered this
+    except (Exception, SystemExit) as error:  # never break the import that triggered this
         report_failure(error)
 
 
@@ -99,7 +99,7 @@ class RegisteringFinder:
                     if spec.loader is not None and hasattr(spec.loader, "exec_module"):
                         _hooked(spec.loader, fullname)
                     return spec
-        except Exception as error:  # the import goes on through the next finders
+        except (Exception, SystemExit) as error:  # the import goes on through the next finders
             report_failure(error)
         return None
 
@@ -120,5 +120,5 @@ def autoload() -> None:
     """What ``hf_tracking_startup.pth`` runs at start-up."""
     try:
         install()
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         report_failure(error)

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from hf_tracking import ExperimentTracker
-from hf_tracking.backends.mlflow import MAX_PARAM_VALUE, mlflow_key
+from hf_tracking.backends.base import Record, RunInfo
+from hf_tracking.backends.mlflow import MAX_PARAM_VALUE, MlflowBackend, mlflow_key
+from hf_tracking.catalog import STEP_KEY
 from tests.support.backend_readers import read_history, under_mlflow_names
 from tests.support.backend_runs import (
     FIRST_STEPS,
@@ -96,3 +98,36 @@ def test_mlflow_tracking_uri_from_the_environment(tmp_path, monkeypatch):
     (run,) = client.search_runs([client.get_experiment_by_name("from-env").experiment_id])
     assert client.get_metric_history(run.info.run_id, "train/loss")[0].value == 1.0
     assert not (tmp_path / "experiments" / "mlflow.db").exists()
+
+
+def _run_info(tmp_path: Path) -> RunInfo:
+    return RunInfo("odd", str(tmp_path / "odd"), str(tmp_path), "hf-tracking", None, [], "", {})
+
+
+def test_mlflow_keys_are_accepted_and_unique_after_cutting():
+    long = "custom/" + "k" * 242
+    for key in (long + "/b", long + "/c", "custom/" + "k" * 243 + "/.."):
+        name = mlflow_key(key)
+        assert len(name) <= 250 and not name.endswith("/") and "/../" not in name + "/"
+    assert mlflow_key(long + "/b") != mlflow_key(long + "/c")
+
+
+def test_a_refused_point_costs_only_itself_and_the_run_ends(tmp_path):
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    backend = MlflowBackend()
+    backend.start(_run_info(tmp_path))
+    rows = [
+        Record("train", {STEP_KEY: step, "train/loss": 1.0 / step, "big": 1.0}) for step in (1, 2)
+    ]
+    huge = Record("train", {STEP_KEY: 2**63, "train/loss": 0.5})
+    backend._pending.append(Metric("bad/", 1.0, 0, 1))  # a key MLflow refuses
+    backend.log_batch([rows[0], huge, rows[1]])
+    backend.finish("finished", 0)
+    client = MlflowClient(tracking_uri=backend.tracking_uri)
+    run = client.get_run(backend.run_id)
+    assert run.info.status == "FINISHED"
+    history = client.get_metric_history(backend.run_id, "train/loss")
+    assert sorted((m.step, m.value) for m in history) == [(1, 1.0), (2, 0.5)]
+    assert backend.info()["points_lost"] == 3  # the refused key and the huge step's two points

@@ -65,3 +65,24 @@ def test_tensorboard_shows_the_local_history_fresh_and_after_a_resume(tmp_path):
     (entry,) = [b for b in summary["backends"] if b["name"] == "tensorboard"]
     assert entry["status"] == "finished" and entry["purge_step"] == RESUME_STEP + 1
     assert entry["logdir"] == str(logdir)
+
+
+def test_a_step_tensorboard_cannot_store_costs_only_its_record(tmp_path):
+    from hf_tracking.backends.base import Record, RunInfo
+    from hf_tracking.backends.tensorboard import TensorBoardBackend
+    from hf_tracking.catalog import STEP_KEY
+
+    backend = TensorBoardBackend()
+    backend.start(RunInfo("odd", str(tmp_path / "odd"), str(tmp_path), "p", None, [], "", {}))
+    backend.log_batch(
+        [
+            Record("train", {STEP_KEY: 1, "train/loss": 1.0}),
+            Record("train", {STEP_KEY: 2**63, "train/loss": 0.5}),
+            Record("train", {STEP_KEY: float("nan"), "train/loss": 0.5, "big": 10**400}),
+            Record("train", {STEP_KEY: 2, "train/loss": 0.25}),
+        ]
+    )
+    backend.finish("finished", 0)
+    points, _ = read_scalars(Path(backend.logdir))
+    assert points[tensorboard_tag("train/loss")] == [(1, 1.0), (2, 0.25)]
+    assert backend.info()["records_skipped"] == 2

@@ -132,11 +132,14 @@ print(any(type(f).__name__ == "RegisteringFinder" for f in sys.meta_path))
 
 
 @pytest.mark.slow
-def test_broken_package_never_breaks_the_import_that_triggers_the_hook(tmp_path):
-    # Fault: an hf_tracking package that fails to import, ahead of the real one.
+@pytest.mark.parametrize(
+    "fault", ["RuntimeError('half-removed on purpose')", "SystemExit('half-removed on purpose')"]
+)
+def test_broken_package_never_breaks_the_import_that_triggers_the_hook(tmp_path, fault):
+    # Fault: an hf_tracking package that fails to import (or exits), ahead of the real one.
     fake = tmp_path / "fault" / "hf_tracking"
     fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("raise RuntimeError('half-removed on purpose')\n")
+    (fake / "__init__.py").write_text(f"raise {fault}\n")
     code = """
 import hf_tracking_startup
 hf_tracking_startup.autoload()

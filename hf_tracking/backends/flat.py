@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,6 +30,23 @@ def _items(config: Mapping[str, Any], prefix: str, separator: str) -> Iterator[t
             yield name, json.dumps(value, default=str, sort_keys=True)
 
 
+MAX_STEP = 2**63 - 1  # the stores keep a step as a signed 64-bit integer
+
+
 def numeric_values(values: Mapping[str, Any]) -> dict[str, float]:
-    """The numbers of a record (booleans as 0/1); None and anything else left out."""
-    return {key: float(value) for key, value in values.items() if isinstance(value, (int, float))}
+    """The numbers of a record (booleans as 0/1); None, anything else and integers too large
+    for a float left out."""
+    return {
+        key: float(value)
+        for key, value in values.items()
+        if isinstance(value, (int, float)) and (isinstance(value, float) or abs(value) < 2**1023)
+    }
+
+
+def record_step(values: Mapping[str, float], key: str) -> int | None:
+    """The integer step of a record's ``key`` (0 without one), or None where it is not finite
+    or outside a signed 64-bit integer (the record cannot be stored at any step)."""
+    step = values.get(key, 0.0)
+    if not math.isfinite(step) or abs(step) > MAX_STEP:
+        return None
+    return int(step)

@@ -15,8 +15,11 @@ characters (the limit of older servers; the whole config is in the run's ``confi
 the config's tags (``tag: "true"``), notes as the run's description, ``hf_tracking.run_dir``.
 
 Names: MLflow allows letters, digits, ``_ - . : /`` and space in a key; any other character
-becomes ``_``, an empty, ``.`` or ``..`` segment between slashes becomes ``_``, and keys are cut
-at 250 characters. Catalog names pass unchanged.
+becomes ``_``, an empty, ``.`` or ``..`` segment between slashes becomes ``_``, and a key over
+250 characters is cut to 241 and ends ``-`` + 8 hex digits of its hash (unique, never ending in
+``/``). Catalog names pass unchanged. A point MLflow refuses (or whose step is not a 64-bit
+integer) is lost alone: a refused call is sent again key by key, and only the keys refused again
+are left out, counted in ``points_lost``.
 
 Resume from step S: the same MLflow run continues (its id is in :meth:`state_dict`) and is set
 running again. On a SQL store (the default) the points a previous session logged past S are
@@ -29,6 +32,7 @@ and the run's latest value is the abandoned one until training passes it; the ru
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -38,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
-from hf_tracking.backends.flat import flatten_config, numeric_values
+from hf_tracking.backends.flat import flatten_config, numeric_values, record_step
 from hf_tracking.catalog import STEP_KEY
 
 logger = logging.getLogger("hf_tracking")
@@ -57,7 +61,10 @@ def mlflow_key(key: str) -> str:
     """The MLflow name of a record key or a config field (the mapping in the module docstring)."""
     segments = _NOT_IN_A_KEY.sub("_", key).split("/")
     safe = "/".join("_" if segment in ("", ".", "..") else segment for segment in segments)
-    return safe[:MAX_KEY]
+    if len(safe) <= MAX_KEY:
+        return safe
+    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{safe[: MAX_KEY - 9]}-{digest}"
 
 
 def default_tracking_uri(output_dir: str) -> str:
@@ -85,6 +92,7 @@ class MlflowBackend(Backend):
         # the step of a training row) adds nothing to MLflow's history and is left out.
         self._last_point: dict[str, tuple[int, float]] = {}
         self._sent_at = 0.0
+        self.points_lost = 0
 
     def state_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "tracking_uri": self.tracking_uri}
@@ -177,7 +185,10 @@ class MlflowBackend(Backend):
         timestamp = int(time.time() * 1000)
         for record in records:
             values = numeric_values(record.values)
-            step = int(values.get(STEP_KEY, 0))
+            step = record_step(values, STEP_KEY)
+            if step is None:
+                self.points_lost += len(values)
+                continue
             for key, value in values.items():
                 name = mlflow_key(key)
                 if self._last_point.get(name) != (step, value):
@@ -190,14 +201,39 @@ class MlflowBackend(Backend):
         pending, self._pending = self._pending, []
         self._sent_at = time.monotonic()
         for chunk in _chunks(pending, METRICS_PER_CALL):
-            self.client.log_batch(self.run_id, metrics=chunk)
+            try:
+                self.client.log_batch(self.run_id, metrics=chunk)
+            except Exception as error:
+                self._send_by_key(chunk, error)
+
+    def _send_by_key(self, chunk: list[Any], error: Exception) -> None:
+        """A refused call again, one key a call: only the keys refused again are lost. When
+        every key is refused the store itself is failing and the first error is raised."""
+        by_key: dict[str, list[Any]] = {}
+        for metric in chunk:
+            by_key.setdefault(metric.key, []).append(metric)
+        refused = 0
+        for key, metrics in by_key.items():
+            try:
+                self.client.log_batch(self.run_id, metrics=metrics)
+            except Exception as again:
+                refused += 1
+                self.points_lost += len(metrics)
+                logger.warning("hf_tracking: MLflow refused metric %r (%s)", key, again)
+        if refused == len(by_key) and len(by_key) > 1:
+            raise error
 
     def finish(self, status: str, exit_code: int) -> None:
         if self.client is None or self.run_id is None:
             return
-        self._send()
         state = "FINISHED" if exit_code == 0 else RUN_STATUS.get(status, "FAILED")
-        self.client.set_terminated(self.run_id, status=state)
+        try:
+            self._send()
+        except Exception:
+            state = "FAILED" if state == "FINISHED" else state
+            raise
+        finally:
+            self.client.set_terminated(self.run_id, status=state)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -206,4 +242,5 @@ class MlflowBackend(Backend):
             "run_id": self.run_id,
             "resumed": self.resumed,
             "points_deleted_on_resume": self.points_deleted,
+            "points_lost": self.points_lost,
         }

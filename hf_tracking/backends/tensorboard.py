@@ -27,7 +27,7 @@ import time
 from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
-from hf_tracking.backends.flat import flatten_config, numeric_values
+from hf_tracking.backends.flat import flatten_config, numeric_values, record_step
 from hf_tracking.catalog import STEP_KEY, TRAIN_LOSS
 
 SUBDIRECTORY = "tensorboard"
@@ -53,6 +53,7 @@ class TensorBoardBackend(Backend):
         self._hparams: dict[str, Any] = {}
         self._metrics: dict[str, float] = {}
         self._last_step = 0
+        self.records_skipped = 0
 
     def start(self, run: RunInfo) -> None:
         from tensorboardX import SummaryWriter
@@ -78,7 +79,10 @@ class TensorBoardBackend(Backend):
         file_writer = self.writer.file_writer
         for record in records:
             values = numeric_values(record.values)
-            step = int(values.get(STEP_KEY, 0))
+            step = record_step(values, STEP_KEY)
+            if step is None:  # no step TensorBoard can store: the record is left out
+                self.records_skipped += 1
+                continue
             summary = Summary(
                 value=[
                     Summary.Value(tag=tensorboard_tag(key), simple_value=value)
@@ -118,4 +122,8 @@ class TensorBoardBackend(Backend):
             writer.file_writer.add_summary(Summary(value=values), self._last_step)
 
     def info(self) -> dict[str, Any]:
-        return {"logdir": self.logdir, "purge_step": self.purge_step}
+        return {
+            "logdir": self.logdir,
+            "purge_step": self.purge_step,
+            "records_skipped": self.records_skipped,
+        }

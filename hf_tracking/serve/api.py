@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from hf_tracking.serve.downsample import DEFAULT_POINTS, downsample
-from hf_tracking.serve.runs import Run, RunCatalog
+from hf_tracking.serve.runs import Run, RunCatalog, field
 
 AXES = ("time/gradient_steps", "time/wallclock_hours", "time/tokens_seen", "compute")
 TOKENS = "time/tokens_seen"
@@ -27,6 +27,7 @@ STEP = "time/gradient_steps"
 MAX_POINTS = 20000
 MAX_EVENTS = 2000
 EVENT_ORDER = ("train", "val", "custom", "checkpoint", "resume", "final")
+MAX_CONFIG_DEPTH = 16
 CONFIG_HIDDEN = ("experiment_name", "output_dir", "tags", "notes")
 
 
@@ -43,32 +44,35 @@ def _number(value: Any) -> float | None:
 
 
 def run_row(catalog: RunCatalog, run: Run) -> dict[str, Any]:
-    """One line of the runs table. A run still being written is read from its index."""
+    """One line of the runs table. A run still being written is read from its index. Every
+    summary field is read defensively: one of the wrong type reads as missing."""
     summary = run.summary() or {}
     status = run.status()
-    totals = summary.get("totals") or {}
-    final = summary.get("final") or {}
+    tags = summary.get("tags") or run.config().get("tags") or []
     row: dict[str, Any] = {
         "id": run.id,
         "name": run.name,
         "dir": str(run.root),
         "status": status,
         "live": run.live(),
-        "steps": totals.get("gradient_steps"),
-        "planned_steps": totals.get("planned_steps"),
-        "tokens": totals.get("tokens_seen"),
-        "wallclock_hours": totals.get("wallclock_hours"),
-        "best_val_loss": ((summary.get("best") or {}).get("val") or {}).get("loss"),
-        "last_train_loss": final.get("train/loss"),
-        "tokens_per_second": (summary.get("throughput") or {}).get("mean_tokens_per_second"),
-        "goodput_pct": summary.get("goodput_pct"),
-        "mfu_pct": (summary.get("flops") or {}).get("mfu_pct"),
-        "resumes": totals.get("resumes"),
-        "tags": summary.get("tags") or run.config().get("tags") or [],
+        "steps": _number(field(summary, "totals", "gradient_steps")),
+        "planned_steps": _number(field(summary, "totals", "planned_steps")),
+        "tokens": _number(field(summary, "totals", "tokens_seen")),
+        "wallclock_hours": _number(field(summary, "totals", "wallclock_hours")),
+        "best_val_loss": _number(field(summary, "best", "val", "loss")),
+        "last_train_loss": _number(field(summary, "final", "train/loss")),
+        "tokens_per_second": _number(field(summary, "throughput", "mean_tokens_per_second")),
+        "goodput_pct": _number(summary.get("goodput_pct")),
+        "mfu_pct": _number(field(summary, "flops", "mfu_pct")),
+        "resumes": _number(field(summary, "totals", "resumes")),
+        "tags": [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else [],
         "config": flat_config(run.config()),
         "rows": None,
         "updated": run.metrics_mtime(),
     }
+    for key in ("steps", "planned_steps", "tokens", "resumes"):
+        if row[key] is not None and row[key].is_integer() and abs(row[key]) < 2**53:
+            row[key] = int(row[key])
     if status == "running" or not summary:
         index = catalog.index(run)
         last = index.last("train")
@@ -90,22 +94,32 @@ def run_row(catalog: RunCatalog, run: Run) -> dict[str, Any]:
     }
 
 
-def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Scalar config values under dotted names (for the columns that differ between runs)."""
+def flat_config(config: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
+    """Scalar config values under dotted names (for the columns that differ between runs), at
+    most MAX_CONFIG_DEPTH levels down."""
     flat: dict[str, Any] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
         if not prefix and key in CONFIG_HIDDEN:
             continue
         if isinstance(value, dict):
-            flat.update(flat_config(value, f"{name}."))
+            if depth < MAX_CONFIG_DEPTH:
+                flat.update(flat_config(value, f"{name}.", depth + 1))
         elif value is None or isinstance(value, (str, int, float, bool)):
             flat[name] = _number(value) if isinstance(value, float) else value
     return flat
 
 
 def runs_table(catalog: RunCatalog) -> dict[str, Any]:
-    return {"runs": [run_row(catalog, run) for run in catalog.runs()]}
+    """Every run's row; a run whose files cannot be read shows its name and what went wrong."""
+    rows = []
+    for run in catalog.runs():
+        try:
+            rows.append(run_row(catalog, run))
+        except Exception as error:  # one bad run never breaks the list
+            note = f"unreadable: {type(error).__name__}: {error}"
+            rows.append({"id": run.id, "name": run.name, "status": "unknown", "note": note[:300]})
+    return {"runs": rows}
 
 
 def _run(catalog: RunCatalog, run_id: str | None) -> Run:
@@ -119,23 +133,18 @@ def run_detail(catalog: RunCatalog, run_id: str | None) -> dict[str, Any]:
     run = _run(catalog, run_id)
     index = catalog.index(run)
     summary = run.summary()
+    backends, sync = field(summary, "backends"), field(summary, "wandb", "sync_command")
     events = []
     keys = index.keys()
     for event in EVENT_ORDER[1:]:
-        if event not in keys:
-            continue
-        columns = dict(zip(keys[event], index.columns(event, keys[event]), strict=True))
-        count = min(len(column) for column in columns.values()) if columns else 0
-        for position in range(max(count - MAX_EVENTS, 0), count):
-            values = {key: _number(column[position]) for key, column in columns.items()}
-            events.append({"event": event, **{k: v for k, v in values.items() if v is not None}})
+        events.extend({"event": event, **row} for row in index.tail(event, MAX_EVENTS))
     events.sort(key=lambda item: item.get(STEP) or 0.0)
     return {
         "row": run_row(catalog, run),
         "summary": summary,
         "config": run.config(),
-        "backends": (summary or {}).get("backends") or [],
-        "sync_command": ((summary or {}).get("wandb") or {}).get("sync_command"),
+        "backends": backends if isinstance(backends, list) else [],
+        "sync_command": sync if isinstance(sync, str) else None,
         "events": events[-MAX_EVENTS:],
         "keys": keys,
         "rows": index.rows,

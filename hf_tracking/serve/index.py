@@ -7,7 +7,12 @@ columns with NaN where a row lacks a key; non-numbers read as NaN. A file that g
 replaced (the local store rewrites it when a run resumes from an earlier step) is read again from
 the start.
 
-Memory: 8 bytes per number of a table's columns (145 MiB for 1,000,000 train rows of 19 keys);
+A line longer than ``CHUNK_BYTES`` is skipped (counted in :attr:`MetricsIndex.skipped_lines`)
+and the rows after it are read. With ``root``, a file whose resolved path leads out of it (a
+symlink) is not read.
+
+Memory: 16 bytes per number a row holds (a value and its row position: 290 MiB for 1,000,000
+train rows of 19 keys), however many distinct keys the rows have between them;
 :class:`hf_tracking.serve.runs.RunCatalog` keeps the total within its budget.
 """
 
@@ -17,6 +22,7 @@ import math
 import os
 import threading
 from array import array
+from bisect import bisect_left
 from typing import Any
 
 import numpy as np
@@ -30,36 +36,57 @@ CHUNK_BYTES = 16 * 1024**2
 
 
 class Table:
-    """Rows of one event kind as float64 columns of equal length."""
+    """Rows of one event kind. Each key is a column of only the rows that hold it (their
+    numbers and row positions), so a row costs what its own keys hold however many distinct
+    keys the table has; :meth:`column` spreads a column over every row, NaN where it is absent."""
 
     def __init__(self) -> None:
         self.rows = 0
-        self.columns: dict[str, array] = {}
+        self.columns: dict[str, tuple[array, array]] = {}  # key -> (values, row positions)
 
     def extend(self, keys: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         """Append rows that all have exactly ``keys`` (in that order)."""
+        positions = array("q", range(self.rows, self.rows + len(rows)))
         for key, values in zip(keys, zip(*rows, strict=True), strict=True):
             column = self.columns.get(key)
             if column is None:
-                column = self.columns[key] = array("d", [math.nan]) * self.rows
+                column = self.columns[key] = (array("d"), array("q"))
             try:
-                column.extend(values)
+                column[0].extend(values)
             except TypeError:  # null, a string or a list among the values
-                column.extend(_as_float(value) for value in values)
+                column[0].extend(_as_float(value) for value in values)
+            column[1].extend(positions)
         self.rows += len(rows)
-        for column in self.columns.values():
-            if len(column) < self.rows:
-                column.extend(array("d", [math.nan]) * (self.rows - len(column)))
 
     def column(self, key: str) -> np.ndarray | None:
-        """A numpy copy of a column's rows so far (the array keeps growing under it)."""
+        """A key's numbers over every row so far (NaN where a row lacks it)."""
         column = self.columns.get(key)
         if column is None:
             return None
-        return np.frombuffer(column, dtype=np.float64, count=self.rows).copy()
+        values, positions = column
+        out = np.full(self.rows, math.nan)
+        out[np.frombuffer(positions, dtype=np.int64)] = np.frombuffer(values, dtype=np.float64)
+        return out
+
+    def tail(self, count: int) -> list[dict[str, float]]:
+        """The last ``count`` rows as {key: value}, each holding only its own keys."""
+        first = max(self.rows - count, 0)
+        rows: list[dict[str, float]] = [{} for _ in range(first, self.rows)]
+        for key, (values, at) in self.columns.items():
+            for position in range(bisect_left(at, first), len(at)):
+                rows[at[position] - first][key] = values[position]
+        return rows
+
+    def last(self) -> dict[str, float]:
+        """The last row's values."""
+        row = self.rows - 1
+        return {key: values[-1] for key, (values, at) in self.columns.items() if at[-1] == row}
 
     def nbytes(self) -> int:
-        return sum(column.itemsize * len(column) for column in self.columns.values())
+        return sum(
+            values.itemsize * len(values) + at.itemsize * len(at)
+            for values, at in self.columns.values()
+        )
 
 
 def _as_float(value: Any) -> float:
@@ -71,10 +98,13 @@ def _as_float(value: Any) -> float:
 class MetricsIndex:
     """The rows of one ``metrics.jsonl`` read so far, by event kind."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, root: str | os.PathLike | None = None) -> None:
         self.path = os.fspath(path)
+        self.root = None if root is None else os.path.realpath(root)
         self.offset = 0
         self.rows = 0
+        self.skipped_lines = 0  # lines longer than CHUNK_BYTES, left out
+        self._skipping = False  # inside such a line: its end has not been read yet
         self.tables: dict[str, Table] = {}
         self.identity: tuple[int, int] | None = None
         self.lock = threading.Lock()  # guards the tables, offset and rows
@@ -89,6 +119,8 @@ class MetricsIndex:
         if not self._reading.acquire(blocking=False):
             return 0
         try:
+            if self.root is not None and not _inside(self.path, self.root):
+                return 0
             try:
                 status = os.stat(self.path)
             except OSError:
@@ -97,12 +129,17 @@ class MetricsIndex:
             if size < self.offset or identity != self.identity:
                 with self.lock:
                     self.offset, self.rows, self.tables = 0, 0, {}
+                    self.skipped_lines, self._skipping = 0, False
                     self.identity = identity
             added = 0
             with open(self.path, "rb") as stream:
                 stream.seek(self.offset)
                 while self.offset < size:
                     chunk = stream.read(min(CHUNK_BYTES, size - self.offset))
+                    if self._skipping or (b"\n" not in chunk and len(chunk) == CHUNK_BYTES):
+                        self._skip(chunk)  # a line over CHUNK_BYTES: left out, counted
+                        stream.seek(self.offset)
+                        continue
                     end = chunk.rfind(b"\n")
                     if end < 0:
                         break  # a torn last line: wait until it is whole
@@ -117,6 +154,14 @@ class MetricsIndex:
             return added
         finally:
             self._reading.release()
+
+    def _skip(self, chunk: bytes) -> None:
+        """Move past ``chunk``, part of an over-long line, up to and with that line's end."""
+        end = chunk.find(b"\n")
+        with self.lock:
+            self.offset += len(chunk) if end < 0 else end + 1
+            self._skipping = end < 0
+            self.skipped_lines += end >= 0
 
     @property
     def complete(self) -> bool:
@@ -150,6 +195,13 @@ class MetricsIndex:
             table = self.tables.get(event)
             return [None if table is None else table.column(key) for key in keys]
 
+    def tail(self, event: str, count: int) -> list[dict[str, float]]:
+        """The last ``count`` rows of an event kind, finite values only."""
+        with self.lock:
+            table = self.tables.get(event)
+            rows = [] if table is None else table.tail(count)
+        return [{k: v for k, v in row.items() if math.isfinite(v)} for row in rows]
+
     def keys(self) -> dict[str, list[str]]:
         """Each event kind's column names."""
         with self.lock:
@@ -161,11 +213,15 @@ class MetricsIndex:
             table = self.tables.get(event)
             if table is None or not table.rows:
                 return {}
-            row = {key: column[table.rows - 1] for key, column in table.columns.items()}
+            row = table.last()
         return {key: value for key, value in row.items() if math.isfinite(value)}
 
     def nbytes(self) -> int:
         return sum(table.nbytes() for table in self.tables.values())
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([os.path.realpath(path), root]) == root
 
 
 def _parse_lines(lines: bytes) -> list[dict[str, Any]]:

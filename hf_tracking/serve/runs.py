@@ -48,6 +48,8 @@ class Run:
         self._files: dict[str, tuple[float, Any]] = {}
 
     def _cached(self, path: Path, read: Any) -> Any:
+        if not inside(path, self.root):
+            return None
         try:
             mtime = path.stat().st_mtime_ns
         except OSError:
@@ -56,7 +58,7 @@ class Run:
         if cached is None or cached[0] != mtime:
             try:
                 value = mask(read(path))
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):
                 return cached[1] if cached else None  # caught mid-rename or unreadable
             cached = self._files[str(path)] = (mtime, value)
         return cached[1]
@@ -81,7 +83,8 @@ class Run:
 
     def status(self) -> str:
         summary = self.summary()
-        return str(summary.get("status") or "running") if summary else "running"
+        status = (summary or {}).get("status")
+        return status if isinstance(status, str) and status else "running"
 
     def live(self) -> bool:
         mtime = self.metrics_mtime()
@@ -93,7 +96,7 @@ class Run:
         """The summary's FLOPs per token, or else the ratio of model FLOP/s to tokens/s that
         every train row carries (a run still writing has no summary yet)."""
         summary = self.summary() or {}
-        total = ((summary.get("flops") or {}).get("flops_per_token") or {}).get("total")
+        total = field(summary, "flops", "flops_per_token", "total")
         if _finite(total):
             return float(total)
         if self.index is not None:
@@ -117,6 +120,22 @@ def mask(value: Any) -> Any:
     if isinstance(value, list):
         return [mask(item) for item in value]
     return redact(value) if isinstance(value, str) else value
+
+
+def field(document: Any, *path: str) -> Any:
+    """``document[path[0]][path[1]]...``, or None where a step is missing or not a dict (a
+    malformed summary reads as one without that field)."""
+    for key in path:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document
+
+
+def inside(path: str | os.PathLike, root: Path) -> bool:
+    """Whether ``path``, symlinks resolved, lies under ``root`` (resolved): a link that leads out
+    of a served directory is not served."""
+    return Path(os.path.realpath(path)).is_relative_to(root)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -160,8 +179,11 @@ class RunCatalog:
                 continue
             for entry in entries:
                 if entry.name.endswith(SUMMARY_SUFFIX) and entry.is_file():
-                    names.add(entry.name[: -len(SUMMARY_SUFFIX)])
-                elif entry.is_dir() and os.path.isfile(os.path.join(entry.path, METRICS_FILE)):
+                    if inside(entry.path, root):
+                        names.add(entry.name[: -len(SUMMARY_SUFFIX)])
+                    continue
+                metrics = os.path.join(entry.path, METRICS_FILE)
+                if entry.is_dir() and os.path.isfile(metrics) and inside(metrics, root):
                     names.add(entry.name)
             found.extend((root, name) for name in sorted(names))
         several = len(self.roots) > 1
@@ -176,7 +198,7 @@ class RunCatalog:
         """The run's index, brought up to date (only the bytes written since the last call)."""
         with self._lock:
             if run.index is None:
-                run.index = MetricsIndex(run.metrics_path)
+                run.index = MetricsIndex(run.metrics_path, run.root)
             run.used = time.monotonic()
             index = run.index
         index.update()

@@ -11,7 +11,6 @@ gzipped when the browser accepts it (``plotly.min.js`` once, then from memory).
 from __future__ import annotations
 
 import gzip
-import json
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hf_tracking.serve import api
+from hf_tracking.serve.clean import encode
 from hf_tracking.serve.runs import RunCatalog
 
 STATIC = {
@@ -97,7 +97,7 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
             route = routes.get(url.path)
             if route is not None:
                 try:
-                    body = json.dumps(route(parse_qs(url.query)), allow_nan=False).encode()
+                    body = encode(route(parse_qs(url.query)))
                     self._reply(HTTPStatus.OK, body, "application/json", cache="no-store")
                 except api.ApiError as error:
                     self._error(error.status, str(error))
@@ -129,7 +129,7 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
         do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD
 
         def _error(self, status: int, message: str) -> None:
-            body = json.dumps({"error": message}).encode()
+            body = encode({"error": message})
             self._reply(status, body, "application/json", cache="no-store")
 
         def _reply(
