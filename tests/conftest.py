@@ -25,12 +25,20 @@ def isolated_run(tmp_path, monkeypatch):
     _wait_for_wandb_run_to_detach()
 
 
-def _wait_for_wandb_run_to_detach(seconds: float = 20.0) -> None:
-    """A test that finished a run without waiting leaves ``wandb.run`` attached in this process
-    until the run's backends are done; the next test starts after that."""
+def _wait_for_wandb_run_to_detach(seconds: float = 10.0) -> None:
+    """A run a test left open (or finished without waiting) keeps ``wandb.run`` attached in this
+    process; it is finished here, and the next test starts once W&B has let go."""
+    from hf_tracking import lifecycle
+
+    lifecycle.finish_live_trackers()
     wandb = sys.modules.get("wandb")
     deadline = time.monotonic() + seconds
-    while wandb is not None and getattr(wandb, "run", None) is not None:
+    while wandb is not None and getattr(wandb, "run", None) is not None and not _gave_up:
         if time.monotonic() > deadline:
-            break
+            _gave_up.append(
+                True
+            )  # a run attached for good: waiting again would only slow the suite
         time.sleep(0.05)
+
+
+_gave_up: list[bool] = []
