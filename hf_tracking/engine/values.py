@@ -103,7 +103,10 @@ def mean_of(values: list[Any]) -> float | None:
     """Mean of checked numbers, with a single device read for all the tensors among them."""
     if not values:
         return None
-    if all(value.__class__ is float for value in values):
+    for value in values:  # a loop, not all(): no generator on the common all-float path
+        if value.__class__ is not float:
+            break
+    else:
         return math.fsum(values) / len(values)
     tensors = [value for value in values if _is_tensor(value)]
     plain = [float(value) for value in values if not _is_tensor(value)]
