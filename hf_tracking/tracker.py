@@ -36,10 +36,9 @@ from typing import Any
 from hf_tracking import lifecycle
 from hf_tracking.backends.base import Record
 from hf_tracking.catalog import custom_name
-from hf_tracking.config import safe_name
+from hf_tracking.config import MAX_INT, safe_name
 from hf_tracking.engine import records
 from hf_tracking.engine.values import (
-    MAX_COUNT,
     as_float,
     check_duration,
     check_number,
@@ -158,10 +157,10 @@ class ExperimentTracker(TrackerBase):
             check_number("learning_rate", learning_rate)
         if grad_norm is not None and grad_norm.__class__ is not float:
             check_number("grad_norm", grad_norm)
-        if tokens.__class__ is not int or tokens < 0 or tokens > MAX_COUNT:
+        if tokens.__class__ is not int or tokens < 0 or tokens > MAX_INT:
             tokens = checked_tokens(tokens)
         if iteration is not None:
-            if iteration.__class__ is not int or iteration < 0 or iteration > MAX_COUNT:
+            if iteration.__class__ is not int or iteration < 0 or iteration > MAX_INT:
                 iteration = checked_step("iteration", iteration)
             if iteration < self.run.gradient_steps:
                 self._warn_once(
@@ -173,7 +172,7 @@ class ExperimentTracker(TrackerBase):
                 )
                 return
         if accumulation_step is not None and (
-            accumulation_step.__class__ is not int or not 0 <= accumulation_step <= MAX_COUNT
+            accumulation_step.__class__ is not int or not 0 <= accumulation_step <= MAX_INT
         ):
             accumulation_step = checked_step("accumulation_step", accumulation_step)
         clock = self.clock

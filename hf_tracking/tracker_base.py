@@ -265,8 +265,7 @@ class TrackerBase:
         extra: Mapping[str, Any] | None = None,
         memory: Mapping[str, float] | None = None,
     ) -> None:
-        if self.window.device_tokens is not None:
-            self._sync_tokens()
+        self._sync_tokens()
         values = train_record_values(self, now, extra, memory)
         # The writer thread adds host probes to its own copy; the engine's stays as it is.
         self._dispatch(Record("train", dict(values)))

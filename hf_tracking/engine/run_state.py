@@ -16,8 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hf_tracking.config import safe_name
-from hf_tracking.engine.values import MAX_COUNT
+from hf_tracking.config import MAX_INT, safe_name
 from hf_tracking.errors import ConfigError
 
 # What a checkpoint entry may lack after a resume, filled from the session before.
@@ -141,7 +140,7 @@ def _count(state: Mapping[str, Any], key: str, required: bool = False) -> int:
     if key not in state and not required:
         return 0
     value = state.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
         raise ConfigError(
             f"hf_tracking state: {key} must be a whole number >= 0, got {value!r:.80}"
         )

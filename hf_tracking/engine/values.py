@@ -12,8 +12,7 @@ import math
 import numbers
 from typing import Any
 
-# Counts past this are not exact as floats, and no run takes that many steps or tokens a call.
-MAX_COUNT = 2**53
+from hf_tracking.config import MAX_INT
 
 
 def _is_tensor(value: Any) -> bool:
@@ -120,9 +119,9 @@ def mean_of(values: list[Any]) -> float | None:
 
 
 def checked_tokens(tokens: Any) -> int | Any:
-    """A whole number from 0 to ``MAX_COUNT`` as an int, or a one-element integer tensor as it is (added up on its
+    """A whole number from 0 to ``MAX_INT`` as an int, or a one-element integer tensor as it is (added up on its
     device); anything else raises an error naming ``tokens``."""
-    if tokens.__class__ is int and 0 <= tokens <= MAX_COUNT:
+    if tokens.__class__ is int and 0 <= tokens <= MAX_INT:
         return tokens
     if _is_tensor(tokens):
         _check_tensor("tokens", tokens)
@@ -139,16 +138,16 @@ def checked_tokens(tokens: Any) -> int | Any:
         raise TypeError(f"hf_tracking: tokens must be a whole number, got {tokens!r}")
     if tokens < 0:
         raise ValueError(f"hf_tracking: tokens must be >= 0, got {tokens!r}")
-    if tokens > MAX_COUNT:
+    if tokens > MAX_INT:
         raise ValueError(f"hf_tracking: tokens must be at most 2**53 a call, got {tokens!r:.40}")
     return int(tokens)
 
 
 def checked_step(name: str, value: Any) -> int:
-    """A whole number from 0 to ``MAX_COUNT`` for ``iteration``, ``accumulation_step`` and
+    """A whole number from 0 to ``MAX_INT`` for ``iteration``, ``accumulation_step`` and
     ``num_batches``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"hf_tracking: {name} must be an integer, got {value!r:.40}")
-    if not 0 <= value <= MAX_COUNT:
+    if not 0 <= value <= MAX_INT:
         raise ValueError(f"hf_tracking: {name} must be from 0 to 2**53, got {value!r:.40}")
     return int(value)
