@@ -13,8 +13,11 @@ past it records are dropped and counted (``records_dropped_writer_stalled`` in e
 report) without waiting again until the writer moves.
 
 Secrets (:mod:`hf_tracking.redact`) are masked here, once for every backend: in the run's name,
-tags, notes and config, and in the keys and string values of every record. :meth:`Dispatcher.close` waits for the
-writer at most ``drain_timeout``; what it leaves unwritten is counted the same way.
+tags, notes and config, and in the keys and string values of every record; a secret put into the
+environment during the run is masked from at most ``ENVIRONMENT_RESCAN_SECONDS`` later (one scan
+of ``os.environ`` a batch would cost more than the batch's own work when training logs each
+step). :meth:`Dispatcher.close` waits for the writer at most ``drain_timeout``; what it leaves
+unwritten is counted the same way.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ BATCH_SIZE = 1000
 HIGH_WATER = 10000
 # Items held beyond HIGH_WATER while the writer is stalled, before records are dropped.
 SPILL = 20000
+ENVIRONMENT_RESCAN_SECONDS = 1.0
 
 __all__ = ["BackendSlot", "Dispatcher", "RemoteWorker"]
 
@@ -143,7 +147,7 @@ class Dispatcher:
         while self._intake:
             self._busy = True
             batch: list[Record] = []
-            pattern = redact.current_pattern()
+            pattern = redact.current_pattern(max_age=ENVIRONMENT_RESCAN_SECONDS)
             while self._intake and len(batch) < BATCH_SIZE:
                 item = self._intake.popleft()
                 self._progress += 1

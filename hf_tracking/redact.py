@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from typing import Any
 
 REDACTED = "***redacted***"
@@ -48,7 +49,13 @@ _SHAPES = (
 )
 _lock = threading.Lock()
 _added: set[str] = set()
-_state: dict[str, Any] = {"environment": None, "pattern": None, "keys": {}, "names": {}}
+_state: dict[str, Any] = {
+    "environment": None,
+    "pattern": None,
+    "keys": {},
+    "names": {},
+    "scanned_at": float("-inf"),
+}
 
 
 def is_secret_key(key: str) -> bool:
@@ -63,9 +70,15 @@ def add_secret(value: Any) -> None:
             _state["pattern"] = None
 
 
-def current_pattern() -> re.Pattern[str]:
+def current_pattern(max_age: float = 0.0) -> re.Pattern[str]:
     """The one regex of every known value and shape, rebuilt when the environment's secrets or
-    the added ones change (a scan of ``os.environ``: tens of µs)."""
+    the added ones change. Each call scans ``os.environ`` (tens of µs), unless one did less
+    than ``max_age`` seconds ago; :func:`add_secret` takes effect at once either way."""
+    pattern = _state["pattern"]
+    now = time.monotonic()
+    if pattern is not None and now - _state["scanned_at"] < max_age:
+        return pattern
+    _state["scanned_at"] = now
     names: dict[str, bool] = _state["names"]
     environment = []
     for name in os.environ:
@@ -78,7 +91,6 @@ def current_pattern() -> re.Pattern[str]:
                 environment.append(value)
     environment.sort()
     environment = tuple(environment)
-    pattern = _state["pattern"]
     if pattern is not None and environment == _state["environment"]:
         return pattern
     with _lock:

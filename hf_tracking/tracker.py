@@ -226,7 +226,7 @@ class ExperimentTracker(TrackerBase):
     def step_end(self, gradient_steps: int) -> None:
         """Mark the end of a gradient step (the Trainer's ``on_step_end``)."""
         if self.is_main_process and not self._finished:
-            self.clock.close_step(self.clock.now())
+            self.clock.close_step()
             self.run.gradient_steps = gradient_steps
 
     def log_train_values(

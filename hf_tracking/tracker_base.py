@@ -169,8 +169,7 @@ class TrackerBase:
     def _complete_step(self, steps: int) -> None:
         self._open_iteration = None
         clock = self.clock
-        now = clock.now()
-        clock.close_step(now)
+        now = clock.close_step()
         run = self.run
         run.gradient_steps = steps
         if not self.progress.anchored:  # a hand-written loop: the window opens after step one
@@ -220,7 +219,7 @@ class TrackerBase:
         self.start()
         if self._steps_by_iteration and self._open_iteration is not None:
             # The loop's last open step (no collective here: finish runs on rank zero only).
-            self.clock.close_step(self.clock.now())
+            self.clock.close_step()
             self.run.gradient_steps = self._open_iteration + 1
         if self.window.has_losses and run.gradient_steps > run.logged_step:
             self._train_record(self.clock.now())

@@ -24,6 +24,16 @@ def run_script(name: str, output: Path, *arguments: str) -> dict:
 
 
 @pytest.mark.slow
+def test_benchmark_hot_path_quick(tmp_path):
+    data = run_script("benchmark_hot_path.py", tmp_path / "hot.json", "--against", "HEAD")
+    assert data["against"] == "HEAD"
+    assert len(data["rounds"]) == 1 and {"before", "after"} == set(data["rounds"][0])
+    figures = {row["figure"]: row for row in data["rows"]}
+    assert "log_train_step / wandb_offline / emitting" in figures
+    assert all(row["before_us"] > 0 and row["after_us"] > 0 for row in data["rows"])
+
+
+@pytest.mark.slow
 def test_benchmark_overhead_quick(tmp_path):
     data = run_script("benchmark_overhead.py", tmp_path / "overhead.json")
     for key in ("versions", "machine", "timer_floor", "log_train_step", "on_log", "wandb_log"):

@@ -118,3 +118,13 @@ def test_environment_names_that_hold_secrets(monkeypatch):
 def test_a_record_without_secrets_is_passed_through_untouched():
     values = {"time/gradient_steps": 1, "train/loss": 1.0}
     assert redact.mask_record(values) is values
+
+
+def test_the_writers_rescan_cadence_delays_only_environment_changes(monkeypatch):
+    redact.current_pattern()
+    monkeypatch.setenv("LATE_SERVICE_TOKEN", "late-value-0123")
+    cached = redact.current_pattern(max_age=3600.0)
+    assert redact.mask_text("late-value-0123", cached) == "late-value-0123"
+    assert redact.mask_text("late-value-0123", redact.current_pattern()) == redact.REDACTED
+    redact.add_secret("added-value-4567")  # takes effect at once, whatever the cadence
+    assert redact.mask_text("added-value-4567", redact.current_pattern(3600.0)) == redact.REDACTED

@@ -39,13 +39,16 @@ class StepClock:
         self.mark = self.now()
         self.anchored = True
 
-    def close_step(self, now: float) -> None:
+    def close_step(self) -> float:
+        """The step that began at the last event ends now; returns the clock reading."""
+        now = self.now()
         seconds = now - self.mark
         self.ledger.session["train"] += seconds
         if self.session_steps >= WARMUP_STEPS:
             self.step_seconds.append(seconds)
         self.session_steps += 1
         self.mark = now
+        return now
 
     def charge(self, part: str, now: float, seconds: float | None = None) -> float:
         """Book ``seconds`` (default: since the last event) to a ledger part; returns them.

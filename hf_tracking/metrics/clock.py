@@ -112,18 +112,27 @@ class TimeLedger:
         """Seconds of one part ("train", "eval", "checkpoint") across resumes."""
         return self.carried[part] + self.session[part]
 
-    def training_clock(self) -> float:
-        """Session seconds with evaluation and checkpoint time taken out: the throughput clock."""
-        return self.session_seconds - self.session["eval"] - self.session["checkpoint"]
+    def training_clock(self, now: float | None = None) -> float:
+        """Session seconds (at clock reading ``now``) with evaluation and checkpoint time taken
+        out: the throughput clock."""
+        session = self.session
+        wallclock = self.wallclock_at(self._clock() if now is None else now)
+        return wallclock - self.carried["wallclock"] - session["eval"] - session["checkpoint"]
 
     def metrics(self, now: float | None = None) -> dict[str, float]:
-        seconds = self.seconds(now)
-        wallclock = seconds["wallclock"]
-        record = {f"time/{part}_hours": seconds[part] / 3600.0 for part in (*LEDGER_PARTS, "other")}
-        record["efficiency/goodput_pct"] = (
-            100.0 * seconds["train"] / wallclock if wallclock else 0.0
-        )
-        return record
+        """The ledger keys at clock reading ``now``; called for every training record."""
+        wallclock = self.wallclock_at(self._clock() if now is None else now)
+        carried, session = self.carried, self.session
+        train = carried["train"] + session["train"]
+        evaluation = carried["eval"] + session["eval"]
+        checkpoint = carried["checkpoint"] + session["checkpoint"]
+        return {
+            "time/train_hours": train / 3600.0,
+            "time/eval_hours": evaluation / 3600.0,
+            "time/checkpoint_hours": checkpoint / 3600.0,
+            "time/other_hours": max(0.0, wallclock - (train + evaluation + checkpoint)) / 3600.0,
+            "efficiency/goodput_pct": 100.0 * train / wallclock if wallclock else 0.0,
+        }
 
     def state(self) -> dict[str, float]:
         return {part: seconds for part, seconds in self.seconds().items() if part != "other"}
