@@ -70,19 +70,24 @@ function renderTable() {
     `<th data-key="${esc(c.key)}" class="${c.left ? "left" : ""}${c.diff ? " diff" : ""}">${esc(c.title)}${arrow(c.key)}</th>`).join("") + "</tr>";
   const table = $("runs");
   if (table.hfHead !== head) { table.tHead.innerHTML = head; table.hfHead = head; }
-  // Rows are updated in place, by id, and only where they changed: a poll every second must
-  // not replace the row under the user's pointer.
+  // Rows are updated in place, by id, cell by cell and only where a cell changed: a poll every
+  // second must not replace the checkbox or link under the user's pointer.
   const rows = visibleRuns();
   const body = table.tBodies[0];
   const unused = new Map([...body.rows].map((tr) => [tr.dataset.id, tr]));
   rows.forEach((r, position) => {
     const on = state.selected.includes(r.id);
-    const inner = `<td><input type="checkbox" class="pick" ${on ? "checked" : ""}></td>` +
-      columns.map((c) => `<td class="${c.left ? "left" : ""}">${c.cell(r)}</td>`).join("");
+    const cells = [`<input type="checkbox" class="pick" ${on ? "checked" : ""}>`, ...columns.map((c) => c.cell(r))];
     let tr = unused.get(r.id);
     unused.delete(r.id);
     if (!tr) { tr = document.createElement("tr"); tr.dataset.id = r.id; }
-    if (tr.hfInner !== inner) { tr.innerHTML = inner; tr.hfInner = inner; }
+    while (tr.cells.length > cells.length) tr.deleteCell(-1);
+    while (tr.cells.length < cells.length) tr.insertCell();
+    cells.forEach((html, i) => {
+      const td = tr.cells[i];
+      if (td.hfHtml !== html) { td.innerHTML = html; td.hfHtml = html; }
+      td.className = i && columns[i - 1].left ? "left" : "";
+    });
     tr.className = on ? "selected" : "";
     if (body.rows[position] !== tr) body.insertBefore(tr, body.rows[position] || null);
   });
