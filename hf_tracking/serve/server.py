@@ -11,6 +11,7 @@ with the server, so a first visit does not wait for the 4.8 MB of ``plotly.min.j
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 from collections.abc import Callable
@@ -72,10 +73,8 @@ class _Assets:
 
         def work() -> None:
             for path in (PLOTLY_PATH, *STATIC):
-                try:
+                with contextlib.suppress(ImportError, OSError):  # no plotly: its request says so
                     self.get(path)
-                except (ImportError, OSError):
-                    pass  # no plotly: its request is answered with the error
 
         thread = threading.Thread(target=work, name="hf-tracking-assets", daemon=True)
         thread.start()
@@ -83,7 +82,10 @@ class _Assets:
 
     def get(self, path: str) -> tuple[bytes, bytes, str] | None:
         if path == PLOTLY_PATH:
-            kind, read = "text/javascript; charset=utf-8", lambda: COMPILE_HINT + plotly_js_path().read_bytes()
+            kind, read = (
+                "text/javascript; charset=utf-8",
+                lambda: COMPILE_HINT + plotly_js_path().read_bytes(),
+            )
         elif path in STATIC:
             name, kind = STATIC[path]
             read = resources.files("hf_tracking.serve").joinpath("static", name).read_bytes

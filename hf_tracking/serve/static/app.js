@@ -152,7 +152,11 @@ async function refreshSeries() {
   draw();
 }
 
-function pollDelay() { return state.runs.some((r) => r.status === "running") ? 1000 : 5000; }
+// Every second while a run is running or a selected run's metrics are still being read.
+function pollDelay() {
+  const reading = state.series && state.series.runs.some((r) => !r.complete);
+  return reading || state.runs.some((r) => r.status === "running") ? 1000 : 5000;
+}
 
 async function poll() {
   try {
@@ -228,7 +232,7 @@ async function main() {
   } catch (error) {
     $("count").textContent = `cannot list runs: ${error.message}`;
   }
-  loadPlotly();  // also when there is no run yet
+  if (!state.series) loadPlotly();  // no curve to sketch first
   setTimeout(poll, pollDelay());
 }
 

@@ -112,8 +112,11 @@ async function draw() {
   const info = window.hfDashboard;
   if (!window.Plotly) {
     info.sketch = sketch(plot, traces, layout);
-    if (info.sketch && info.sketch.points) drawn("firstPaintMs");
-    loadPlotly();
+    const shown = info.sketch && info.sketch.points;
+    if (shown) drawn("firstPaintMs");
+    // Not before a curve is on screen, unless none is coming: a run still being read for the
+    // first time is sketched again, with more rows, on the next poll.
+    if (shown || !(state.series && state.series.runs.some((r) => !r.complete))) loadPlotly();
     return;
   }
   await Plotly.react(plot, traces, layout, { responsive: true, displaylogo: false });
