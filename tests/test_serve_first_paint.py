@@ -12,10 +12,9 @@ import threading
 import pytest
 
 from hf_tracking.serve import server as server_module
-from hf_tracking.serve.runs import RunCatalog
-from hf_tracking.serve.server import DashboardServer
 from tests.support.browser import chromium, plot_pixels, wait_for
 from tests.support.dashboard import finished_run
+from tests.test_serve_api import serve as serve  # the fixture
 
 RUN_COLOUR = (0x2A, 0x6F, 0xDB)  # app.js's first colour: the first selected run
 # The canvas pixels (device pixels, RGBA) around each point of the sketched traces.
@@ -37,7 +36,9 @@ def touches(rgba: list[int], colour: tuple[int, int, int]) -> bool:
 
 
 @pytest.mark.slow
-def test_the_curve_is_drawn_before_plotly_and_plotly_takes_over_in_place(tmp_path, monkeypatch):
+def test_the_curve_is_drawn_before_plotly_and_plotly_takes_over_in_place(
+    tmp_path, monkeypatch, serve
+):
     finished_run(tmp_path, "run", steps=200)
     release = threading.Event()
     serve_asset = server_module._Assets.get
@@ -48,11 +49,10 @@ def test_the_curve_is_drawn_before_plotly_and_plotly_takes_over_in_place(tmp_pat
         return serve_asset(assets, path)
 
     monkeypatch.setattr(server_module._Assets, "get", held_back)
-    server = DashboardServer(RunCatalog([tmp_path]), "127.0.0.1", 0)
-    server.start()
+    url = serve(tmp_path)
     try:
         with chromium() as driver:
-            driver.get(server.url)
+            driver.get(url)
             wait_for(driver, "window.hfDashboard.firstPaintMs")
             assert driver.execute_script("return typeof window.Plotly") == "undefined"
             run = driver.execute_script("return window.hfDashboard.state.series.runs[0]")
@@ -99,5 +99,3 @@ def test_the_curve_is_drawn_before_plotly_and_plotly_takes_over_in_place(tmp_pat
             assert not errors, errors
     finally:
         release.set()
-        server.shutdown()
-        server.server_close()

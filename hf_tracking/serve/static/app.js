@@ -11,7 +11,8 @@ const state = {
   y: "train/loss", x: "time/gradient_steps", logX: false, logY: false, smoothing: 0,
   range: null, series: null, seen: {}, view: "list", runId: null, started: false,
 };
-// What the tests and the benchmark read: how many times the plot was drawn, and when first.
+// What the tests and the benchmark read: plotly's draws, when the table and the first curve were
+// shown and plotly was ready (ms from navigation), and what sketch.js drew.
 window.hfDashboard = {
   state, ema, draws: 0, lastDrawAt: null, tableShownMs: null, firstPaintMs: null, interactiveMs: null, sketch: null,
 };

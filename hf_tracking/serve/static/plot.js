@@ -9,7 +9,6 @@ function loadPlotly() {
   if (plotlyRequested) return;
   plotlyRequested = true;
   const script = document.createElement("script");
-  script.id = "plotly-js";
   script.src = "/static/plotly.min.js";
   script.addEventListener("load", () => draw());
   script.addEventListener("error", () => { $("plot-note").textContent = "plotly.min.js did not load: a static plot"; });
