@@ -1,5 +1,6 @@
 """The dashboard's first paint in a real headless Chromium: the curve is drawn (sketch.js, on a
-canvas) before plotly.js is loaded, and plotly takes over in the same place.
+canvas) before plotly.js is loaded, and plotly takes over in the same place, on the same axis
+ranges (a linear x axis and, once log y is ticked, a log y axis).
 
 plotly.min.js is held back by the server until the test lets it go (a slow first download), so
 the page is seen in the state a first visit is in while plotly compiles.
@@ -72,6 +73,12 @@ def test_the_curve_is_drawn_before_plotly_and_plotly_takes_over_in_place(
                 ".getImageData(0, 0, 60, 300).data.some((v, i) => i % 4 < 3 && v < 150)"
             )
             assert labels  # the y tick labels are written left of the plot area
+
+            # The controls work before plotly too: log y is sketched on a log axis.
+            driver.find_element("id", "log-y").click()
+            sketch = driver.execute_script("return window.hfDashboard.sketch")
+            assert sketch["points"] == len(line["x"]) + len(val["x"])
+            assert 0 < sketch["yRange"][0] < sketch["yRange"][1] < 1  # log10 of losses 2..5
 
             release.set()
             wait_for(driver, "window.hfDashboard.interactiveMs")
