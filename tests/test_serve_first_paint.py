@@ -9,12 +9,14 @@ the page is seen in the state a first visit is in while plotly compiles.
 from __future__ import annotations
 
 import threading
+import urllib.request
 
 import pytest
 
 from hf_tracking.serve import server as server_module
 from tests.support.browser import chromium, plot_pixels, wait_for
 from tests.support.dashboard import finished_run
+from tests.test_serve_api import get
 from tests.test_serve_api import serve as serve  # the fixture
 
 RUN_COLOUR = (0x2A, 0x6F, 0xDB)  # app.js's first colour: the first selected run
@@ -106,3 +108,28 @@ def test_the_curve_is_drawn_before_plotly_and_plotly_takes_over_in_place(
             assert not errors, errors
     finally:
         release.set()
+
+
+def test_the_page_is_not_held_up_while_plotly_is_read_and_compressed(tmp_path, monkeypatch, serve):
+    finished_run(tmp_path, "run", steps=10)
+    release, reading = threading.Event(), threading.Event()
+    find_plotly = server_module.plotly_js_path
+
+    def slow_plotly():
+        reading.set()
+        release.wait(30)
+        return find_plotly()
+
+    monkeypatch.setattr(server_module, "plotly_js_path", slow_plotly)
+    url = serve(tmp_path)  # its thread starts reading plotly.min.js at once
+    try:
+        assert reading.wait(10)
+        for path in ("", "static/app.js", "static/sketch.js", "api/runs"):
+            with urllib.request.urlopen(url + path, timeout=5) as response:
+                assert response.status == 200, path
+    finally:
+        release.set()
+    status, body = get(url + "static/plotly.min.js", gzip_ok=True)
+    assert status == 200 and body.startswith(
+        server_module.COMPILE_HINT + find_plotly().read_bytes()[:100]
+    )
