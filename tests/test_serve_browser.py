@@ -5,7 +5,6 @@ Skipped with "browser tests did not run" where no Chromium can be had; a failure
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import time
@@ -15,23 +14,11 @@ import pytest
 
 from hf_tracking.serve.runs import RunCatalog
 from hf_tracking.serve.server import DashboardServer
-from tests.support.browser import chromium, wait_for
+from tests.support.browser import chromium, plot_pixels, wait_for
 from tests.support.dashboard import LiveRun, finished_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_SCREENSHOT = ROOT / "docs" / "dashboard.png"
-
-
-def plot_pixels(png: bytes, rect: dict) -> tuple[int, float]:
-    """Distinct colours and the share of non-white pixels inside the plot's rectangle."""
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(png)).convert("RGB")
-    box = (rect["x"], rect["y"], rect["x"] + rect["width"], rect["y"] + rect["height"])
-    crop = image.crop(tuple(int(value) for value in box))
-    pixels = list(crop.getdata())
-    inked = sum(1 for pixel in pixels if min(pixel) < 235)
-    return len(set(pixels)), inked / len(pixels)
 
 
 def ema(values: list[float], weight: float) -> list[float]:

@@ -24,7 +24,7 @@ def public(value: Any) -> Any:
 
 
 def encode(value: Any) -> bytes:
-    return json.dumps(public(value), allow_nan=False).encode()
+    return json.dumps(public(value), allow_nan=False, separators=(",", ":")).encode()
 
 
 def _walk(value: Any, pattern: re.Pattern[str], depth: int) -> Any:

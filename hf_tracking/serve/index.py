@@ -64,6 +64,8 @@ class Table:
         if column is None:
             return None
         values, positions = column
+        if len(values) == self.rows:  # in every row (positions are 0, 1, ...): a plain copy
+            return np.frombuffer(values, dtype=np.float64).copy()
         out = np.full(self.rows, math.nan)
         out[np.frombuffer(positions, dtype=np.int64)] = np.frombuffer(values, dtype=np.float64)
         return out

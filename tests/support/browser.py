@@ -8,6 +8,7 @@ tests did not run; under ``CI=true`` that is a failure instead (CI installs the 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -82,3 +83,15 @@ def wait_for(driver: Any, script: str, timeout: float = 20.0) -> Any:
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout} s waiting for: {script}")
+
+
+def plot_pixels(png: bytes, rect: dict) -> tuple[int, float]:
+    """Distinct colours and the share of non-white pixels inside the plot's rectangle."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    box = (rect["x"], rect["y"], rect["x"] + rect["width"], rect["y"] + rect["height"])
+    crop = image.crop(tuple(int(value) for value in box))
+    pixels = list(crop.getdata())
+    inked = sum(1 for pixel in pixels if min(pixel) < 235)
+    return len(set(pixels)), inked / len(pixels)

@@ -11,8 +11,11 @@ const state = {
   y: "train/loss", x: "time/gradient_steps", logX: false, logY: false, smoothing: 0,
   range: null, series: null, seen: {}, view: "list", runId: null, started: false,
 };
-// What the tests and the benchmark read: how many times the plot was drawn, and when first.
-window.hfDashboard = { state, ema, draws: 0, firstDrawMs: null, lastDrawAt: null, tableShownMs: null };
+// What the tests and the benchmark read: plotly's draws, when the table and the first curve were
+// shown and plotly was ready (ms from navigation), and what sketch.js drew.
+window.hfDashboard = {
+  state, ema, draws: 0, lastDrawAt: null, tableShownMs: null, firstPaintMs: null, interactiveMs: null, sketch: null,
+};
 
 const COLUMNS = [
   { key: "status", title: "status", left: true, cell: (r) =>
@@ -68,19 +71,24 @@ function renderTable() {
     `<th data-key="${esc(c.key)}" class="${c.left ? "left" : ""}${c.diff ? " diff" : ""}">${esc(c.title)}${arrow(c.key)}</th>`).join("") + "</tr>";
   const table = $("runs");
   if (table.hfHead !== head) { table.tHead.innerHTML = head; table.hfHead = head; }
-  // Rows are updated in place, by id, and only where they changed: a poll every second must
-  // not replace the row under the user's pointer.
+  // Rows are updated in place, by id, cell by cell and only where a cell changed: a poll every
+  // second must not replace the checkbox or link under the user's pointer.
   const rows = visibleRuns();
   const body = table.tBodies[0];
   const unused = new Map([...body.rows].map((tr) => [tr.dataset.id, tr]));
   rows.forEach((r, position) => {
     const on = state.selected.includes(r.id);
-    const inner = `<td><input type="checkbox" class="pick" ${on ? "checked" : ""}></td>` +
-      columns.map((c) => `<td class="${c.left ? "left" : ""}">${c.cell(r)}</td>`).join("");
+    const cells = [`<input type="checkbox" class="pick" ${on ? "checked" : ""}>`, ...columns.map((c) => c.cell(r))];
     let tr = unused.get(r.id);
     unused.delete(r.id);
     if (!tr) { tr = document.createElement("tr"); tr.dataset.id = r.id; }
-    if (tr.hfInner !== inner) { tr.innerHTML = inner; tr.hfInner = inner; }
+    while (tr.cells.length > cells.length) tr.deleteCell(-1);
+    while (tr.cells.length < cells.length) tr.insertCell();
+    cells.forEach((html, i) => {
+      const td = tr.cells[i];
+      if (td.hfHtml !== html) { td.innerHTML = html; td.hfHtml = html; }
+      td.className = i && columns[i - 1].left ? "left" : "";
+    });
     tr.className = on ? "selected" : "";
     if (body.rows[position] !== tr) body.insertBefore(tr, body.rows[position] || null);
   });
@@ -108,9 +116,7 @@ async function loadRuns() {
     const wanted = new URLSearchParams(location.search).getAll("run").filter((id) => ids.has(id));
     state.selected = wanted.length ? wanted : [newest.id];
     renderTable();
-    const series = refreshSeries();  // on its way while plotly.min.js compiles
-    loadPlotly();
-    await Promise.all([loadKeys(), series]);
+    await Promise.all([loadKeys(), refreshSeries()]);
   }
   renderTable();
   return answer;
@@ -147,7 +153,11 @@ async function refreshSeries() {
   draw();
 }
 
-function pollDelay() { return state.runs.some((r) => r.status === "running") ? 1000 : 5000; }
+// Every second while a run is running or a selected run's metrics are still being read.
+function pollDelay() {
+  const reading = state.series && state.series.runs.some((r) => !r.complete);
+  return reading || state.runs.some((r) => r.status === "running") ? 1000 : 5000;
+}
 
 async function poll() {
   try {
@@ -178,7 +188,8 @@ function route() {
     renderRun(state.runId).then((status) => { state.runStatus = status; })
       .catch((e) => { $("run-body").textContent = e.message; });
   }
-  else if (state.series) plotlyReady.then(() => Plotly.Plots.resize($("plot")));
+  else if (state.series && window.Plotly) Plotly.Plots.resize($("plot"));
+  else if (state.series) draw();  // not sketched while the list was hidden
 }
 
 function bind() {
@@ -222,7 +233,7 @@ async function main() {
   } catch (error) {
     $("count").textContent = `cannot list runs: ${error.message}`;
   }
-  loadPlotly();  // also when there is no run yet
+  if (!state.series) loadPlotly();  // no curve to sketch first
   setTimeout(poll, pollDelay());
 }
 
