@@ -1,4 +1,4 @@
-"""The token counter's two paths (numpy for host tensors, device adds otherwise) agree."""
+"""The token counter's two paths (counts read at once for host tensors, device adds otherwise) agree."""
 
 from __future__ import annotations
 
