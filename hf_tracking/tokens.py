@@ -110,7 +110,6 @@ class TokenCounter:
         return dict(zip(KINDS, totals.tolist(), strict=True))
 
 
-
 def micro_batch_counts(input_ids: Any, mask: Any, labels: Any, pad_token_id: int | None) -> Any:
     """(real, loss_bearing) of one micro-batch as 0-dim tensors on its device: real is None where
     every slot counts (no mask, no pad token), loss_bearing None without labels."""
