@@ -62,6 +62,10 @@ def test_benchmark_overhead_quick(tmp_path):
         assert case["records"] == trainer["configs"]["none"]["records"] > 0
         assert case["cpu_self_s"]["median"] > 0
         assert (case["thread_us_per_step"]["median"] > 0) == (name != "none")
+        assert (case["thread_us_per_step_typical"]["median"] > 0) == (name != "none")
+    events = trainer["configs"]["hf_tracking"]["event_us_per_step"]
+    assert {"token_hook", "on_step_begin", "on_step_end", "on_log"} <= set(events)
+    assert all(event["typical"] > 0 for event in events.values() if event["total"] > 0)
     assert trainer["configs"]["hf_tracking"]["wandb_file_kb"] > 0
     assert trainer["shape"]["model"]["n_embd"] == 32
 

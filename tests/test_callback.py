@@ -255,6 +255,15 @@ def test_only_evaluations_with_a_runtime_are_datasets():
     assert sorted(_eval_datasets(named)) == [("a", "eval_a_"), ("a_b", "eval_a_b_")]
 
 
+def test_a_training_log_passes_its_other_numbers_and_an_evaluation_log_none():
+    from hf_tracking.trainer.logs import train_extras
+
+    logs = {"loss": 2.0, "learning_rate": 1e-3, "epoch": 0.5, "train_aux": 3, "note": "text"}
+    assert train_extras(logs) == {"train/epoch": 0.5, "train/aux": 3}
+    assert train_extras({"epoch": 0.5, "eval_loss": 1.0}) is None
+    assert train_extras({"eval_loss": 1.0, "epoch": 0.5}) is None
+
+
 def test_report_to_with_wandb_makes_one_run(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="hf_tracking"):
         trainer = train(

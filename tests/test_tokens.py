@@ -1,4 +1,4 @@
-"""The token counter's two paths (numpy for host tensors, device adds otherwise) agree."""
+"""The token counter's two paths (host counts read at once, device adds) agree."""
 
 from __future__ import annotations
 
@@ -52,3 +52,20 @@ def test_mask_pad_token_and_labels(device_path):
 def test_without_mask_or_pad_token_every_slot_is_real(device_path):
     counts = counted([{"input_ids": IDS}], pad_token_id=None, device_path=device_path)
     assert counts == {"real": 8, "slots": 8, "loss_bearing": 0}
+
+
+@pytest.mark.parametrize("device_path", [False, True])
+def test_every_mask_dtype_counts_its_non_zero_positions(device_path):
+    # A packed mask numbers its sequences (1, 2, ...): positions count, not their sum.
+    packed = torch.tensor([[1, 1, 2, 2], [3, 3, 3, 0]])
+    batches = [
+        {"input_ids": IDS, "attention_mask": packed},
+        {"input_ids": IDS, "attention_mask": packed != 0},
+        {"input_ids": IDS, "attention_mask": packed.float()},
+        {"input_ids": IDS, "attention_mask": packed.to(torch.int32), "labels": LABELS},
+    ]
+    assert counted(batches, device_path=device_path) == {
+        "real": 28,
+        "slots": 32,
+        "loss_bearing": 3,
+    }

@@ -38,7 +38,7 @@ from hf_tracking.redact import add_secret
 from hf_tracking.tokens import TokenCounter
 from hf_tracking.tracker import ExperimentTracker
 from hf_tracking.trainer import logs as trainer_logs
-from hf_tracking.trainer.gather import gathered_gpu_memory
+from hf_tracking.trainer.gather import cuda_usable, gathered_gpu_memory
 from hf_tracking.trainer.trainer_config import extra_config, resolve_config
 from hf_tracking.trainer.world import warn_if_independent
 
@@ -61,6 +61,8 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self._token_base: dict[str, int] = {}
         self._tokens_read_at = -1
         self._sum_over_processes = False
+        self._gather_memory = False
+        self._seq_length = 0
         self._last_event_end = time.perf_counter()
 
     # ------------------------------------------------------------------ checkpoint state
@@ -109,6 +111,8 @@ class TrackingCallback(TrainerCallback, ExportableState):
             )
         self.tracker = tracker
         self.tracker_state = None
+        self._gather_memory = tracker.config.track_memory and cuda_usable()
+        self._seq_length = 0
         self._token_base = {"real": tracker.tokens_seen, **tracker.token_kinds}
         self._tokens_read_at = state.global_step
         if args.include_num_input_tokens_seen in ("no", False, None) and model is not None:
@@ -146,19 +150,20 @@ class TrackingCallback(TrainerCallback, ExportableState):
         tracker = self.tracker
         if tracker is None or not logs:
             return
-        logs = dict(logs)  # Trainer.log's dict is changed in place by other callbacks
-        if trainer_logs.is_eval_log(logs):
-            return  # on_evaluate logs it
+        extra = trainer_logs.train_extras(logs)
+        if extra is None:
+            return  # an evaluation log: on_evaluate logs it
         if trainer_logs.is_final_log(logs):
             tracker.log_final({trainer_logs.final_key(key): value for key, value in logs.items()})
             return
         self._sync_tokens(state)
+        # Without CUDA there is no GPU memory to read: an empty mapping spares the probe.
         tracker.log_train_values(
             loss=logs.get("loss"),
             learning_rate=logs.get("learning_rate"),
             grad_norm=logs.get("grad_norm"),
-            extra=trainer_logs.train_extras(logs),
-            memory=gathered_gpu_memory(args.world_size) if tracker.config.track_memory else None,
+            extra=extra,
+            memory=gathered_gpu_memory(args.world_size) if self._gather_memory else {},
         )
         self._last_event_end = time.perf_counter()
 
@@ -246,7 +251,8 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if self._tokens_read_at == step:
             return
         self._tokens_read_at = step
-        if counter.seq_length:
+        if counter.seq_length != self._seq_length:
+            self._seq_length = counter.seq_length
             tracker.observe_seq_length(counter.seq_length)
         counts = counter.read(sum_over_processes=self._sum_over_processes)
         kinds = {"slots": self._token_base.get("slots", 0) + counts["slots"]}

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 
+def cuda_usable() -> bool:
+    """Whether this process can read GPU memory at all (asked once a run, not on every log)."""
+    from hf_tracking.system import imported_module
+
+    torch = imported_module("torch")
+    return torch is not None and torch.cuda.is_available()
+
+
 def gathered_gpu_memory(world_size: int) -> dict[str, float] | None:
     """This rank's GPU memory, and every rank's in a multi-process run of ``world_size``
     processes (one all_gather, on logging steps only). None without CUDA."""

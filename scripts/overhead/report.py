@@ -60,6 +60,7 @@ def trainer_rows(trainer: dict[str, Any]) -> list[list[Any]]:
                 case["cpu_children_s"]["median"],
                 case["cpu_s_per_1000_records"]["median"],
                 case["thread_us_per_step"]["median"],
+                case.get("thread_us_per_step_typical", {}).get("median"),
                 case["wandb_file_kb"] or "-",
             ]
         )
@@ -74,8 +75,28 @@ TRAINER_HEADER = [
     "CPU-s of its children",
     "tracking CPU-s per 1,000 records",
     "training-thread µs a step",
+    "the same from per-call medians",
     ".wandb KB",
 ]
+
+
+def event_rows(trainer: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Training-thread µs a step by event: the total / the median call × calls a step."""
+    configs = {
+        name: case["event_us_per_step"]
+        for name, case in trainer["configs"].items()
+        if case.get("event_us_per_step")
+    }
+    names = list(dict.fromkeys(event for events in configs.values() for event in events))
+    rows = [
+        [event]
+        + [
+            f"{events[event]['total']} / {events[event]['typical']}" if event in events else "-"
+            for events in configs.values()
+        ]
+        for event in names
+    ]
+    return ["event", *configs], rows
 
 
 def print_report(results: dict[str, Any]) -> None:
@@ -105,3 +126,10 @@ def print_report(results: dict[str, Any]) -> None:
             TRAINER_HEADER,
             trainer_rows(trainer),
         )
+        header, rows = event_rows(trainer)
+        if rows:
+            print_table(
+                f"Training-thread µs a step by event, {name} (total / per-call median × calls)",
+                header,
+                rows,
+            )

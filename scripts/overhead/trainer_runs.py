@@ -198,8 +198,24 @@ def summarize(
             "cpu_s_per_1000_records": spread(per_thousand, 2),
             "records": config_runs[0]["records"],
             "thread_us_per_step": spread([r["thread_us_per_step"] for r in config_runs], 1),
+            "thread_us_per_step_typical": spread(
+                [r.get("thread_us_per_step_typical", 0.0) for r in config_runs], 1
+            ),
+            "event_us_per_step": event_medians(config_runs),
             "setup_ms": config_runs[0]["setup_ms"],
             "wandb_file_kb": round(statistics.median(r["wandb_file_kb"] for r in config_runs), 1),
             "per_run_train_s": [round(r["train_s"], 3) for r in config_runs],
         }
     return results
+
+
+def event_medians(config_runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per event, the median over the runs of its µs a step (total and typical)."""
+    events = [r.get("event_us_per_step", {}) for r in config_runs]
+    return {
+        name: {
+            kind: round(statistics.median(e[name][kind] for e in events if name in e), 1)
+            for kind in ("total", "typical")
+        }
+        for name in dict.fromkeys(name for e in events for name in e)
+    }
