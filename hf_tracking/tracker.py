@@ -212,7 +212,14 @@ class ExperimentTracker(TrackerBase):
             if len(window.losses) >= window.max_losses:  # a step that never ends stays bounded
                 window.fold()
             return
-        self._complete_step(self.run.gradient_steps + 1 if iteration is None else iteration + 1)
+        # _complete_step, inline: the call that most steps make.
+        run = self.run
+        steps = run.gradient_steps + 1 if iteration is None else iteration + 1
+        self._open_iteration = None
+        now = clock.close_step()
+        run.gradient_steps = steps
+        if steps % self._log_every == 0 or self._ranks or not self.progress.anchored:
+            self._after_step(now, steps)
 
     def step_begin(self) -> None:
         """Mark the start of a gradient step (the Trainer's ``on_step_begin``): time before it,

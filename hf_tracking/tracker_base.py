@@ -168,12 +168,16 @@ class TrackerBase:
 
     def _complete_step(self, steps: int) -> None:
         self._open_iteration = None
-        clock = self.clock
-        now = clock.close_step()
+        now = self.clock.close_step()
+        self.run.gradient_steps = steps
+        self._after_step(now, steps)
+
+    def _after_step(self, now: float, steps: int) -> None:
+        """What a completed step may bring: the window's opening, a record. ``log_train_step``
+        calls it only when one of them can be due (a plain step costs no call)."""
         run = self.run
-        run.gradient_steps = steps
         if not self.progress.anchored:  # a hand-written loop: the window opens after step one
-            self.progress.anchor(clock.ledger.training_clock(), run.tokens_seen, steps)
+            self.progress.anchor(self.clock.ledger.training_clock(), run.tokens_seen, steps)
         # Several ranks (``_ranks`` set by log_train_step): the last planned step is a logging
         # step too, so the run ends exact.
         if steps % self._log_every == 0 or (self._ranks and steps == self.planned_steps):
