@@ -53,7 +53,7 @@ def train_record_values(
         ledger.part_seconds("checkpoint") / saves if saves else 0.0,
     )
     throughput = tracker.progress.add_training_metrics(
-        values, ledger.training_clock(now), run.tokens_seen, steps, tracker.world_size, eta_costs
+        values, ledger.training_clock(), run.tokens_seen, steps, tracker.world_size, eta_costs
     )
     values.update(ledger.metrics(now))
     if throughput:

@@ -112,12 +112,9 @@ class TimeLedger:
         """Seconds of one part ("train", "eval", "checkpoint") across resumes."""
         return self.carried[part] + self.session[part]
 
-    def training_clock(self, now: float | None = None) -> float:
-        """Session seconds (at clock reading ``now``) with evaluation and checkpoint time taken
-        out: the throughput clock."""
-        session = self.session
-        wallclock = self.wallclock_at(self._clock() if now is None else now)
-        return wallclock - self.carried["wallclock"] - session["eval"] - session["checkpoint"]
+    def training_clock(self) -> float:
+        """Session seconds with evaluation and checkpoint time taken out: the throughput clock."""
+        return self.session_seconds - self.session["eval"] - self.session["checkpoint"]
 
     def metrics(self, now: float | None = None) -> dict[str, float]:
         """The ledger keys at clock reading ``now``; called for every training record."""
