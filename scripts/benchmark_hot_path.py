@@ -3,6 +3,7 @@
     .venv/bin/python scripts/benchmark_hot_path.py                  # against the first release
     .venv/bin/python scripts/benchmark_hot_path.py --against HEAD~5 --rounds 9 --calls 50000
     .venv/bin/python scripts/benchmark_hot_path.py --quick          # one short round (smoke test)
+    .venv/bin/python scripts/benchmark_hot_path.py --instructions   # valgrind's counts instead
 
 The earlier revision is checked out (``git worktree add --detach``) into a temporary directory.
 Each round runs :mod:`overhead.calls`'s hot-path cases (``log_train_step`` with W&B offline,
@@ -11,17 +12,21 @@ and the step events) once per tree, each in a fresh interpreter whose ``hf_track
 tree's, the trees' order alternating between rounds. The figure per case is the median over
 rounds of the round's p50, and the ratio this tree / the earlier one; on a shared machine the
 per-round spread is printed too, since other processes move single rounds by more than 10%.
+``--instructions`` counts instead what each call costs in instructions on the calling thread
+(:mod:`overhead.instructions`, valgrind): a figure the machine's load does not move.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,36 +94,28 @@ def compare(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--against", default=FIRST_RELEASE, help="git revision to compare with")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds (each tree once a round)")
-    parser.add_argument("--calls", type=int, default=30_000, help="timed calls per case")
-    parser.add_argument("--output", default="benchmark_hot_path.json", help="JSON output path")
-    parser.add_argument("--quick", action="store_true", help="one round of 300 calls (smoke test)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.quick:
-        args.rounds, args.calls = 1, 300
-    if args.child:
-        child(args.calls, args.child)
-        return
+@contextlib.contextmanager
+def earlier_tree(revision: str) -> Iterator[Path]:
+    """A checkout of ``revision`` in a temporary directory, removed afterwards."""
     with tempfile.TemporaryDirectory() as temp:
         earlier = Path(temp) / "earlier"
         git = ["git", "-C", str(ROOT)]
-        subprocess.run(
-            [*git, "worktree", "add", "--detach", str(earlier), args.against], check=True
-        )
+        subprocess.run([*git, "worktree", "add", "--detach", str(earlier), revision], check=True)
         try:
-            rounds = []
-            for index in range(args.rounds):
-                trees = [("before", earlier), ("after", ROOT)]
-                if index % 2:
-                    trees.reverse()
-                rounds.append({name: run_round(tree, args.calls) for name, tree in trees})
-                print(f"round {index + 1}/{args.rounds} done, load {os.getloadavg()[0]:.2f}")
+            yield earlier
         finally:
             subprocess.run([*git, "worktree", "remove", "--force", str(earlier)], check=False)
+
+
+def timed_rounds(args: argparse.Namespace) -> None:
+    with earlier_tree(args.against) as earlier:
+        rounds = []
+        for index in range(args.rounds):
+            trees = [("before", earlier), ("after", ROOT)]
+            if index % 2:
+                trees.reverse()
+            rounds.append({name: run_round(tree, args.calls) for name, tree in trees})
+            print(f"round {index + 1}/{args.rounds} done, load {os.getloadavg()[0]:.2f}")
     rows = compare(rounds)
     Path(args.output).write_text(
         json.dumps({"against": args.against, "rows": rows, "rounds": rounds}, indent=2)
@@ -131,6 +128,62 @@ def main() -> None:
             f"{row['figure']:58} {row['before_us']:8.2f} {row['after_us']:8.2f} "
             f"{row['ratio']:7.3f} {spread:>13}"
         )
+
+
+def counted_instructions(args: argparse.Namespace) -> None:
+    from overhead import instructions
+
+    if not instructions.available():
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+    small, large = (200, 1200) if args.quick else (2000, 12000)
+    script = Path(__file__)
+    rows = []
+    with earlier_tree(args.against) as earlier:
+        for label, operation in instructions.OPERATIONS.items():
+            if args.quick and operation != "quiet":
+                continue
+            counts = {
+                name: instructions.per_call(tree, operation, script, small, large)
+                for name, tree in (("before", earlier), ("after", ROOT))
+            }
+            before, after = (counts[name]["training_thread"] for name in ("before", "after"))
+            rows.append({"figure": label, **counts, "ratio": round(after / before, 3)})
+            print(f"{label}: done")
+    Path(args.output).write_text(json.dumps({"against": args.against, "rows": rows}, indent=2))
+    print(f"\ninstructions per call (valgrind), this tree against {args.against}")
+    print(f"{'call':44} {'before':>8} {'after':>8} {'ratio':>7} {'writer before/after':>21}")
+    for row in rows:
+        writer = f"{row['before']['writer_thread']}/{row['after']['writer_thread']}"
+        print(
+            f"{row['figure']:44} {row['before']['training_thread']:8d} "
+            f"{row['after']['training_thread']:8d} {row['ratio']:7.3f} {writer:>21}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--against", default=FIRST_RELEASE, help="git revision to compare with")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds (each tree once a round)")
+    parser.add_argument("--calls", type=int, default=30_000, help="timed calls per case")
+    parser.add_argument("--output", default="benchmark_hot_path.json", help="JSON output path")
+    parser.add_argument("--quick", action="store_true", help="one round of 300 calls (smoke test)")
+    parser.add_argument("--instructions", action="store_true", help="valgrind's counts per call")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--instructions-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.calls, args.child)
+    elif args.instructions_child:
+        sys.path.insert(0, str(HERE))
+        from overhead.instructions import run_operation
+
+        run_operation(args.instructions_child, args.calls)
+    elif args.instructions:
+        counted_instructions(args)
+    else:
+        if args.quick:
+            args.rounds, args.calls = 1, 300
+        timed_rounds(args)
 
 
 if __name__ == "__main__":
