@@ -48,11 +48,16 @@ def dumps_line(value: dict[str, Any]) -> str:
         return dumps_strict(value) + "\n"
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def atomic_write_text(
+    path: str | os.PathLike, text: str, temporary_dir: str | os.PathLike | None = None
+) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename. The temporary file is
+    made in ``temporary_dir`` (on the same filesystem; default: beside ``path``), which is where
+    a kill between the write and the rename leaves it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    directory = path.parent if temporary_dir is None else temporary_dir
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -64,8 +69,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-def atomic_write_json(path: str | os.PathLike, value: Any) -> None:
-    atomic_write_text(path, dumps_strict(value, indent=2) + "\n")
+def atomic_write_json(
+    path: str | os.PathLike, value: Any, temporary_dir: str | os.PathLike | None = None
+) -> None:
+    atomic_write_text(path, dumps_strict(value, indent=2) + "\n", temporary_dir)
 
 
 def dump_yaml(value: Any) -> str:

@@ -25,8 +25,7 @@ from hf_tracking.backends.base import Backend, RunInfo
 from hf_tracking.backends.local import reserve_run_dir
 from hf_tracking.config import safe_name
 from hf_tracking.dispatch import Dispatcher
-from hf_tracking.jsonio import atomic_write_text, dumps_strict
-from hf_tracking.summary import build_summary
+from hf_tracking.summary import build_summary, write_summary
 
 logger = logging.getLogger("hf_tracking")
 
@@ -120,7 +119,7 @@ class RunSession:
         with _owners_lock:
             if _owners.get(str(path)) is not self:
                 return False
-        atomic_write_text(path, dumps_strict(build_summary(snapshot), indent=2) + "\n")
+        write_summary(path, build_summary(snapshot), self.run_dir)
         return True
 
     def close(

@@ -112,5 +112,9 @@ def peak_rss_gb() -> float | None:
     return peak / (1024**3 if sys.platform == "darwin" else 1024**2)
 
 
-def write_summary(path: str | Path, summary: dict[str, Any]) -> None:
-    atomic_write_json(path, summary)
+def write_summary(
+    path: str | Path, summary: dict[str, Any], temporary_dir: str | Path | None = None
+) -> None:
+    """Write the summary atomically; its temporary file goes in ``temporary_dir`` (the run
+    directory), so a kill mid-write leaves nothing beside the summaries."""
+    atomic_write_json(path, summary, temporary_dir)

@@ -178,7 +178,11 @@ def test_a_resume_on_a_full_disk_cuts_in_place_and_keeps_the_session(tmp_path, m
 def test_temporary_files_left_by_a_kill_are_removed_at_start(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    stale = [run_dir / ".metrics.jsonl.x1.tmp", run_dir / ".config.yaml.x2.tmp"]
+    stale = [
+        run_dir / ".metrics.jsonl.x1.tmp",
+        run_dir / ".config.yaml.x2.tmp",
+        run_dir / ".run_summary.json.x3.tmp",  # the summary's temporary file is made here too
+    ]
     for path in stale:
         path.write_text("half")
     store = LocalRunStore()

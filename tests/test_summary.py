@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +71,14 @@ def test_checkpoint_summaries_are_built_on_the_writer_thread(tmp_path, monkeypat
     tracker.flush()
     assert threads == ["hf_tracking-writer"]
     written = strict_json(tracker.summary_path)
+    # A kill mid-write would leave its temporary file in the run directory, never beside it.
+    with monkeypatch.context() as patch:
+        made_in = []
+        mkstemp = tempfile.mkstemp
+        patch.setattr(tempfile, "mkstemp", lambda **kw: made_in.append(kw["dir"]) or mkstemp(**kw))
+        tracker.log_checkpoint(tmp_path / "checkpoint-5")
+        tracker.flush()
+    assert [Path(directory) for directory in made_in] == [tracker.run_dir]
     assert written["totals"]["checkpoints"] == 1
     assert written["status"] == "running"
     tracker.finish()

@@ -66,7 +66,8 @@ class LocalRunStore(Backend):
         lock = RunDirLock(run_dir)
         lock.acquire()
         try:
-            for name in (CONFIG_FILE, METRICS_FILE):  # left by a kill mid-rewrite; ours to remove
+            # Left by a kill mid-rewrite (the summary's is made here too); ours to remove.
+            for name in (CONFIG_FILE, METRICS_FILE, f"{run_dir.name}_summary.json"):
                 for stale in run_dir.glob(f".{name}.*.tmp"):
                     stale.unlink(missing_ok=True)
             try:

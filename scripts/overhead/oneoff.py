@@ -17,9 +17,9 @@ from overhead.common import backend_counts, count_lines, percentiles_us, tracker
 
 @contextlib.contextmanager
 def timed_summary() -> Iterator[dict[str, float]]:
-    """Time ``build_summary`` and ``write_summary`` as ``finish()`` calls them (it imports both
-    from :mod:`hf_tracking.summary` at call time, so wrapping the module attributes sees them)."""
-    import hf_tracking.summary as summary_module
+    """Time ``build_summary`` and ``write_summary`` as ``finish()`` calls them (through
+    :mod:`hf_tracking.session`, whose names for them are wrapped here)."""
+    import hf_tracking.session as summary_module
 
     spent = {"build_summary_s": 0.0, "write_summary_s": 0.0}
     originals = (summary_module.build_summary, summary_module.write_summary)
