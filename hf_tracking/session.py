@@ -22,7 +22,7 @@ from typing import Any
 
 from hf_tracking import lifecycle
 from hf_tracking.backends.base import Backend, RunInfo
-from hf_tracking.backends.local import reserve_run_dir
+from hf_tracking.backends.local import SUMMARY_SUFFIX, reserve_run_dir
 from hf_tracking.config import safe_name
 from hf_tracking.dispatch import Dispatcher
 from hf_tracking.summary import build_summary, write_summary
@@ -71,7 +71,7 @@ class RunSession:
                 self.run_dir = self.output_dir / name
             else:
                 name, self.run_dir = reserve_run_dir(self.output_dir, safe_name(name))
-            self.summary_path = self.output_dir / f"{name}_summary.json"
+            self.summary_path = self.output_dir / f"{name}{SUMMARY_SUFFIX}"
             with _owners_lock:
                 _owners[str(self.summary_path)] = self
         except OSError as error:

@@ -42,6 +42,8 @@ from hf_tracking.jsonio import (
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.yaml"
+# A run named N under D keeps its summary beside its directory: D/N_summary.json.
+SUMMARY_SUFFIX = "_summary.json"
 logger = logging.getLogger("hf_tracking")
 
 
@@ -67,7 +69,7 @@ class LocalRunStore(Backend):
         lock.acquire()
         try:
             # Left by a kill mid-rewrite (the summary's is made here too); ours to remove.
-            for name in (CONFIG_FILE, METRICS_FILE, f"{run_dir.name}_summary.json"):
+            for name in (CONFIG_FILE, METRICS_FILE, f"{run_dir.name}{SUMMARY_SUFFIX}"):
                 for stale in run_dir.glob(f".{name}.*.tmp"):
                     stale.unlink(missing_ok=True)
             try:

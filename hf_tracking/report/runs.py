@@ -8,13 +8,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hf_tracking.backends.local import METRICS_FILE
+from hf_tracking.backends.local import METRICS_FILE, SUMMARY_SUFFIX
 from hf_tracking.jsonio import iter_jsonl, read_json
 from hf_tracking.metrics.clock import LEDGER_PARTS as CLOCK_PARTS
 from hf_tracking.metrics.history import BoundedHistory
 from hf_tracking.metrics.params import format_count
 
-SUMMARY_SUFFIX = "_summary.json"
 MAX_TRAIN_ROWS = 20000
 PROGRESS_BYTES = 20 * 1024**2
 AXES = (

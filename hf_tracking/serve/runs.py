@@ -21,13 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hf_tracking.backends.local import CONFIG_FILE, METRICS_FILE, SUMMARY_SUFFIX
 from hf_tracking.jsonio import read_json
 from hf_tracking.redact import redact
 from hf_tracking.serve.index import MetricsIndex
 
-SUMMARY_SUFFIX = "_summary.json"
-METRICS_FILE = "metrics.jsonl"
-CONFIG_FILE = "config.yaml"
 LIVE_SECONDS = 300.0
 SCAN_SECONDS = 1.0
 DEFAULT_MEMORY_BUDGET = 1024**3
