@@ -103,10 +103,18 @@ class TimeLedger:
     def seconds(self, now: float | None = None) -> dict[str, float]:
         """Seconds per part, ``other`` and ``wallclock`` (at clock reading ``now``), across resumes."""
         wallclock = self.wallclock_at(self._clock() if now is None else now)
-        parts = {part: self.part_seconds(part) for part in LEDGER_PARTS}
-        parts["other"] = max(0.0, wallclock - sum(parts.values()))
-        parts["wallclock"] = wallclock
-        return parts
+        carried, session = self.carried, self.session
+        # Spelled out, not a comprehension: this runs for every training record.
+        train = carried["train"] + session["train"]
+        evaluation = carried["eval"] + session["eval"]
+        checkpoint = carried["checkpoint"] + session["checkpoint"]
+        return {
+            "train": train,
+            "eval": evaluation,
+            "checkpoint": checkpoint,
+            "other": max(0.0, wallclock - (train + evaluation + checkpoint)),
+            "wallclock": wallclock,
+        }
 
     def part_seconds(self, part: str) -> float:
         """Seconds of one part ("train", "eval", "checkpoint") across resumes."""
@@ -117,18 +125,15 @@ class TimeLedger:
         return self.session_seconds - self.session["eval"] - self.session["checkpoint"]
 
     def metrics(self, now: float | None = None) -> dict[str, float]:
-        """The ledger keys at clock reading ``now``; called for every training record."""
-        wallclock = self.wallclock_at(self._clock() if now is None else now)
-        carried, session = self.carried, self.session
-        train = carried["train"] + session["train"]
-        evaluation = carried["eval"] + session["eval"]
-        checkpoint = carried["checkpoint"] + session["checkpoint"]
+        """The ledger keys at clock reading ``now``."""
+        seconds = self.seconds(now)
+        wallclock = seconds["wallclock"]
         return {
-            "time/train_hours": train / 3600.0,
-            "time/eval_hours": evaluation / 3600.0,
-            "time/checkpoint_hours": checkpoint / 3600.0,
-            "time/other_hours": max(0.0, wallclock - (train + evaluation + checkpoint)) / 3600.0,
-            "efficiency/goodput_pct": 100.0 * train / wallclock if wallclock else 0.0,
+            "time/train_hours": seconds["train"] / 3600.0,
+            "time/eval_hours": seconds["eval"] / 3600.0,
+            "time/checkpoint_hours": seconds["checkpoint"] / 3600.0,
+            "time/other_hours": seconds["other"] / 3600.0,
+            "efficiency/goodput_pct": 100.0 * seconds["train"] / wallclock if wallclock else 0.0,
         }
 
     def state(self) -> dict[str, float]:
