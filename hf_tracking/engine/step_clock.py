@@ -24,7 +24,6 @@ class StepClock:
     def __init__(self, clock: Clock = time.perf_counter, max_history: int = 10000) -> None:
         self.now = clock
         self.ledger = TimeLedger(clock)
-        self._session_seconds = self.ledger.session  # the per-step addition, one lookup nearer
         self.mark = clock()
         self.anchored = False
         self.session_steps = 0
@@ -44,7 +43,7 @@ class StepClock:
         """The step that began at the last event ends now; returns the clock reading."""
         now = self.now()
         seconds = now - self.mark
-        self._session_seconds["train"] += seconds
+        self.ledger.session["train"] += seconds
         if self.session_steps >= WARMUP_STEPS:
             self.step_seconds.append(seconds)
         self.session_steps += 1
