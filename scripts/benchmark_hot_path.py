@@ -32,6 +32,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from overhead.common import tree_environment  # noqa: E402
+
 FIRST_RELEASE = "1a85d44"
 # (section, case, measurement) of each figure compared.
 FIGURES = (
@@ -48,7 +53,6 @@ FIGURES = (
 def child(calls: int, output: str) -> None:
     """One round for the ``hf_tracking`` first on the path: sections a and b of the overhead
     benchmark, written as JSON to ``output``."""
-    sys.path.insert(0, str(HERE))
     from overhead import calls as sections
     from overhead.common import quiet_environment
 
@@ -64,10 +68,8 @@ def child(calls: int, output: str) -> None:
 
 def run_round(tree: Path, calls: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as output:
-        # The installed package's startup hook would register this tree's Trainer integration.
-        environment = {**os.environ, "PYTHONPATH": str(tree), "HF_TRACKING_AUTOLOAD": "0"}
         command = [sys.executable, str(Path(__file__)), "--child", output.name, "--calls"]
-        subprocess.run([*command, str(calls)], env=environment, check=True, cwd=tree)
+        subprocess.run([*command, str(calls)], env=tree_environment(tree), check=True, cwd=tree)
         return json.loads(Path(output.name).read_text())
 
 
@@ -174,7 +176,6 @@ def main() -> None:
     if args.child:
         child(args.calls, args.child)
     elif args.instructions_child:
-        sys.path.insert(0, str(HERE))
         from overhead.instructions import run_operation
 
         run_operation(args.instructions_child, args.calls)

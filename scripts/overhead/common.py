@@ -157,6 +157,12 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in stream)
 
 
+def tree_environment(tree: Path, **extra: str) -> dict[str, str]:
+    """This process's environment for a child that imports the ``hf_tracking`` of ``tree``; the
+    installed package's start-up hook, which would register another tree's integration, off."""
+    return {**os.environ, "PYTHONPATH": str(tree), "HF_TRACKING_AUTOLOAD": "0", **extra}
+
+
 def tracker_config(output_dir: Path, **overrides: Any) -> Any:
     """An ExperimentConfig for the hand-written-loop measurements."""
     from hf_tracking import ExperimentConfig

@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from overhead.common import tracker_config, tree_environment
+
 OPERATIONS = {
     "log_train_step, no record": "quiet",
     "log_train_step with iteration=, no record": "quiet_iteration",
@@ -33,17 +35,15 @@ def run_operation(operation: str, calls: int) -> None:
     """The child: ``calls`` calls of one operation on a fresh tracker."""
     import logging
 
-    from hf_tracking import ExperimentConfig, ExperimentTracker
+    from hf_tracking import ExperimentTracker
     from hf_tracking.backends import LocalRunStore
 
     logging.getLogger("hf_tracking").setLevel(logging.ERROR)
     quiet = operation in ("quiet", "quiet_iteration", "steps")
-    config = ExperimentConfig(
-        output_dir=tempfile.mkdtemp(),
-        experiment_name="instructions",
+    config = tracker_config(
+        Path(tempfile.mkdtemp()),
         log_every_steps=10**8 if quiet else 1,
         num_iterations=10**9,
-        track_memory=False,
         wandb_mode="disabled",
     )
     tracker = ExperimentTracker(config, backends=[LocalRunStore()])
@@ -93,12 +93,7 @@ def _counted(tree: Path, operation: str, calls: int, script: Path) -> dict[int, 
             "--calls",
             str(calls),
         ]
-        environment = {
-            **os.environ,
-            "PYTHONPATH": str(tree),
-            "PYTHONHASHSEED": "0",
-            "HF_TRACKING_AUTOLOAD": "0",
-        }
+        environment = tree_environment(tree, PYTHONHASHSEED="0")
         subprocess.run(command, env=environment, check=True, capture_output=True, cwd=tree)
         return _thread_totals(Path(directory))
 
