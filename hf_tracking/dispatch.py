@@ -153,6 +153,8 @@ class Dispatcher:
                 self._progress += 1
                 if isinstance(item, Record):
                     self._prepare(item)
+                    if not item.values:  # a row whose build failed
+                        continue
                     item.values = redact.mask_record(item.values, pattern)
                     batch.append(item)
                     continue

@@ -1,36 +1,104 @@
-"""Counting tokens from the model's own inputs, with no host-device sync.
+"""Counting tokens from the model's own inputs, off the training thread and with no host-device
+sync on it.
 
 A forward pre-hook on the model sees ``input_ids``, ``attention_mask`` and ``labels`` as the
-Trainer passes them. On training forwards only (``module.training``) it counts real tokens (the
-attention mask's non-zero positions, or tokens that are not the pad token, or all tokens: the rule
-of the Trainer's ``include_num_input_tokens_seen="non_padding"``), slots (every position, padding
-included) and loss-bearing tokens (labels other than -100 after the one-position shift the causal
-LM loss applies). Inputs on an accelerator are counted by asynchronous adds into a small int64
-tensor on the same device, read (and summed over processes) only on logging steps
-(:meth:`TokenCounter.read`); inputs in host memory are counted with the same torch ops and read at
-once (an item of a host tensor waits for nothing). Inside training a first tensor op costs tens of
-µs (the forward and backward passes have pushed its code out of the CPU caches), so both counts
-are taken with as few ops as the rule allows: one ``count_nonzero`` each, no numpy.
+Trainer passes them. On training forwards only (``module.training``) it keeps references to
+them, nothing more: inside training a first tensor op costs tens of µs (the forward and backward
+passes have pushed its code out of the CPU caches), so the hook runs none. The counts are taken
+when a row needs them, by whoever asks first: real tokens (the attention mask's non-zero
+positions, or tokens that are not the pad token, or all tokens: the rule of the Trainer's
+``include_num_input_tokens_seen="non_padding"``), slots (every position, padding included) and
+loss-bearing tokens (labels other than -100 after the one-position shift the causal LM loss
+applies).
+
+:meth:`TokenCounter.take` hands the micro-batches seen so far over (two references swapped) and
+:meth:`TokenCounter.count` counts them, in the order they were taken, on any thread: the tracker
+takes them on the training thread as it reads a row's inputs and counts them on the writer thread
+as it builds the row (:mod:`hf_tracking.engine.jobs`). At most ``MAX_KEPT`` micro-batches are
+held: past that they are folded into running counts with device-side adds (nothing read back), so
+a long logging interval holds little memory and never waits for a device.
+:meth:`TokenCounter.read` counts now and sums over processes (a collective: every rank calls it
+at the same events).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 IGNORE_INDEX = -100
 KINDS = ("real", "slots", "loss_bearing")
+MAX_KEPT = 64
+
+
+class Counts:
+    """Running counts of micro-batches: host ints, and 0-dim tensors not read yet."""
+
+    __slots__ = (
+        "loss_bearing",
+        "real",
+        "seq_length",
+        "slots",
+        "unread_loss_bearing",
+        "unread_real",
+    )
+
+    def __init__(self, real: int = 0, slots: int = 0, loss_bearing: int = 0) -> None:
+        self.real, self.slots, self.loss_bearing = real, slots, loss_bearing
+        self.seq_length = 0
+        self.unread_real: Any = None
+        self.unread_loss_bearing: Any = None
+
+    def add(self, micro_batches: list[tuple[Any, Any, Any]], pad_token_id: int | None) -> None:
+        """Count micro-batches with device-side ops only (nothing is read back here)."""
+        for input_ids, mask, labels in micro_batches:
+            slots = input_ids.numel()  # a shape, known on the host
+            self.slots += slots
+            self.seq_length = input_ids.shape[-1]
+            real, loss_bearing = micro_batch_counts(input_ids, mask, labels, pad_token_id)
+            if real is None:
+                self.real += slots
+            else:
+                self.unread_real = real if self.unread_real is None else self.unread_real + real
+            if loss_bearing is not None:
+                unread = self.unread_loss_bearing
+                self.unread_loss_bearing = loss_bearing if unread is None else unread + loss_bearing
+
+    def read(self) -> dict[str, int]:
+        """The totals as ints: one read of the device, when anything is still on it."""
+        real, loss_bearing = self.real, self.loss_bearing
+        unread = [
+            count for count in (self.unread_real, self.unread_loss_bearing) if count is not None
+        ]
+        if unread:
+            import torch
+
+            values = torch.stack(unread).cpu().tolist()
+            if self.unread_real is not None:
+                real += values.pop(0)
+            if self.unread_loss_bearing is not None:
+                loss_bearing += values.pop(0)
+        return {"real": real, "slots": self.slots, "loss_bearing": loss_bearing}
+
+
+# What TokenCounter.take gives: micro-batches kept, and counts folded, since the last take.
+Taken = tuple[list[tuple[Any, Any, Any]], Counts | None]
 
 
 class TokenCounter:
-    def __init__(self, pad_token_id: int | None = None, main_input_name: str = "input_ids") -> None:
+    def __init__(
+        self,
+        pad_token_id: int | None = None,
+        main_input_name: str = "input_ids",
+        base: dict[str, int] | None = None,
+    ) -> None:
         self.pad_token_id = pad_token_id
         self.main_input_name = main_input_name
-        self.real = 0
-        self.slots = 0
-        self.loss_bearing = 0
-        self.seq_length = 0
-        self._device_real: Any = None
-        self._device_loss_bearing: Any = None
+        self.base = {kind: int((base or {}).get(kind, 0)) for kind in KINDS}
+        self._totals = {**self.base, "seq_length": 0}
+        self._lock = threading.Lock()
+        self._kept: list[tuple[Any, Any, Any]] = []
+        self._folded: Counts | None = None
         self._handle: Any = None
         self._device: Any = None
 
@@ -52,62 +120,72 @@ class TokenCounter:
             input_ids = args[0]
         if input_ids is None or not hasattr(input_ids, "numel"):
             return
-        slots = input_ids.numel()  # a shape, known on the host
-        self.slots += slots
-        self.seq_length = input_ids.shape[-1]
-        mask = kwargs.get("attention_mask")
-        labels = kwargs.get("labels")
-        if input_ids.is_cpu:
-            self._count_on_host(input_ids, mask, labels, slots)
-        else:
-            self._count_on_device(input_ids, mask, labels, slots)
+        kept = self._kept
+        kept.append((input_ids, kwargs.get("attention_mask"), kwargs.get("labels")))
+        if len(kept) >= MAX_KEPT:
+            self._fold()
 
-    def _count_on_host(self, input_ids: Any, mask: Any, labels: Any, slots: int) -> None:
-        real, loss_bearing = micro_batch_counts(input_ids, mask, labels, self.pad_token_id)
-        self.real += slots if real is None else int(real)
-        if loss_bearing is not None:
-            self.loss_bearing += int(loss_bearing)
+    def _fold(self) -> None:
+        """Fold the kept micro-batches into running counts (device-side adds, nothing read)."""
+        if self._folded is None:
+            self._folded = Counts()
+        self._folded.add(self._kept, self.pad_token_id)
+        self._kept = []
 
-    def _count_on_device(self, input_ids: Any, mask: Any, labels: Any, slots: int) -> None:
-        # Runs on every training micro-batch: device-side adds only, nothing is read back here.
-        if self._device_real is None:
-            import torch
+    def take(self) -> Taken:
+        """The micro-batches seen since the last take, to be counted later by :meth:`count`
+        (an exchange of two references: it runs on the training thread at every row)."""
+        taken = (self._kept, self._folded)
+        self._kept, self._folded = [], None
+        return taken
 
-            self._device_real = torch.zeros((), dtype=torch.int64, device=input_ids.device)
-            self._device_loss_bearing = torch.zeros((), dtype=torch.int64, device=input_ids.device)
-        real, loss_bearing = micro_batch_counts(input_ids, mask, labels, self.pad_token_id)
-        if real is None:
-            self.real += slots
-        else:
-            self._device_real.add_(real)
-        if loss_bearing is not None:
-            self._device_loss_bearing.add_(loss_bearing)
+    def count(self, taken: Taken) -> dict[str, int]:
+        """Add what :meth:`take` gave to the totals and return them: ``real``, ``slots``,
+        ``loss_bearing`` and ``seq_length`` since the run's start (the base included). Takes
+        are counted in the order they were taken, on any thread."""
+        kept, folded = taken
+        with self._lock:
+            totals = self._totals
+            if kept or folded is not None:
+                counts = folded or Counts()
+                counts.add(kept, self.pad_token_id)
+                for kind, count in counts.read().items():
+                    totals[kind] += count
+                totals["seq_length"] = counts.seq_length or totals["seq_length"]
+            return dict(totals)
+
+    def run_totals(self, taken: Taken) -> tuple[int, dict[str, int], int]:
+        """(tokens seen, token kinds, sequence length) after counting ``taken``."""
+        return split_totals(self.count(taken))
 
     def read(self, sum_over_processes: bool = False) -> dict[str, int]:
-        """Counts since the start, over all processes when asked. Reads the device at most once:
-        call it on logging steps only, on every rank (the sum is a collective)."""
-        counts = {"real": self.real, "slots": self.slots, "loss_bearing": self.loss_bearing}
-        if self._device_real is None and not sum_over_processes:
-            return counts
-        import torch
+        """Totals since the start, counted now, over all processes when asked (a collective:
+        call it on logging steps only, on every rank)."""
+        totals = self.count(self.take())
         import torch.distributed as dist
 
-        distributed = sum_over_processes and dist.is_available() and dist.is_initialized()
-        if not distributed:
-            if self._device_real is not None:
-                real, loss_bearing = torch.stack(
-                    (self._device_real, self._device_loss_bearing)
-                ).tolist()
-                counts["real"] += real
-                counts["loss_bearing"] += loss_bearing
-            return counts
-        # The collective runs where the backend expects it: the model's device.
-        totals = torch.tensor([counts[kind] for kind in KINDS], device=self._device)
-        if self._device_real is not None:
-            zero = torch.zeros_like(self._device_real)
-            totals += torch.stack((self._device_real, zero, self._device_loss_bearing))
-        dist.all_reduce(totals, op=dist.ReduceOp.SUM)
-        return dict(zip(KINDS, totals.tolist(), strict=True))
+        if not (sum_over_processes and dist.is_available() and dist.is_initialized()):
+            return totals
+        import torch
+
+        # The collective runs where the backend expects it: the model's device. The base is
+        # the run's total before a resume, the same on every rank: added once.
+        own = torch.tensor([totals[kind] - self.base[kind] for kind in KINDS], device=self._device)
+        dist.all_reduce(own, op=dist.ReduceOp.SUM)
+        summed = zip(KINDS, own.tolist(), strict=True)
+        return {
+            **{kind: self.base[kind] + count for kind, count in summed},
+            "seq_length": totals["seq_length"],
+        }
+
+
+def split_totals(totals: dict[str, int]) -> tuple[int, dict[str, int], int]:
+    """(tokens seen, token kinds, sequence length) of a counter's totals: loss-bearing tokens
+    are a kind only where labels were counted."""
+    kinds = {"slots": totals["slots"]}
+    if totals["loss_bearing"]:
+        kinds["loss_bearing"] = totals["loss_bearing"]
+    return totals["real"], kinds, totals["seq_length"]
 
 
 def micro_batch_counts(input_ids: Any, mask: Any, labels: Any, pad_token_id: int | None) -> Any:

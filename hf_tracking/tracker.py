@@ -20,8 +20,9 @@ Validation, checkpoint and custom rows: see :mod:`hf_tracking.engine.records`. C
 ``custom/<name>`` unless the name has a ``group/`` prefix; the ``time/`` group is the tracker's.
 
 Cost on the training thread: a call that completes no logging step does arithmetic and appends to
-a list; tensors are read (one ``.item()`` on a stacked mean) only when a record is built, so a GPU
-loop is never synchronised on other steps. Records go to a deque that a writer thread drains.
+a list; tensors are read (one ``.item()`` on a stacked mean) only on a logging step, so a GPU loop
+is never synchronised on other steps. There the training thread reads the clock and the window
+and queues the row; the writer thread builds it (:mod:`hf_tracking.engine.jobs`) and writes it.
 """
 
 from __future__ import annotations
@@ -224,17 +225,21 @@ class ExperimentTracker(TrackerBase):
     def step_begin(self) -> None:
         """Mark the start of a gradient step (the Trainer's ``on_step_begin``): time before it,
         such as data loading, counts as "other" rather than training."""
-        self.clock.anchor()
+        clock = self.clock
+        clock.mark = clock.now()  # StepClock.anchor, inline: this runs on every step
+        clock.anchored = True
         if not self.progress.anchored:
             self.progress.anchor(
                 self.clock.ledger.training_clock(), self.run.tokens_seen, self.run.gradient_steps
             )
 
-    def step_end(self, gradient_steps: int) -> None:
-        """Mark the end of a gradient step (the Trainer's ``on_step_end``)."""
+    def step_end(self, gradient_steps: int) -> float:
+        """Mark the end of a gradient step (the Trainer's ``on_step_end``); returns the clock
+        reading."""
         if self.is_main_process and not self._finished:
-            self.clock.close_step()
             self.run.gradient_steps = gradient_steps
+            return self.clock.close_step()
+        return self.clock.now()
 
     def log_train_values(
         self,
@@ -250,11 +255,11 @@ class ExperimentTracker(TrackerBase):
         ``on_log``): ``tokens_seen`` and ``token_kinds`` are run totals over all processes."""
         if not self.is_main_process or self._finished:
             return
-        self.set_token_totals(tokens_seen, token_kinds)
-        self.window.set_loss(loss)
-        self.window.learning_rate = learning_rate
-        self.window.grad_norm = grad_norm
-        self._train_record(self.clock.now(), extra=extra, memory=memory)
+        if tokens_seen is not None or token_kinds:
+            self.set_token_totals(tokens_seen, token_kinds)
+        # Read (as floats) on the writer thread as the row is built.
+        window = (loss, learning_rate, grad_norm)
+        self._train_record(self.clock.now(), extra=extra, memory=memory, window=window)
 
     # ================================================================== validation
     @contextlib.contextmanager
@@ -293,6 +298,7 @@ class ExperimentTracker(TrackerBase):
                     "pass it by its argument or under another name"
                 )
             check_number(f"extra[{key!r}]", value)
+        self.jobs.catch_up()  # the latest training loss, the nonfinite count
         now = self.clock.now()
         seconds = self.clock.eval_seconds(now, as_float(eval_seconds))
         run = self.run
@@ -365,6 +371,7 @@ class ExperimentTracker(TrackerBase):
         key = custom_name(name)
         check_number(name, value)
         number = as_float(value)
+        self.jobs.catch_up()
         self.run.nonfinite_count += records.nonfinite(number)
         values = self._axes(self.clock.now())
         values[key] = number

@@ -13,35 +13,32 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hf_tracking import lifecycle
+from hf_tracking import lifecycle, tracker_state
 from hf_tracking.announce import announce_run
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.registry import build_backends
 from hf_tracking.config import ExperimentConfig, as_config
 from hf_tracking.engine import records
 from hf_tracking.engine.compute import ComputeProfile
+from hf_tracking.engine.jobs import RecordJobs
 from hf_tracking.engine.progress import Progress
 from hf_tracking.engine.rank_tokens import RankTokens, process_count
 from hf_tracking.engine.run_state import RunState, earlier_checkpoints
 from hf_tracking.engine.size_label import size_label_warning
 from hf_tracking.engine.snapshot import SummarySnapshot, take_snapshot
 from hf_tracking.engine.step_clock import StepClock
-from hf_tracking.engine.training import train_record_values
+from hf_tracking.engine.training import device_memory, train_record_values
 from hf_tracking.engine.window import TrainingWindow
-from hf_tracking.errors import ConfigError
 from hf_tracking.metrics.clock import Clock
-from hf_tracking.metrics.history import evenly_spaced
 from hf_tracking.redact import redact
 from hf_tracking.session import RunSession
+from hf_tracking.tokens import TokenCounter
 
 logger = logging.getLogger("hf_tracking")
-STATE_VERSION = 1
-# Step times and tokens/s samples a checkpoint's state carries to the resumed run, each.
-CARRIED_SAMPLES = 512
 
 
 class TrackerBase:
@@ -73,6 +70,7 @@ class TrackerBase:
         self.world_size = world_size or int(os.environ.get("WORLD_SIZE", "1"))
         self.planned_steps = planned_steps or self.config.num_iterations
         self.extra_config = dict(extra_config or {})
+        self._run_config: dict[str, Any] | None = None
         self.token_counting = "log_train_step(tokens=...)"
         config = self.config
         self.run = RunState(config.experiment_name or config.default_name())
@@ -80,6 +78,9 @@ class TrackerBase:
         self.window = TrainingWindow()
         self.progress = Progress(self.planned_steps, config.throughput_window, config.max_history)
         self.compute = ComputeProfile(config, model)
+        self.jobs = RecordJobs()
+        # The token counter of the Trainer's callback, when its counts are taken at every row.
+        self._token_source: TokenCounter | None = None
         self.backends = list(backends) if backends is not None else []
         if backends is None and self.is_main_process:
             self.backends = build_backends(config)
@@ -144,12 +145,17 @@ class TrackerBase:
 
     def run_config(self) -> dict[str, Any]:
         """The config a backend stores: the experiment's fields plus any extra (Trainer
-        arguments), with credentials redacted."""
-        config: dict[str, Any] = self.config.to_dict()
-        config["experiment_name"] = self.run.experiment_name
-        if self.extra_config:
-            config["trainer"] = self.extra_config
-        return redact(config)
+        arguments), with credentials redacted. Made once per run name (redacting a Trainer's
+        arguments takes milliseconds, and every summary snapshot carries it): shared, not to be
+        changed. Secret values learnt later are masked where the summary is written."""
+        cached = self._run_config
+        if cached is None or cached["experiment_name"] != self.run.experiment_name:
+            config: dict[str, Any] = self.config.to_dict()
+            config["experiment_name"] = self.run.experiment_name
+            if self.extra_config:
+                config["trainer"] = self.extra_config
+            cached = self._run_config = redact(config)
+        return cached
 
     def rank_tokens(self) -> RankTokens | None:
         """The sum of tokens over ranks, when this loop runs on several (decided at the first
@@ -262,63 +268,67 @@ class TrackerBase:
         if token_kinds:
             self.run.token_kinds = {kind: int(count) for kind, count in token_kinds.items()}
 
+    def count_tokens_from(self, counter: TokenCounter) -> None:
+        """Take the run's tokens from ``counter`` at every row (counted as the row is built)."""
+        self._token_source = counter
+
     def _train_record(
         self,
         now: float,
-        extra: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
         memory: Mapping[str, float] | None = None,
+        window: tuple[Any, Any, Any] | None = None,
     ) -> None:
-        self._sync_tokens()
-        values = train_record_values(self, now, extra, memory)
-        # The writer thread adds host probes to its own copy; the engine's stays as it is.
-        self._dispatch(Record("train", dict(values)))
+        """Read what moves on (the clock, the counts, the window) and hand the row's build to
+        the writer thread (:mod:`hf_tracking.engine.jobs`). ``extra`` may be a function that
+        gives the extra keys, called as the row is built."""
+        source = self._token_source
+        if source is None:
+            self._sync_tokens()
+        if memory is None and self.config.track_memory:
+            memory = device_memory()  # on the training thread: its current device
+        run = self.run
+        # TrainInputs' fields, as a plain tuple (cheaper to make than the named one).
+        inputs = (
+            run.gradient_steps,
+            run.tokens_seen,
+            run.token_kinds,
+            source,
+            None if source is None else source.take(),
+            now,
+            self.clock.ledger.session.copy(),
+            run.eval_count,
+            len(run.checkpoints),
+            self.window.close() if window is None else window,
+            extra,
+            memory,
+        )
+        run.logged_step = run.gradient_steps
+        jobs, values = self.jobs, {}
+        jobs.waiting.append((values, train_record_values, (self, inputs)))
+        record = Record("train", values, prepare=jobs.fill)
+        dispatcher = self.session.dispatcher
+        if dispatcher is None:
+            self._dispatch(record)
+        else:
+            dispatcher.put(record)
 
     def state_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable state; a new tracker given it continues the same run."""
+        self.jobs.catch_up()
         self._sync_tokens()
-        samples = self.samples()
-        return {
-            "version": STATE_VERSION,
-            **self.run.state_dict(),
-            **self.clock.state_dict(),
-            "samples": {
-                name: evenly_spaced(values, CARRIED_SAMPLES) for name, values in samples.items()
-            },
-            "max_step_seconds": self.max_step_seconds(),
-            "backends": {backend.name: backend.state_dict() for backend in self.backends},
-        }
+        return tracker_state.state_of(self)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue a run from :meth:`state_dict`: same name, axes carried on (wallclock and tokens
         do not restart), downtime not counted. Call before the first record."""
         if self.session.dispatcher is not None:
             raise RuntimeError("hf_tracking: load_state_dict must come before the first record")
-        if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
-            raise ConfigError(f"not a hf_tracking state (version {STATE_VERSION}): {state!r:.200}")
-        # Loaded into fresh parts, swapped in only when the whole state is valid.
-        run = RunState(self.run.experiment_name)
-        run.load_state_dict(state)
-        clock = StepClock(self.clock.now, self.config.max_history)
-        clock.load_state_dict(state)
-        samples = state.get("samples") or {}
-        if not isinstance(samples, Mapping):
-            raise ConfigError("hf_tracking state: samples must be a mapping")
-        clock.load_samples(samples, state.get("max_step_seconds"))
-        saved = state.get("backends") or {}
-        if not isinstance(saved, Mapping):
-            raise ConfigError("hf_tracking state: backends must map backend names to states")
-        saved = dict(saved)
-        self.progress.load_samples(samples)
-        self.run, self.clock = run, clock
-        if "wandb" in state:  # version 1 states written before backends kept their own
-            saved.setdefault("wandb", state["wandb"])
-        for backend in self.backends:
-            backend_state = saved.get(backend.name)
-            if isinstance(backend_state, Mapping):
-                backend.load_state_dict(backend_state)
+        self.run, self.clock = tracker_state.load_parts(self, state)
 
     def samples(self) -> dict[str, list[float]]:
         """Step times (warm-up excluded) and windowed tokens/s of the whole run."""
+        self.jobs.catch_up()
         return {
             "step_seconds": self.clock.step_second_samples(),
             "tokens_per_second": self.progress.tokens_per_second_samples(),
@@ -330,6 +340,8 @@ class TrackerBase:
 
     def snapshot(self) -> SummarySnapshot:
         """An immutable copy of what the summary needs (cheap; taken on the training thread)."""
+        self.jobs.catch_up()
+        self._sync_tokens()
         return take_snapshot(self)
 
     def _axes(self, now: float) -> dict[str, Any]:
@@ -338,9 +350,17 @@ class TrackerBase:
         return records.axes(run.gradient_steps, self.clock.wallclock_hours(now), run.tokens_seen)
 
     def _sync_tokens(self) -> None:
-        """Add the tokens counted on the device since the last record (one device read)."""
+        """Bring the run's tokens up to now: add those ``log_train_step`` counted on a device
+        since the last record (one device read), or count the latest token source's."""
         if self.window.device_tokens is not None:
             self.run.tokens_seen += self.window.take_device_tokens()
+        source = self._token_source
+        if source is not None:
+            self.jobs.catch_up()  # the rows before count what they took first
+            tokens, kinds, seq_length = source.run_totals(source.take())
+            self.set_token_totals(tokens, kinds)
+            if seq_length:
+                self.compute.observe_seq_length(seq_length)
 
     def _dispatch(self, record: Record) -> None:
         if self.session.dispatcher is None:
@@ -353,6 +373,16 @@ class TrackerBase:
             self._warned.add(topic)
             logger.warning(message, *args)
 
+    def _current_run(self) -> RunState:
+        """The run state with every row built and the tokens counted up to now."""
+        self.jobs.catch_up()
+        self._sync_tokens()
+        return self.run
+
+    def _current_progress(self) -> Progress:
+        self.jobs.catch_up()
+        return self.progress
+
     def ledger_seconds(self) -> dict[str, float]:
         return self.clock.ledger.seconds()
 
@@ -362,15 +392,15 @@ class TrackerBase:
     # Read-only views of the parts, under the attribute names of the public API.
     experiment_name = property(lambda self: self.run.experiment_name)
     gradient_steps = property(lambda self: self.run.gradient_steps)
-    tokens_seen = property(lambda self: self.run.tokens_seen)
-    token_kinds = property(lambda self: self.run.token_kinds)
+    tokens_seen = property(lambda self: self._current_run().tokens_seen)
+    token_kinds = property(lambda self: self._current_run().token_kinds)
     status = property(lambda self: self.run.status)
     error = property(lambda self: self.run.error)
     best = property(lambda self: self.run.best)
     checkpoints = property(lambda self: self.run.checkpoints)
-    latest_train = property(lambda self: self.run.latest_train)
-    latest_throughput = property(lambda self: self.progress.latest_throughput)
-    history = property(lambda self: self.progress.history)
+    latest_train = property(lambda self: self._current_run().latest_train)
+    latest_throughput = property(lambda self: self._current_progress().latest_throughput)
+    history = property(lambda self: self._current_progress().history)
     step_seconds = property(lambda self: self.clock.step_seconds)
     flops = property(lambda self: self.compute.flops)
     peak = property(lambda self: self.compute.peak)

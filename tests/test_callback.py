@@ -20,7 +20,7 @@ TRAIN_SIZE = 48
 
 
 def tracking_callback(trainer: Trainer) -> TrackingCallback:
-    (callback,) = [c for c in trainer.callback_handler.callbacks if isinstance(c, TrackingCallback)]
+    callback = tracking_callback_of(trainer)
     callback.wait_for_backends()
     return callback
 
@@ -255,13 +255,14 @@ def test_only_evaluations_with_a_runtime_are_datasets():
     assert sorted(_eval_datasets(named)) == [("a", "eval_a_"), ("a_b", "eval_a_b_")]
 
 
-def test_a_training_log_passes_its_other_numbers_and_an_evaluation_log_none():
-    from hf_tracking.trainer.logs import train_extras
+def test_a_training_log_passes_its_other_numbers_and_an_evaluation_log_is_told_apart():
+    from hf_tracking.trainer.logs import is_evaluation_log, train_extras
 
     logs = {"loss": 2.0, "learning_rate": 1e-3, "epoch": 0.5, "train_aux": 3, "note": "text"}
     assert train_extras(logs) == {"train/epoch": 0.5, "train/aux": 3}
-    assert train_extras({"epoch": 0.5, "eval_loss": 1.0}) is None
-    assert train_extras({"eval_loss": 1.0, "epoch": 0.5}) is None
+    assert not is_evaluation_log(logs)
+    assert is_evaluation_log({"epoch": 0.5, "eval_loss": 1.0})
+    assert is_evaluation_log({"eval_loss": 1.0, "epoch": 0.5})
 
 
 def test_report_to_with_wandb_makes_one_run(tmp_path, caplog):
@@ -334,3 +335,60 @@ def test_import_registers_without_patching_anything_else():
     from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
     assert INTEGRATION_TO_CALLBACK["hf_tracking"] is hf_tracking.TrackingCallback
+
+
+def test_rows_are_built_and_tokens_counted_on_the_writer_thread(tmp_path, monkeypatch):
+    """At logging_steps=1 the training thread only reads the clock and hands the micro-batches
+    over: every row's values and token counts are made on the writer thread, except what is
+    still waiting when training ends (the training thread catches up then)."""
+    import threading
+
+    import hf_tracking.tracker_base as tracker_base
+    from hf_tracking import tokens
+
+    calls: dict[str, list[tuple[str, bool]]] = {"rows": [], "counts": []}
+    trainer = Trainer(
+        model=tiny_model(),
+        args=training_arguments(
+            str(tmp_path / "out"),
+            report_to="hf_tracking",
+            logging_steps=1,
+            eval_strategy="no",
+            save_strategy="no",
+        ),
+        train_dataset=PaddedDataset(TRAIN_SIZE),
+    )
+    callback = tracking_callback_of(trainer)
+
+    def recorded(kind, function):
+        def call(*args):
+            ended = callback.tracker is None or callback.tracker._training_closed
+            calls[kind].append((threading.current_thread().name, ended))
+            return function(*args)
+
+        return call
+
+    monkeypatch.setattr(
+        tracker_base, "train_record_values", recorded("rows", tracker_base.train_record_values)
+    )
+    monkeypatch.setattr(tokens, "micro_batch_counts", recorded("counts", tokens.micro_batch_counts))
+    trainer.train()
+    summary = strict_json(tracking_callback(trainer).summary_path)
+    train_rows = [r for r in metrics_rows(summary["run_dir"]) if r["event"] == "train"]
+    assert [r["time/gradient_steps"] for r in train_rows] == list(range(1, 13))
+    for kind in ("rows", "counts"):
+        on_writer = [ended for name, ended in calls[kind] if name == "hf_tracking-writer"]
+        elsewhere = [ended for name, ended in calls[kind] if name != "hf_tracking-writer"]
+        assert on_writer and all(elsewhere), (kind, calls[kind])
+    assert len(calls["rows"]) == 12
+    # Two micro-batches a step; the last row's count is the run's exact total.
+    assert len(calls["counts"]) == 24
+    tokens_seen = [r["time/tokens_seen"] for r in train_rows]
+    assert tokens_seen == sorted(set(tokens_seen))
+    assert tokens_seen[-1] == 2 * PaddedDataset(TRAIN_SIZE).real_tokens()
+    assert summary["totals"]["tokens_seen"] == tokens_seen[-1]
+
+
+def tracking_callback_of(trainer: Trainer) -> TrackingCallback:
+    (callback,) = [c for c in trainer.callback_handler.callbacks if isinstance(c, TrackingCallback)]
+    return callback

@@ -1,10 +1,14 @@
-"""The token counter's two paths (host counts read at once, device adds) agree."""
+"""The token counter: kept micro-batches counted when asked, folded ones, takes counted later or
+on another thread, all agree."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 import torch
 
+from hf_tracking import tokens
 from hf_tracking.tokens import TokenCounter
 
 IDS = torch.tensor([[5, 6, 0, 0], [1, 2, 3, 0]])
@@ -20,42 +24,62 @@ class Inputs(torch.nn.Module):
         return None
 
 
-def counted(batches: list[dict], pad_token_id: int | None = 0, device_path: bool = False):
+def counted(batches: list[dict], pad_token_id: int | None = 0, path: str = "kept"):
     counter = TokenCounter(pad_token_id=pad_token_id)
     model = Inputs()
     counter.attach(model)
-    if device_path:  # the accelerator path, run on host tensors
-        counter._count_on_host = counter._count_on_device
+    takes = []
     for batch in batches:
         model(**batch)
+        if path == "takes":  # a take a step, counted later, in order
+            takes.append(counter.take())
+    for taken in takes:
+        counter.count(taken)
     model.eval()
     model(**batches[0])  # evaluation forwards are not counted
-    return counter.read()
+    if path == "other_thread":
+        taken, found = counter.take(), []
+        thread = threading.Thread(target=lambda: found.append(counter.count(taken)))
+        thread.start()
+        thread.join()
+        counts = found[0]
+    else:
+        counts = counter.read()
+    return {kind: counts[kind] for kind in tokens.KINDS}
 
 
-@pytest.mark.parametrize("device_path", [False, True])
-def test_mask_pad_token_and_labels(device_path):
+PATHS = ["kept", "folded", "takes", "other_thread"]
+
+
+@pytest.fixture(autouse=True)
+def fold_every_two(request, monkeypatch):
+    if "folded" in request.node.name:
+        monkeypatch.setattr(tokens, "MAX_KEPT", 2)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_mask_pad_token_and_labels(path):
     batches = [
         {"input_ids": IDS, "labels": LABELS},
         {"input_ids": IDS, "attention_mask": (IDS != 0).long()},
         {"input_ids": IDS, "attention_mask": (IDS != 0).to(torch.bfloat16)},
     ]
     # Real: 5 non-pad tokens per batch; loss-bearing: labels after the one-position shift.
-    assert counted(batches, device_path=device_path) == {
+    assert counted(batches, path=path) == {
         "real": 15,
         "slots": 24,
         "loss_bearing": 3,
     }
 
 
-@pytest.mark.parametrize("device_path", [False, True])
-def test_without_mask_or_pad_token_every_slot_is_real(device_path):
-    counts = counted([{"input_ids": IDS}], pad_token_id=None, device_path=device_path)
+@pytest.mark.parametrize("path", PATHS)
+def test_without_mask_or_pad_token_every_slot_is_real(path):
+    counts = counted([{"input_ids": IDS}], pad_token_id=None, path=path)
     assert counts == {"real": 8, "slots": 8, "loss_bearing": 0}
 
 
-@pytest.mark.parametrize("device_path", [False, True])
-def test_every_mask_dtype_counts_its_non_zero_positions(device_path):
+@pytest.mark.parametrize("path", PATHS)
+def test_every_mask_dtype_counts_its_non_zero_positions(path):
     # A packed mask numbers its sequences (1, 2, ...): positions count, not their sum.
     packed = torch.tensor([[1, 1, 2, 2], [3, 3, 3, 0]])
     batches = [
@@ -64,7 +88,7 @@ def test_every_mask_dtype_counts_its_non_zero_positions(device_path):
         {"input_ids": IDS, "attention_mask": packed.float()},
         {"input_ids": IDS, "attention_mask": packed.to(torch.int32), "labels": LABELS},
     ]
-    assert counted(batches, device_path=device_path) == {
+    assert counted(batches, path=path) == {
         "real": 28,
         "slots": 32,
         "loss_bearing": 3,

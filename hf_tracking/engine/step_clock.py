@@ -27,7 +27,11 @@ class StepClock:
         self.mark = clock()
         self.anchored = False
         self.session_steps = 0
-        self.step_seconds = BoundedHistory(max_history)
+        self._step_seconds = BoundedHistory(max_history)
+        # Step times not yet in the bounded history: a list append is the cheapest thing a step
+        # can do; they are moved over when read, or every ``max_history`` steps.
+        self._recent: list[float] = []
+        self._recent_limit = max_history
         # Step times of the sessions before a resume, from the checkpoint's state.
         self._carried_step_seconds: list[float] = []
         self._carried_max: float | None = None
@@ -45,10 +49,24 @@ class StepClock:
         seconds = now - self.mark
         self.ledger.session["train"] += seconds
         if self.session_steps >= WARMUP_STEPS:
-            self.step_seconds.append(seconds)
+            recent = self._recent
+            recent.append(seconds)
+            if len(recent) >= self._recent_limit:
+                self._move_recent()
         self.session_steps += 1
         self.mark = now
         return now
+
+    def _move_recent(self) -> None:
+        recent, self._recent = self._recent, []
+        for seconds in recent:
+            self._step_seconds.append(seconds)
+
+    @property
+    def step_seconds(self) -> BoundedHistory:
+        """This session's step times (warm-up excluded), thinned to ``max_history``."""
+        self._move_recent()
+        return self._step_seconds
 
     def charge(self, part: str, now: float, seconds: float | None = None) -> float:
         """Book ``seconds`` (default: since the last event) to a ledger part; returns them.

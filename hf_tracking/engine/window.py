@@ -41,12 +41,6 @@ class TrainingWindow:
         self._folded_count += len(losses)
         self.losses = []
 
-    def set_loss(self, loss: Any) -> None:
-        """Replace the window with one value already averaged elsewhere (the Trainer's log)."""
-        self.clear_losses()
-        if loss is not None:
-            self.losses.append(loss)
-
     def clear_losses(self) -> None:
         self.losses = []
         self._folded_sum = 0.0
@@ -71,7 +65,7 @@ class TrainingWindow:
         try:
             tokens = int(pending.item())
         except Exception as error:
-            _warn_unreadable(error)
+            warn_unreadable(error)
             return 0
         if tokens < 0:
             raise ValueError(f"hf_tracking: tokens must be >= 0, got a total of {tokens}")
@@ -89,14 +83,14 @@ class TrainingWindow:
                 loss = (self._folded_sum + (loss or 0.0) * len(self.losses)) / count
             read = loss, as_float(self.learning_rate), as_float(self.grad_norm)
         except Exception as error:
-            _warn_unreadable(error)
+            warn_unreadable(error)
             read = None, None, None
         self.clear_losses()
         self.learning_rate = self.grad_norm = None
         return read
 
 
-def _warn_unreadable(error: Exception) -> None:
+def warn_unreadable(error: Exception) -> None:
     if not _warned:
         _warned.append(error)
         logger.warning(

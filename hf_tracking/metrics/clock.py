@@ -90,20 +90,21 @@ class TimeLedger:
         if self._stopped_at is None:
             self._stopped_at = self._clock()
 
-    @property
-    def session_seconds(self) -> float:
-        return self.wallclock_at(self._clock()) - self.carried["wallclock"]
-
     def wallclock_at(self, now: float) -> float:
         """Wallclock seconds of the run at clock reading ``now``, across resumes."""
         if self._stopped_at is not None:
             now = min(now, self._stopped_at)
         return self.carried["wallclock"] + now - self._session_start
 
-    def seconds(self, now: float | None = None) -> dict[str, float]:
-        """Seconds per part, ``other`` and ``wallclock`` (at clock reading ``now``), across resumes."""
+    def seconds(
+        self, now: float | None = None, session: dict[str, float] | None = None
+    ) -> dict[str, float]:
+        """Seconds per part, ``other`` and ``wallclock`` (at clock reading ``now``), across
+        resumes; ``session`` is a copy of :attr:`session` taken at ``now``, for a row built
+        later on another thread."""
         wallclock = self.wallclock_at(self._clock() if now is None else now)
-        carried, session = self.carried, self.session
+        carried = self.carried
+        session = self.session if session is None else session
         # Spelled out, not a comprehension: this runs for every training record.
         train = carried["train"] + session["train"]
         evaluation = carried["eval"] + session["eval"]
@@ -120,21 +121,30 @@ class TimeLedger:
         """Seconds of one part ("train", "eval", "checkpoint") across resumes."""
         return self.carried[part] + self.session[part]
 
-    def training_clock(self) -> float:
-        """Session seconds with evaluation and checkpoint time taken out: the throughput clock."""
-        return self.session_seconds - self.session["eval"] - self.session["checkpoint"]
+    def training_clock(
+        self, now: float | None = None, session: dict[str, float] | None = None
+    ) -> float:
+        """Session seconds (at clock reading ``now``) with evaluation and checkpoint time taken
+        out: the throughput clock (``session`` as in :meth:`seconds`)."""
+        wallclock = self.wallclock_at(self._clock() if now is None else now)
+        session = self.session if session is None else session
+        return wallclock - self.carried["wallclock"] - session["eval"] - session["checkpoint"]
 
     def metrics(self, now: float | None = None) -> dict[str, float]:
         """The ledger keys at clock reading ``now``."""
-        seconds = self.seconds(now)
-        wallclock = seconds["wallclock"]
-        return {
-            "time/train_hours": seconds["train"] / 3600.0,
-            "time/eval_hours": seconds["eval"] / 3600.0,
-            "time/checkpoint_hours": seconds["checkpoint"] / 3600.0,
-            "time/other_hours": seconds["other"] / 3600.0,
-            "efficiency/goodput_pct": 100.0 * seconds["train"] / wallclock if wallclock else 0.0,
-        }
+        return ledger_metrics(self.seconds(now))
 
     def state(self) -> dict[str, float]:
         return {part: seconds for part, seconds in self.seconds().items() if part != "other"}
+
+
+def ledger_metrics(seconds: dict[str, float]) -> dict[str, float]:
+    """The ledger keys of :meth:`TimeLedger.seconds`."""
+    wallclock = seconds["wallclock"]
+    return {
+        "time/train_hours": seconds["train"] / 3600.0,
+        "time/eval_hours": seconds["eval"] / 3600.0,
+        "time/checkpoint_hours": seconds["checkpoint"] / 3600.0,
+        "time/other_hours": seconds["other"] / 3600.0,
+        "efficiency/goodput_pct": 100.0 * seconds["train"] / wallclock if wallclock else 0.0,
+    }

@@ -3,7 +3,7 @@
 | Trainer event | what happens |
 | --- | --- |
 | ``on_init_end`` | with ``report_to`` naming ``wandb`` too, the WandbCallback is removed (one W&B run, one set of names) and a warning says so |
-| ``on_train_begin`` | the run starts (or resumes from the checkpoint's saved state), on the world-process-zero rank; a forward pre-hook starts counting tokens on the device |
+| ``on_train_begin`` | the run starts (or resumes from the checkpoint's saved state), on the world-process-zero rank; a forward pre-hook starts keeping the micro-batches' inputs for the token count |
 | ``on_step_begin`` / ``on_step_end`` | the training-step clock of the time ledger; on a step that logs, evaluates, saves or ends training, the token count is read (see below) |
 | ``on_log`` | a training record: ``train/*``, the three axes, ``progress/*``, ``throughput/*``, ``tokens/*``, ``memory/*``; other keys pass through as ``train/<key>``; the end-of-training log goes to the summary and the W&B run summary as ``final/*`` (``final/runtime``, ``final/loss``, ...), never as curve points |
 | ``on_evaluate`` | ``val/loss``, ``val/perplexity``, ``val/eval_time_seconds`` (the Trainer's ``eval_runtime``), ``val/train_val_gap``, other eval metrics under ``val/`` (``val/<name>/`` per eval dataset) |
@@ -11,13 +11,15 @@
 | ``on_train_end`` | the last figures and a complete summary are written; the run's directory, summary and sync command are logged |
 | ``on_evaluate`` / ``on_predict`` after ``train()`` | logged at the final step (``val/...``, ``val/test/...``) into the same run, and the summary updated; the run closes at exit, at :meth:`TrackingCallback.wait_for_backends` or with the next ``train()`` |
 
-Tokens on every row: the device count (forward pre-hook) is read, and summed over the Trainer's
-processes, in ``on_step_end`` of a step whose control flags say it logs, evaluates, saves or
-stops (every rank is there; the Trainer decided the flags before), and at ``on_epoch_end``,
-``on_evaluate``, ``on_save`` and ``on_train_end``: at most once per step, never on a plain step.
-So every row and every checkpoint state (taken in ``_save_checkpoint`` before ``on_save``, on the
-saving rank only, where no collective may run) holds the exact count of its step. The sum runs
-over the Trainer's world (``args.world_size``), never over a process group it does not use.
+Tokens on every row: the micro-batches the forward pre-hook kept (:mod:`hf_tracking.tokens`) are
+closed into a cut in ``on_step_end`` of a step whose control flags say it logs, evaluates, saves
+or stops (the Trainer decided the flags before), and at ``on_epoch_end``, ``on_evaluate``,
+``on_save`` and ``on_train_end``: at most once per step, never on a plain step. In one process
+the cut is counted as its row is built, on the writer thread; over several, it is counted and
+summed there and then (every rank is at those events). So every row and every checkpoint state
+(taken in ``_save_checkpoint`` before ``on_save``, on the saving rank only, where no collective
+may run) holds the exact count of its step. The sum runs over the Trainer's world
+(``args.world_size``), never over a process group it does not use.
 Only the world-process-zero rank writes anything.
 The config comes from :mod:`.trainer_config`, log keys are mapped by :mod:`.logs`, figures across
 ranks are gathered by :mod:`.gather`.
@@ -25,6 +27,7 @@ ranks are gathered by :mod:`.gather`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -35,7 +38,7 @@ from transformers.trainer_callback import CallbackHandler, ExportableState, Trai
 
 from hf_tracking.config import ExperimentConfig
 from hf_tracking.redact import add_secret
-from hf_tracking.tokens import TokenCounter
+from hf_tracking.tokens import TokenCounter, split_totals
 from hf_tracking.tracker import ExperimentTracker
 from hf_tracking.trainer import logs as trainer_logs
 from hf_tracking.trainer.gather import cuda_usable, gathered_gpu_memory
@@ -58,21 +61,16 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self.tracker_state: dict[str, Any] | None = None
         self.summary_path: str | None = None
         self._token_counter: TokenCounter | None = None
-        self._token_base: dict[str, int] = {}
         self._tokens_read_at = -1
         self._sum_over_processes = False
         self._gather_memory = False
-        self._seq_length = 0
         self._last_event_end = time.perf_counter()
 
     # ------------------------------------------------------------------ checkpoint state
     def state(self) -> dict[str, Any]:
         """The checkpoint state, taken in ``_save_checkpoint`` on the saving rank only: no
-        collective here (the tokens were summed in ``on_step_end``); a single process reads its
-        counter, in case a callback after this one asked for the save."""
-        counting_here = self._token_counter is not None and not self._sum_over_processes
-        if self.tracker is not None and counting_here:
-            self._read_counter(self.tracker.gradient_steps)
+        collective here (over several processes the tokens were summed in ``on_step_end``; in
+        one, the tracker counts what its counter holds)."""
         config = self.config.to_dict() if isinstance(self.config, ExperimentConfig) else self.config
         tracker_state = (
             self.tracker.state_dict() if self.tracker is not None else self.tracker_state
@@ -112,16 +110,17 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self.tracker = tracker
         self.tracker_state = None
         self._gather_memory = tracker.config.track_memory and cuda_usable()
-        self._seq_length = 0
-        self._token_base = {"real": tracker.tokens_seen, **tracker.token_kinds}
         self._tokens_read_at = state.global_step
         if args.include_num_input_tokens_seen in ("no", False, None) and model is not None:
             self._token_counter = TokenCounter(
                 pad_token_id=getattr(kwargs.get("processing_class"), "pad_token_id", None),
                 main_input_name=getattr(model, "main_input_name", "input_ids"),
+                base={"real": tracker.tokens_seen, **tracker.token_kinds},
             )
             self._token_counter.attach(model)
-            tracker.token_counting = "hf_tracking forward pre-hook (non-padding, on device)"
+            if not self._sum_over_processes:
+                tracker.count_tokens_from(self._token_counter)
+            tracker.token_counting = "hf_tracking forward pre-hook (non-padding)"
         else:
             tracker.token_counting = (
                 f"Trainer include_num_input_tokens_seen={args.include_num_input_tokens_seen!r}"
@@ -134,11 +133,14 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self.tracker.step_begin()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.tracker is not None:
-            self.tracker.step_end(state.global_step)
-            if record_follows(control):
-                self._sync_tokens(state)
-        self._last_event_end = time.perf_counter()
+        tracker = self.tracker
+        if tracker is None:
+            self._last_event_end = time.perf_counter()
+            return
+        self._last_event_end = tracker.step_end(state.global_step)
+        # In one process the tokens are cut by the row's own event: no forward runs before it.
+        if self._sum_over_processes and record_follows(control):
+            self._sync_tokens(state)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.tracker is not None and record_follows(control):
@@ -150,19 +152,21 @@ class TrackingCallback(TrainerCallback, ExportableState):
         tracker = self.tracker
         if tracker is None or not logs:
             return
-        extra = trainer_logs.train_extras(logs)
-        if extra is None:
-            return  # an evaluation log: on_evaluate logs it
-        if trainer_logs.is_final_log(logs):
+        # A training log has the loss: the check of every key is left to the others.
+        if "loss" not in logs and trainer_logs.is_evaluation_log(logs):
+            return  # on_evaluate logs it
+        if trainer_logs.FINAL_LOG_KEY in logs:
             tracker.log_final({trainer_logs.final_key(key): value for key, value in logs.items()})
             return
-        self._sync_tokens(state)
+        if self._token_counter is None or self._sum_over_processes:
+            self._sync_tokens(state)
+        # The pass-through keys are picked out as the row is built, on the writer thread.
         # Without CUDA there is no GPU memory to read: an empty mapping spares the probe.
         tracker.log_train_values(
-            loss=logs.get("loss"),
-            learning_rate=logs.get("learning_rate"),
-            grad_norm=logs.get("grad_norm"),
-            extra=extra,
+            logs.get("loss"),
+            logs.get("learning_rate"),
+            logs.get("grad_norm"),
+            extra=functools.partial(trainer_logs.train_extras, logs),
             memory=gathered_gpu_memory(args.world_size) if self._gather_memory else {},
         )
         self._last_event_end = time.perf_counter()
@@ -235,30 +239,23 @@ class TrackingCallback(TrainerCallback, ExportableState):
 
     # ------------------------------------------------------------------ helpers
     def _sync_tokens(self, state: Any) -> None:
-        """Hand the tracker the run's tokens up to this step, summed over the Trainer's
-        processes: one device read (and one all_reduce), at most once per step. Every rank calls
-        it at the same events (the sum is a collective)."""
-        if self.tracker is None:
-            return
-        if self._token_counter is None:
-            self.tracker.set_token_totals(int(state.num_input_tokens_seen))
-        else:
-            self._read_counter(state.global_step)
-
-    def _read_counter(self, step: int) -> None:
+        """Hand the tracker the run's tokens up to this step: the Trainer's own count, or the
+        counter's summed over the Trainer's processes (one device read and one all_reduce, at
+        most once per step; every rank calls it at the same events). In one process the tracker
+        takes the counter's micro-batches itself at every row."""
         tracker, counter = self.tracker, self._token_counter
-        assert tracker is not None and counter is not None
-        if self._tokens_read_at == step:
+        if tracker is None:
             return
-        self._tokens_read_at = step
-        if counter.seq_length != self._seq_length:
-            self._seq_length = counter.seq_length
-            tracker.observe_seq_length(counter.seq_length)
-        counts = counter.read(sum_over_processes=self._sum_over_processes)
-        kinds = {"slots": self._token_base.get("slots", 0) + counts["slots"]}
-        if counts["loss_bearing"]:
-            kinds["loss_bearing"] = self._token_base.get("loss_bearing", 0) + counts["loss_bearing"]
-        tracker.set_token_totals(self._token_base["real"] + counts["real"], kinds)
+        if counter is None:
+            tracker.set_token_totals(int(state.num_input_tokens_seen))
+            return
+        if not self._sum_over_processes or self._tokens_read_at == state.global_step:
+            return
+        self._tokens_read_at = state.global_step
+        tokens, kinds, seq_length = split_totals(counter.read(sum_over_processes=True))
+        tracker.set_token_totals(tokens, kinds)
+        if seq_length:
+            tracker.observe_seq_length(seq_length)
 
 
 def record_follows(control: Any) -> bool:

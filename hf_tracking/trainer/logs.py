@@ -32,20 +32,22 @@ def final_key(key: str) -> str:
     return "final/" + key.removeprefix("train_")
 
 
-def is_final_log(logs: dict[str, Any]) -> bool:
-    return "train_samples_per_second" in logs
+# A key only the end-of-training log has.
+FINAL_LOG_KEY = "train_samples_per_second"
 
 
-def train_extras(logs: dict[str, Any]) -> dict[str, Any] | None:
-    """The numeric keys of a training log that pass through under clean names; None for an
-    evaluation log (a key starts with ``eval_``). One pass: it runs on every logging step."""
-    extras = {}
-    for key, value in logs.items():
-        if key.startswith("eval_"):
-            return None
-        if key not in REPLACED_TRAINER_KEYS and isinstance(value, (int, float)):
-            extras[train_key(key)] = value
-    return extras
+def is_evaluation_log(logs: dict[str, Any]) -> bool:
+    """An evaluation's log (a key starts with ``eval_``): on_evaluate logs it."""
+    return any(key.startswith("eval_") for key in logs)
+
+
+def train_extras(logs: dict[str, Any]) -> dict[str, Any]:
+    """The numeric keys of a training log that pass through under clean names."""
+    return {
+        train_key(key): value
+        for key, value in logs.items()
+        if key not in REPLACED_TRAINER_KEYS and isinstance(value, (int, float))
+    }
 
 
 def eval_datasets(

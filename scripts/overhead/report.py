@@ -61,6 +61,7 @@ def trainer_rows(trainer: dict[str, Any]) -> list[list[Any]]:
                 case["cpu_s_per_1000_records"]["median"],
                 case["thread_us_per_step"]["median"],
                 case.get("thread_us_per_step_typical", {}).get("median"),
+                case.get("thread_us_per_step_net", {}).get("median"),
                 case["wandb_file_kb"] or "-",
             ]
         )
@@ -76,12 +77,14 @@ TRAINER_HEADER = [
     "tracking CPU-s per 1,000 records",
     "training-thread µs a step",
     "the same from per-call medians",
+    "the same, net of the timer's cost",
     ".wandb KB",
 ]
 
 
 def event_rows(trainer: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """Training-thread µs a step by event: the total / the median call × calls a step."""
+    """Training-thread µs a step by event: the total / the median call × calls a step / the
+    same, net of the timer's cost."""
     configs = {
         name: case["event_us_per_step"]
         for name, case in trainer["configs"].items()
@@ -91,7 +94,9 @@ def event_rows(trainer: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     rows = [
         [event]
         + [
-            f"{events[event]['total']} / {events[event]['typical']}" if event in events else "-"
+            f"{events[event]['total']} / {events[event]['typical']} / {events[event].get('net', '-')}"
+            if event in events
+            else "-"
             for events in configs.values()
         ]
         for event in names
@@ -129,7 +134,8 @@ def print_report(results: dict[str, Any]) -> None:
         header, rows = event_rows(trainer)
         if rows:
             print_table(
-                f"Training-thread µs a step by event, {name} (total / per-call median × calls)",
+                f"Training-thread µs a step by event, {name} (total / per-call median × calls / "
+                "the same, net of the timer's cost)",
                 header,
                 rows,
             )

@@ -3,8 +3,11 @@
 Timed from Trainer construction to train()'s return (``train_s``) and to the end of the exit
 work (``to_exit_s``: W&B runs finished, before the interpreter's own teardown). The tracking
 callback's events (``TrackingCallback``, ``WandbCallback`` or ``TrackioCallback``) and the token
-pre-hook are timed on the training thread, inside real training. The CPU time of this process is
-read at exit; the parent adds what its child processes spent.
+pre-hook are timed on the training thread, inside real training. The timer costs something too
+(two clock reads and a call, on the same cold caches): every configuration's Trainer also gets a
+callback that does nothing, timed the same way, and the median of its calls is the timer's own
+cost, taken off each timed call for the "net" figures (the raw ones are reported beside them). The
+CPU time of this process is read at exit; the parent adds what its child processes spent.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ MICRO_SEQ, MICRO_VOCAB = 16, 64
 TRACKING_CALLBACKS = ("TrackingCallback", "WandbCallback", "TrackioCallback")
 # Once per run, not per step: reported apart.
 SETUP_EVENTS = ("on_init_end", "on_train_begin", "on_train_end")
+# The events of the callback that does nothing (the timer's own cost) are named with this prefix.
+NULL_PREFIX = "null:"
 
 SHAPES: dict[str, dict[str, Any]] = {
     # The test suite's GPT-2 (0.1M parameters, a few ms a step): where a per-step cost shows most.
@@ -90,21 +95,43 @@ class EventClock:
 
         return timed
 
-    def per_step_us(self, steps: int) -> dict[str, dict[str, float]]:
-        """Per event: µs a step from the total, and from the median call (× calls a step)."""
-        return {
-            name: {
-                "total": round(self.ns[name] / 1e3 / steps, 2),
-                "typical": round(statistics.median(samples) * len(samples) / 1e3 / steps, 2),
-            }
+    def timer_ns(self) -> float:
+        """The timer's own cost a call: the median call of the callback that does nothing."""
+        null = [
+            ns
             for name, samples in self.samples.items()
-            if name not in SETUP_EVENTS
-        }
+            if name.startswith(NULL_PREFIX)
+            for ns in samples
+        ]
+        return statistics.median(null) if null else 0.0
 
-    def instrument(self, callback: Any) -> None:
+    def per_step_us(self, steps: int) -> dict[str, dict[str, float]]:
+        """Per event: µs a step from the total, from the median call (× calls a step), and
+        from the median call less the timer's own cost."""
+        timer = self.timer_ns()
+        events = {}
+        for name, samples in self.samples.items():
+            if name in SETUP_EVENTS or name.startswith(NULL_PREFIX):
+                continue
+            median = statistics.median(samples)
+            events[name] = {
+                "total": round(self.ns[name] / 1e3 / steps, 2),
+                "typical": round(median * len(samples) / 1e3 / steps, 2),
+                "net": round(max(0.0, median - timer) * len(samples) / 1e3 / steps, 2),
+            }
+        return events
+
+    def instrument(self, callback: Any, prefix: str = "") -> None:
         for name in dir(type(callback)):
             if name.startswith("on_"):
-                setattr(callback, name, self.wrap(name, getattr(callback, name)))
+                setattr(callback, name, self.wrap(prefix + name, getattr(callback, name)))
+
+
+def null_callback() -> Any:
+    """A Trainer callback that does nothing: timed like the others, it gives the timer's cost."""
+    from transformers import TrainerCallback
+
+    return TrainerCallback()
 
 
 def _prepare(config: dict[str, Any], clock: EventClock) -> None:
@@ -153,10 +180,18 @@ def trainer_run(spec: dict[str, Any], result: dict[str, Any]) -> None:
     with working_directory(workdir), silenced():
         result["started_epoch_s"] = time.time()
         start = time.perf_counter()
-        trainer = Trainer(model=model, args=args, train_dataset=train_data, eval_dataset=eval_data)
+        null = null_callback()
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=train_data,
+            eval_dataset=eval_data,
+            callbacks=[null],
+        )
         for callback in trainer.callback_handler.callbacks:
             if type(callback).__name__ in TRACKING_CALLBACKS:
                 clock.instrument(callback)
+        clock.instrument(null, NULL_PREFIX)
         trainer.train()
         result["train_s"] = time.perf_counter() - start
     result.update(
@@ -188,6 +223,8 @@ def child_main(spec_json: str) -> int:
             "cpu_self_s": usage.ru_utime + usage.ru_stime,
             "thread_us_per_step": sum(event["total"] for event in events.values()),
             "thread_us_per_step_typical": sum(event["typical"] for event in events.values()),
+            "thread_us_per_step_net": sum(event["net"] for event in events.values()),
+            "timer_us_a_call": round(clock.timer_ns() / 1e3, 2),
             "event_us_per_step": events,
             "setup_ms": {n: clock.ns[n] / 1e6 for n in SETUP_EVENTS if n in clock.ns},
             "event_calls": dict(clock.calls),

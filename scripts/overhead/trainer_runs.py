@@ -201,6 +201,10 @@ def summarize(
             "thread_us_per_step_typical": spread(
                 [r.get("thread_us_per_step_typical", 0.0) for r in config_runs], 1
             ),
+            "thread_us_per_step_net": spread(
+                [r.get("thread_us_per_step_net", 0.0) for r in config_runs], 1
+            ),
+            "timer_us_a_call": spread([r.get("timer_us_a_call", 0.0) for r in config_runs], 2),
             "event_us_per_step": event_medians(config_runs),
             "setup_ms": config_runs[0]["setup_ms"],
             "wandb_file_kb": round(statistics.median(r["wandb_file_kb"] for r in config_runs), 1),
@@ -214,8 +218,8 @@ def event_medians(config_runs: list[dict[str, Any]]) -> dict[str, dict[str, floa
     events = [r.get("event_us_per_step", {}) for r in config_runs]
     return {
         name: {
-            kind: round(statistics.median(e[name][kind] for e in events if name in e), 1)
-            for kind in ("total", "typical")
+            kind: round(statistics.median(e[name].get(kind, 0.0) for e in events if name in e), 1)
+            for kind in ("total", "typical", "net")
         }
         for name in dict.fromkeys(name for e in events for name in e)
     }

@@ -1,0 +1,59 @@
+"""Training rows built off the training thread, in the order they were asked for.
+
+At a logging step the training thread reads only what moves on (the clock, the step, the window's
+values, the token counts or the micro-batches still to count) and queues the row's build; the
+writer thread runs it just before it writes the row (:meth:`RecordJobs.fill`, a record's
+``prepare``). Builds update the state rows leave behind (the throughput window, the latest values,
+the history, the peaks), so whoever reads that state first runs every build still waiting
+(:meth:`RecordJobs.catch_up`): a validation row, the summary's snapshot, the checkpoint state.
+Only the training thread queues builds, so once it has caught up nothing runs beside it until it
+queues the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger("hf_tracking")
+
+# A waiting build: the record's values to fill, the function that builds them, its arguments.
+Build = tuple[dict[str, Any], Callable[..., dict[str, Any]], tuple]
+
+
+class RecordJobs:
+    def __init__(self) -> None:
+        self.waiting: deque[Build] = deque()
+        self._lock = threading.Lock()
+
+    def fill(self, values: dict[str, Any]) -> None:
+        """Fill ``values`` (queued in :attr:`waiting` as ``(values, function, arguments)``),
+        running every build before it first; nothing left to run when the training thread has
+        caught up since. The built values are copied in: the writer adds host probes to its
+        copy, the engine's stay as they are."""
+        with self._lock:
+            waiting = self.waiting
+            while waiting:
+                target = waiting[0][0]
+                _run(waiting.popleft())
+                if target is values:
+                    return
+
+    def catch_up(self) -> None:
+        """Run every waiting build (on the calling thread), so the state they update is current;
+        waits for a build the writer is running."""
+        with self._lock:
+            waiting = self.waiting
+            while waiting:
+                _run(waiting.popleft())
+
+
+def _run(build: Build) -> None:
+    values, function, arguments = build
+    try:
+        values.update(function(*arguments))
+    except Exception:
+        logger.exception("hf_tracking: building a training row failed; the row is left out")
