@@ -45,6 +45,13 @@ ENVIRONMENT_RESCAN_SECONDS = 1.0
 
 __all__ = ["BackendSlot", "Dispatcher", "RemoteWorker"]
 
+# What the intake holds: records, the fields of records, jobs.
+Item = Record | tuple | Callable[[], None]
+
+
+def is_record(item: Item) -> bool:
+    return item.__class__ is tuple or isinstance(item, Record)
+
 
 class Dispatcher:
     """Owns the writer thread and every backend of one run."""
@@ -73,7 +80,7 @@ class Dispatcher:
         self._queue_size = queue_size
         self._block_timeout = block_timeout
         self._drain_timeout = drain_timeout
-        self._intake: deque[Record | Callable[[], None]] = deque()
+        self._intake: deque[Item] = deque()
         self._workers: list[RemoteWorker] = []
         self._busy = False
         self._closing = False
@@ -90,19 +97,20 @@ class Dispatcher:
     def has_remote_backends(self) -> bool:
         return any(slot.backend.remote for slot in self.slots)
 
-    def put(self, item: Record | Callable[[], None]) -> None:
-        """Queue a record, or a job to run on the writer thread. Called on the training thread:
-        an append, unless ``HIGH_WATER`` items wait (see the module docstring)."""
+    def put(self, item: Item) -> None:
+        """Queue a record (or the tuple of its fields, made into one on the writer thread:
+        cheaper on the training thread), or a job to run on the writer thread. Called on the
+        training thread: an append, unless ``HIGH_WATER`` items wait (see the module docstring)."""
         if len(self._intake) < HIGH_WATER:
             self._intake.append(item)
             return
         self._put_when_full(item)
 
-    def _put_when_full(self, item: Record | Callable[[], None]) -> None:
+    def _put_when_full(self, item: Item) -> None:
         if self._stalled_at is None or self._stalled_at != self._progress:
             self._wait_for_room()
         if len(self._intake) >= HIGH_WATER + SPILL:
-            if isinstance(item, Record):
+            if is_record(item):
                 self.stall_dropped += 1
             return
         self._intake.append(item)
@@ -151,6 +159,8 @@ class Dispatcher:
             while self._intake and len(batch) < BATCH_SIZE:
                 item = self._intake.popleft()
                 self._progress += 1
+                if item.__class__ is tuple:
+                    item = Record(*item)
                 if isinstance(item, Record):
                     self._prepare(item)
                     if not item.values:  # a row whose build failed
@@ -226,7 +236,7 @@ class Dispatcher:
 
     def _give_up_on_writer(self) -> None:
         """The writer is stuck inside a local backend: count what it will not write."""
-        left = sum(isinstance(item, Record) for item in list(self._intake))
+        left = sum(is_record(item) for item in list(self._intake))
         self._intake.clear()
         self.stall_dropped += left
         logger.warning(

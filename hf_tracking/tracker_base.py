@@ -306,7 +306,7 @@ class TrackerBase:
         run.logged_step = run.gradient_steps
         jobs, values = self.jobs, {}
         jobs.waiting.append((values, train_record_values, (self, inputs)))
-        record = Record("train", values, prepare=jobs.fill)
+        record = ("train", values, jobs.fill)  # Record's fields: made into one by the writer
         dispatcher = self.session.dispatcher
         if dispatcher is None:
             self._dispatch(record)
@@ -362,7 +362,7 @@ class TrackerBase:
             if seq_length:
                 self.compute.observe_seq_length(seq_length)
 
-    def _dispatch(self, record: Record) -> None:
+    def _dispatch(self, record: Record | tuple) -> None:
         if self.session.dispatcher is None:
             self.start()
         assert self.session.dispatcher is not None
