@@ -183,7 +183,7 @@ class TrackerBase:
         calls it only when one of them can be due (a plain step costs no call)."""
         run = self.run
         if not self.progress.anchored:  # a hand-written loop: the window opens after step one
-            self.progress.anchor(self.clock.ledger.training_clock(), run.tokens_seen, steps)
+            self.progress.anchor(self.clock.ledger.training_clock(now), run.tokens_seen, steps)
         # Several ranks (``_ranks`` set by log_train_step): the last planned step is a logging
         # step too, so the run ends exact.
         if steps % self._log_every == 0 or (self._ranks and steps == self.planned_steps):
