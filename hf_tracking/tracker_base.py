@@ -39,6 +39,10 @@ from hf_tracking.session import RunSession
 from hf_tracking.tokens import TokenCounter
 
 logger = logging.getLogger("hf_tracking")
+# Training rows left for the writer to build before the training thread builds them itself: a
+# loop that logs faster than the writer builds, or a stalled writer, shares the work and leaves
+# built rows behind (finish() then only writes them).
+BUILD_AHEAD = 256
 
 
 class TrackerBase:
@@ -305,7 +309,10 @@ class TrackerBase:
         )
         run.logged_step = run.gradient_steps
         jobs, values = self.jobs, {}
-        jobs.waiting.append((values, train_record_values, (self, inputs)))
+        waiting = jobs.waiting
+        waiting.append((values, train_record_values, (self, inputs)))
+        if len(waiting) > BUILD_AHEAD:  # the writer is behind (or stalled): build them here
+            jobs.catch_up()
         record = ("train", values, jobs.fill)  # Record's fields: made into one by the writer
         dispatcher = self.session.dispatcher
         if dispatcher is None:

@@ -47,14 +47,18 @@ FIGURES = (
     ("log_train_step", "local_only", "emitting"),
     ("on_log", "wandb_offline", "on_log"),
     ("on_log", "wandb_offline", "on_step_begin_plus_end"),
+    # finish() after DRAIN_RECORDS records queued without waiting, local store only (in µs).
+    ("finish_drain", "local_only", "finish_s"),
 )
+DRAIN_RECORDS = 10000
 
 
 def child(calls: int, output: str) -> None:
     """One round for the ``hf_tracking`` first on the path: sections a and b of the overhead
-    benchmark, written as JSON to ``output``."""
+    benchmark and section d's finish() of the local store, written as JSON to ``output``."""
     from overhead import calls as sections
     from overhead.common import quiet_environment
+    from overhead.oneoff import drain_case
 
     with tempfile.TemporaryDirectory() as directory:
         temp = Path(directory)
@@ -62,6 +66,7 @@ def child(calls: int, output: str) -> None:
         result = {
             "log_train_step": sections.section_log_train_step(temp, calls),
             "on_log": sections.section_on_log(temp, calls),
+            "finish_drain": {"local_only": drain_case(temp / "d", DRAIN_RECORDS, local_only=True)},
         }
     Path(output).write_text(json.dumps(result))
 
@@ -74,7 +79,9 @@ def run_round(tree: Path, calls: int) -> dict[str, Any]:
 
 
 def p50(result: dict[str, Any], section: str, case: str, measurement: str) -> float:
-    return result[section][case][measurement]["p50_us"]
+    """The figure in µs: a call's p50, or a one-off time in seconds."""
+    value = result[section][case][measurement]
+    return value["p50_us"] if isinstance(value, dict) else value * 1e6
 
 
 def compare(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:

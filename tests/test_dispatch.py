@@ -38,6 +38,7 @@ def stalled_run(tmp_path, records: int):
     def train() -> None:
         for _ in range(records):
             tracker.log_train_step(loss=1.0, tokens=1)
+        outcome["waiting_builds"] = len(tracker.jobs.waiting)
         outcome["summary"] = tracker.finish(wait=True)
 
     thread = threading.Thread(target=train, daemon=True)
@@ -64,6 +65,17 @@ def test_a_stalled_writer_costs_one_bounded_wait_then_drops_and_counts(tmp_path,
     )
     assert local["status"].startswith("writer stalled")
     assert summary["status"] == "finished"
+
+
+def test_a_stalled_writer_leaves_a_bounded_number_of_rows_to_build(tmp_path, small_queue):
+    """The training thread builds the waiting rows itself past BUILD_AHEAD: with the writer
+    stuck, the builds held stay bounded, and rows the writer will never take are still built."""
+    import hf_tracking.tracker_base as tracker_base
+
+    store, outcome = stalled_run(tmp_path, 2000)
+    tracker_jobs_left = outcome["waiting_builds"]
+    assert tracker_jobs_left <= tracker_base.BUILD_AHEAD
+    assert store.blocked.is_set()
 
 
 def test_finish_with_a_stalled_writer_is_bounded(tmp_path, small_queue):

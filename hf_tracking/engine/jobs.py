@@ -7,7 +7,9 @@ writer thread runs it just before it writes the row (:meth:`RecordJobs.fill`, a 
 the history, the peaks), so whoever reads that state first runs every build still waiting
 (:meth:`RecordJobs.catch_up`): a validation row, the summary's snapshot, the checkpoint state.
 Only the training thread queues builds, so once it has caught up nothing runs beside it until it
-queues the next.
+queues the next. It also catches up when too many builds wait (the tracker's ``BUILD_AHEAD``): a
+loop that logs faster than the writer builds shares the work, and the waiting builds stay bounded
+when the writer is stalled.
 """
 
 from __future__ import annotations
