@@ -24,7 +24,7 @@ from hf_tracking.backends.registry import build_backends
 from hf_tracking.config import ExperimentConfig, as_config
 from hf_tracking.engine import records
 from hf_tracking.engine.compute import ComputeProfile
-from hf_tracking.engine.jobs import RecordJobs
+from hf_tracking.engine.jobs import BUILD_AHEAD, RecordJobs
 from hf_tracking.engine.progress import Progress
 from hf_tracking.engine.rank_tokens import RankTokens, process_count
 from hf_tracking.engine.run_state import RunState, earlier_checkpoints
@@ -39,10 +39,6 @@ from hf_tracking.session import RunSession
 from hf_tracking.tokens import TokenCounter
 
 logger = logging.getLogger("hf_tracking")
-# Training rows left for the writer to build before the training thread builds them itself: a
-# loop that logs faster than the writer builds, or a stalled writer, shares the work and leaves
-# built rows behind (finish() then only writes them).
-BUILD_AHEAD = 256
 
 
 class TrackerBase:
@@ -246,17 +242,7 @@ class TrackerBase:
 
     def note_resumed_checkpoint(self, path: str | os.PathLike) -> None:
         """List the checkpoint a run resumed from: its state was saved before its save ended."""
-        run = self.run
-        if not any(entry["step"] == run.gradient_steps for entry in run.checkpoints):
-            run.checkpoints.append(
-                {
-                    "path": str(path),
-                    "step": run.gradient_steps,
-                    "is_best": False,
-                    "seconds": None,
-                    "wallclock_hours": None,
-                }
-            )
+        self.run.note_resumed_checkpoint(str(path))
 
     # ================================================================== internals
     def observe_seq_length(self, seq_length: int) -> None:
@@ -341,10 +327,6 @@ class TrackerBase:
             "tokens_per_second": self.progress.tokens_per_second_samples(),
         }
 
-    def max_step_seconds(self) -> float | None:
-        """The longest step of the whole run (warm-up excluded)."""
-        return self.clock.max_step_seconds()
-
     def snapshot(self) -> SummarySnapshot:
         """An immutable copy of what the summary needs (cheap; taken on the training thread)."""
         self.jobs.catch_up()
@@ -389,12 +371,6 @@ class TrackerBase:
     def _current_progress(self) -> Progress:
         self.jobs.catch_up()
         return self.progress
-
-    def ledger_seconds(self) -> dict[str, float]:
-        return self.clock.ledger.seconds()
-
-    def checkpoint_list(self) -> list[dict[str, Any]]:
-        return self.run.checkpoint_list()
 
     # Read-only views of the parts, under the attribute names of the public API.
     experiment_name = property(lambda self: self.run.experiment_name)

@@ -31,7 +31,7 @@ def state_of(tracker: Any) -> dict[str, Any]:
         "samples": {
             name: evenly_spaced(values, CARRIED_SAMPLES) for name, values in samples.items()
         },
-        "max_step_seconds": tracker.max_step_seconds(),
+        "max_step_seconds": tracker.clock.max_step_seconds(),
         "backends": {backend.name: backend.state_dict() for backend in tracker.backends},
     }
 

@@ -70,11 +70,11 @@ def test_a_stalled_writer_costs_one_bounded_wait_then_drops_and_counts(tmp_path,
 def test_a_stalled_writer_leaves_a_bounded_number_of_rows_to_build(tmp_path, small_queue):
     """The training thread builds the waiting rows itself past BUILD_AHEAD: with the writer
     stuck, the builds held stay bounded, and rows the writer will never take are still built."""
-    import hf_tracking.tracker_base as tracker_base
+    from hf_tracking.engine.jobs import BUILD_AHEAD
 
     store, outcome = stalled_run(tmp_path, 2000)
     tracker_jobs_left = outcome["waiting_builds"]
-    assert tracker_jobs_left <= tracker_base.BUILD_AHEAD
+    assert tracker_jobs_left <= BUILD_AHEAD
     assert store.blocked.is_set()
 
 

@@ -7,7 +7,7 @@ writer thread runs it just before it writes the row (:meth:`RecordJobs.fill`, a 
 the history, the peaks), so whoever reads that state first runs every build still waiting
 (:meth:`RecordJobs.catch_up`): a validation row, the summary's snapshot, the checkpoint state.
 Only the training thread queues builds, so once it has caught up nothing runs beside it until it
-queues the next. It also catches up when too many builds wait (the tracker's ``BUILD_AHEAD``): a
+queues the next. It also catches up when more than ``BUILD_AHEAD`` builds wait: a
 loop that logs faster than the writer builds shares the work, and the waiting builds stay bounded
 when the writer is stalled.
 """
@@ -22,6 +22,10 @@ from typing import Any
 
 logger = logging.getLogger("hf_tracking")
 
+# Training rows left for the writer to build before the training thread builds them itself: a
+# loop that logs faster than the writer builds, or a stalled writer, shares the work and leaves
+# built rows behind (finish() then only writes them).
+BUILD_AHEAD = 256
 # A waiting build: the record's values to fill, the function that builds them, its arguments.
 Build = tuple[dict[str, Any], Callable[..., dict[str, Any]], tuple]
 

@@ -63,6 +63,13 @@ class RunState:
             if key.endswith("_max_allocated_gb") and value > self.peak_memory_gb.get(key, 0.0):
                 self.peak_memory_gb[key] = value
 
+    def note_resumed_checkpoint(self, path: str) -> None:
+        """The checkpoint a run resumed from, unless listed already (its save's time and
+        wallclock are unknown: its state was saved before the save ended)."""
+        if not any(entry["step"] == self.gradient_steps for entry in self.checkpoints):
+            entry = {"path": path, "step": self.gradient_steps, "is_best": False}
+            self.checkpoints.append({**entry, "seconds": None, "wallclock_hours": None})
+
     def checkpoint_list(self) -> list[dict[str, Any]]:
         """Copies of the checkpoint entries, with the sizes the writer thread has measured."""
         sizes = self.checkpoint_sizes

@@ -79,7 +79,7 @@ def take_snapshot(tracker: Any) -> SummarySnapshot:
         final_trainer_metrics=dict(run.final_trainer_metrics),
         latest_throughput=dict(tracker.progress.latest_throughput),
         step_seconds=samples["step_seconds"],
-        max_step_seconds=tracker.max_step_seconds(),
+        max_step_seconds=tracker.clock.max_step_seconds(),
         tokens_per_second=samples["tokens_per_second"],
         token_counting=tracker.token_counting,
         token_kinds=dict(run.token_kinds),
