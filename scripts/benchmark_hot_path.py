@@ -4,6 +4,7 @@
     .venv/bin/python scripts/benchmark_hot_path.py --against HEAD~5 --rounds 9 --calls 50000
     .venv/bin/python scripts/benchmark_hot_path.py --quick          # one short round (smoke test)
     .venv/bin/python scripts/benchmark_hot_path.py --instructions   # valgrind's counts instead
+    .venv/bin/python scripts/benchmark_hot_path.py --trainer hf_tracking_local --against HEAD~5 --rounds 16
 
 The earlier revision is checked out (``git worktree add --detach``) into a temporary directory.
 Each round runs :mod:`overhead.calls`'s hot-path cases (``log_train_step`` with W&B offline,
@@ -14,6 +15,8 @@ rounds of the round's p50, and the ratio this tree / the earlier one; on a share
 per-round spread is printed too, since other processes move single rounds by more than 10%.
 ``--instructions`` counts instead what each call costs in instructions on the calling thread
 (:mod:`overhead.instructions`, valgrind): a figure the machine's load does not move.
+``--trainer CONFIG`` runs whole Trainer runs of one configuration of section f instead
+(:mod:`overhead.trainer_against`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ FIGURES = (
     ("finish_drain", "local_only", "finish_s"),
 )
 DRAIN_RECORDS = 10000
+# Section f's sizes for --trainer: issue 15's run, and a smoke test's.
+TRAINER_SIZES = {"max_steps": 200, "eval_steps": 50, "eval_samples": 64, "save_steps": 200}
+QUICK_TRAINER_SIZES = {"max_steps": 4, "eval_steps": 2, "eval_samples": 8, "save_steps": 4}
 
 
 def child(calls: int, output: str) -> None:
@@ -175,6 +181,24 @@ def counted_instructions(args: argparse.Namespace) -> None:
         )
 
 
+def trainer_side_by_side(args: argparse.Namespace) -> None:
+    from overhead.trainer_against import trainer_rounds
+
+    shape, sizes = ("micro", QUICK_TRAINER_SIZES) if args.quick else ("gpt2_64", TRAINER_SIZES)
+    with earlier_tree(args.against) as earlier:
+        rows = trainer_rounds(earlier, ROOT, args.trainer, args.rounds, shape, sizes)
+    Path(args.output).write_text(json.dumps({"against": args.against, "rows": rows}, indent=2))
+    print(
+        f"\n{args.trainer}, {shape}: train() over 'none', {args.rounds} rounds, against {args.against}"
+    )
+    for name, row in rows.items():
+        ratio, net = row["train_ratio"], row["thread_us_per_step_net"]
+        print(
+            f"{name:7} ratio {ratio['median']:.3f} ({ratio['min']:.3f}–{ratio['max']:.3f}), "
+            f"training-thread µs a step net of the timer {net['median']}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--against", default=FIRST_RELEASE, help="git revision to compare with")
@@ -183,6 +207,7 @@ def main() -> None:
     parser.add_argument("--output", default="benchmark_hot_path.json", help="JSON output path")
     parser.add_argument("--quick", action="store_true", help="one round of 300 calls (smoke test)")
     parser.add_argument("--instructions", action="store_true", help="valgrind's counts per call")
+    parser.add_argument("--trainer", help="whole Trainer runs of this configuration instead")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--instructions-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -194,6 +219,10 @@ def main() -> None:
         run_operation(args.instructions_child, args.calls)
     elif args.instructions:
         counted_instructions(args)
+    elif args.trainer:
+        if args.quick:
+            args.rounds = 1
+        trainer_side_by_side(args)
     else:
         if args.quick:
             args.rounds, args.calls = 1, 300

@@ -31,6 +31,23 @@ def test_benchmark_hot_path_quick(tmp_path):
     figures = {row["figure"]: row for row in data["rows"]}
     assert "log_train_step / wandb_offline / emitting" in figures
     assert all(row["before_us"] > 0 and row["after_us"] > 0 for row in data["rows"])
+    assert "finish_drain / local_only / finish_s" in figures
+
+
+@pytest.mark.slow
+def test_benchmark_hot_path_trainer_quick(tmp_path):
+    data = run_script(
+        "benchmark_hot_path.py",
+        tmp_path / "trainer.json",
+        "--against",
+        "HEAD",
+        "--trainer",
+        "hf_tracking_local",
+    )
+    assert set(data["rows"]) == {"before", "after"}
+    for row in data["rows"].values():
+        assert row["train_ratio"]["median"] > 0
+        assert row["thread_us_per_step_net"]["median"] > 0
 
 
 @pytest.mark.slow
