@@ -19,13 +19,17 @@ from typing import Any
 
 from overhead.common import tree_environment
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmark_overhead.py"
+SCRIPTS = Path(__file__).resolve().parent.parent
+# The child puts the tree under test first on the path (benchmark_overhead.py would put its own
+# repository there), then this tree's scripts for the child's code.
+CHILD = "import sys; sys.path[:0] = sys.argv[1:3]; from overhead.trainer_child import child_main; child_main(sys.argv[3])"
 
 
 def trainer_run(tree: Path, config: str, shape: str, sizes: dict[str, int]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as temp:
         spec = {"workdir": f"{temp}/w", "shape": shape, "config": config, "sizes": sizes}
-        command = [sys.executable, str(SCRIPT), "--child", json.dumps({**spec, "threads": 1})]
+        spec_json = json.dumps({**spec, "threads": 1})
+        command = [sys.executable, "-c", CHILD, str(tree), str(SCRIPTS), spec_json]
         done = subprocess.run(
             command, env=tree_environment(tree), cwd=tree, capture_output=True, text=True
         )
