@@ -43,9 +43,8 @@ class Counts:
         "unread_real",
     )
 
-    def __init__(self, real: int = 0, slots: int = 0, loss_bearing: int = 0) -> None:
-        self.real, self.slots, self.loss_bearing = real, slots, loss_bearing
-        self.seq_length = 0
+    def __init__(self) -> None:
+        self.real = self.slots = self.loss_bearing = self.seq_length = 0
         self.unread_real: Any = None
         self.unread_loss_bearing: Any = None
 

@@ -308,8 +308,7 @@ class TrackerBase:
 
     def state_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable state; a new tracker given it continues the same run."""
-        self.jobs.catch_up()
-        self._sync_tokens()
+        self._current_run()  # every row built, the tokens counted
         return tracker_state.state_of(self)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -329,8 +328,7 @@ class TrackerBase:
 
     def snapshot(self) -> SummarySnapshot:
         """An immutable copy of what the summary needs (cheap; taken on the training thread)."""
-        self.jobs.catch_up()
-        self._sync_tokens()
+        self._current_run()  # every row built, the tokens counted
         return take_snapshot(self)
 
     def _axes(self, now: float) -> dict[str, Any]:

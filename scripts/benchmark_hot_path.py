@@ -38,7 +38,7 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from overhead.common import tree_environment  # noqa: E402
+from overhead.common import alternating, tree_environment  # noqa: E402
 
 FIRST_RELEASE = "1a85d44"
 # (section, case, measurement) of each figure compared.
@@ -115,6 +115,12 @@ def compare(rounds: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     return rows
 
 
+def write_output(args: argparse.Namespace, rows: Any, **more: Any) -> None:
+    """The JSON output of every mode: the revision compared with, the rows, and more."""
+    payload = {"against": args.against, "rows": rows, **more}
+    Path(args.output).write_text(json.dumps(payload, indent=2))
+
+
 @contextlib.contextmanager
 def earlier_tree(revision: str) -> Iterator[Path]:
     """A checkout of ``revision`` in a temporary directory, removed afterwards."""
@@ -132,15 +138,11 @@ def timed_rounds(args: argparse.Namespace) -> None:
     with earlier_tree(args.against) as earlier:
         rounds = []
         for index in range(args.rounds):
-            trees = [("before", earlier), ("after", ROOT)]
-            if index % 2:
-                trees.reverse()
+            trees = alternating(index, earlier, ROOT)
             rounds.append({name: run_round(tree, args.calls) for name, tree in trees})
             print(f"round {index + 1}/{args.rounds} done, load {os.getloadavg()[0]:.2f}")
     rows = compare(rounds)
-    Path(args.output).write_text(
-        json.dumps({"against": args.against, "rows": rows, "rounds": rounds}, indent=2)
-    )
+    write_output(args, rows, rounds=rounds)
     print(f"\np50 per call, median of {args.rounds} rounds (µs), this tree against {args.against}")
     print(f"{'figure':58} {'before':>8} {'after':>8} {'ratio':>7} {'min–max':>13}")
     for row in rows:
@@ -170,7 +172,7 @@ def counted_instructions(args: argparse.Namespace) -> None:
             before, after = (counts[name]["training_thread"] for name in ("before", "after"))
             rows.append({"figure": label, **counts, "ratio": round(after / before, 3)})
             print(f"{label}: done")
-    Path(args.output).write_text(json.dumps({"against": args.against, "rows": rows}, indent=2))
+    write_output(args, rows)
     print(f"\ninstructions per call (valgrind), this tree against {args.against}")
     print(f"{'call':44} {'before':>8} {'after':>8} {'ratio':>7} {'writer before/after':>21}")
     for row in rows:
@@ -187,7 +189,7 @@ def trainer_side_by_side(args: argparse.Namespace) -> None:
     shape, sizes = ("micro", QUICK_TRAINER_SIZES) if args.quick else ("gpt2_64", TRAINER_SIZES)
     with earlier_tree(args.against) as earlier:
         rows = trainer_rounds(earlier, ROOT, args.trainer, args.rounds, shape, sizes)
-    Path(args.output).write_text(json.dumps({"against": args.against, "rows": rows}, indent=2))
+    write_output(args, rows)
     print(
         f"\n{args.trainer}, {shape}: train() over 'none', {args.rounds} rounds, against {args.against}"
     )

@@ -37,9 +37,9 @@ class RecordJobs:
 
     def fill(self, values: dict[str, Any]) -> None:
         """Fill ``values`` (queued in :attr:`waiting` as ``(values, function, arguments)``),
-        running every build before it first; nothing left to run when the training thread has
-        caught up since. The built values are copied in: the writer adds host probes to its
-        copy, the engine's stay as they are."""
+        running every build before it first. When the training thread built it already, the
+        builds still waiting (all queued after it) are run now, in order. The built values are
+        copied in: the writer adds host probes to its copy, the engine's stay as they are."""
         with self._lock:
             waiting = self.waiting
             while waiting:

@@ -46,6 +46,13 @@ def spread(values: list[float], digits: int = 3) -> dict[str, float]:
     }
 
 
+def alternating(index: int, before: Any, after: Any) -> list[tuple[str, Any]]:
+    """The two sides of a side-by-side in round ``index``'s order: the order flips every round,
+    so neither side always runs first."""
+    sides = [("before", before), ("after", after)]
+    return sides[::-1] if index % 2 else sides
+
+
 def machine() -> dict[str, Any]:
     """The package's hardware fingerprint, with the load of this shared machine."""
     from hf_tracking.system import hardware_fingerprint

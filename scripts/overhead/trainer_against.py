@@ -10,14 +10,13 @@ spreads of those ratios, and of each run's training-thread µs a step net of the
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from overhead.common import tree_environment
+from overhead.common import alternating, spread, tree_environment
 
 SCRIPTS = Path(__file__).resolve().parent.parent
 # The child puts the tree under test first on the path (benchmark_overhead.py would put its own
@@ -38,24 +37,13 @@ def trainer_run(tree: Path, config: str, shape: str, sizes: dict[str, int]) -> d
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    return {
-        "median": round(statistics.median(values), 3),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
-    }
-
-
 def trainer_rounds(
     earlier: Path, here: Path, config: str, rounds: int, shape: str, sizes: dict[str, int]
 ) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"none": [], "before": [], "after": []}
     for index in range(rounds):
-        trees = [("before", earlier), ("after", here)]
-        if index % 2:
-            trees.reverse()
         runs["none"].append(trainer_run(here, "none", shape, sizes))
-        for name, tree in trees:
+        for name, tree in alternating(index, earlier, here):
             runs[name].append(trainer_run(tree, config, shape, sizes))
         print(f"round {index + 1}/{rounds} done", flush=True)
     base = [run["train_s"] for run in runs["none"]]
