@@ -103,11 +103,17 @@ def _check_depth(value: Any, depth: int) -> None:
         _check_depth(child, depth + 1)
 
 
-def _parse_yaml(text: str) -> Any:
+def parse_yaml_limited(text: str) -> Any:
+    """YAML text read within the limits on depth and aliases, a key given twice keeping its last
+    value (as ``yaml.safe_load``): for files other programs wrote. ``ValueError`` when refused."""
+    return _parse_yaml(text, unique_keys=False)
+
+
+def _parse_yaml(text: str, unique_keys: bool = True) -> Any:
     import yaml
 
     try:
-        loader = _strict_loader_class()(text)
+        loader = _strict_loader_class(unique_keys)(text)
         try:
             return loader.get_single_data()
         finally:
@@ -117,7 +123,7 @@ def _parse_yaml(text: str) -> Any:
 
 
 @functools.cache
-def _strict_loader_class() -> type:
+def _strict_loader_class(unique_keys: bool = True) -> type:
     """A SafeLoader that enforces the limits while composing, before anything is built."""
     import yaml
 
@@ -141,7 +147,7 @@ def _strict_loader_class() -> type:
                 self.depth -= 1
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            if isinstance(node, yaml.MappingNode):
+            if unique_keys and isinstance(node, yaml.MappingNode):
                 seen = set()
                 for key_node, _ in node.value:
                     key = self.construct_object(key_node, deep=True)

@@ -5,6 +5,7 @@ Skipped with "browser tests did not run" where no Chromium can be had; a failure
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -167,3 +168,39 @@ def test_a_missing_browser_skips_plainly_but_fails_under_ci(monkeypatch):
     failure = r"browser tests did not run.*CI must run"
     with pytest.raises(pytest.fail.Exception, match=failure), chromium():
         pass
+
+
+def test_metric_names_show_as_text_not_markup(tmp_path):
+    """plotly reads names and titles as pseudo-HTML: a metric named with <b> or <a href> must
+    show those characters, not bold text or a link."""
+    key = "<b>bold</b> <a href='https://example.com'>link</a>"
+    finished_run(tmp_path, "markup", steps=20)
+    with open(tmp_path / "markup" / "metrics.jsonl", "a") as stream:
+        for step in range(21, 26):
+            rows = [{"event": "train", "time/gradient_steps": step, f"train/{key}": 1.0 / step}]
+            rows.append({"event": "val", "time/gradient_steps": step, f"val/{key}": 2.0 / step})
+            stream.write("".join(json.dumps(row) + "\n" for row in rows))
+    server = DashboardServer(RunCatalog([tmp_path]), "127.0.0.1", 0)
+    server.start()
+    try:
+        with chromium() as driver:
+            driver.get(server.url)
+            wait_for(driver, "window.hfDashboard.draws > 0")
+            driver.execute_script(
+                "window.hfDashboard.state.y = arguments[0]; refreshSeries();", f"train/{key}"
+            )
+            shown = wait_for(
+                driver,
+                "(() => { const t = document.querySelector('#plot .ytitle');"
+                " return t && t.textContent.includes('bold') && {"
+                " title: t.textContent,"
+                " legend: [...document.querySelectorAll('#plot .legendtext')].map(e => e.textContent),"
+                " links: document.querySelectorAll('#plot a').length,"
+                " bold: document.querySelectorAll('#plot tspan[style*=\"bold\"]').length}; })()",
+            )
+            assert shown["title"] == f"train/{key}"
+            assert f"markup val/{key}" in shown["legend"]
+            assert shown["links"] == 0 and shown["bold"] == 0
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -104,3 +107,72 @@ def test_symlinks_out_of_the_served_directories_are_not_served(tmp_path, serve, 
     assert ids.isdisjoint({"leak", "linked", "inner"}), ids
     assert get(url + "api/run?id=leak")[0] == 404
     assert os.path.exists(served / "leak_summary.json")
+
+
+def get_within(url: str, seconds: float = 10.0) -> tuple[int, bytes]:
+    """A GET that fails the test (instead of hanging it) when no answer comes in time."""
+    try:
+        with urllib.request.urlopen(url, timeout=seconds) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_fifos_a_yaml_bomb_and_a_huge_config_stall_no_request(tmp_path, serve, good_run):
+    """Each file a run is read from, replaced by a FIFO (open() would wait for a writer), a YAML
+    alias bomb, or a 300 MB config.yaml (sparse): every page still answers at once."""
+    for name in ("fifo_summary", "fifo_config", "fifo_metrics", "bomb", "huge"):
+        shutil.copytree(good_run / "good", tmp_path / name)
+        shutil.copyfile(good_run / "good_summary.json", tmp_path / f"{name}_summary.json")
+    for name in ("fifo_config", "fifo_metrics", "bomb", "huge"):
+        summary = read_json(tmp_path / f"{name}_summary.json")
+        del summary["config"]  # so config.yaml is what the page reads
+        (tmp_path / f"{name}_summary.json").write_text(json.dumps(summary))
+    (tmp_path / "fifo_summary_summary.json").unlink()
+    os.mkfifo(tmp_path / "fifo_summary_summary.json")
+    (tmp_path / "fifo_config" / "config.yaml").unlink()
+    os.mkfifo(tmp_path / "fifo_config" / "config.yaml")
+    (tmp_path / "fifo_metrics" / "metrics.jsonl").unlink()
+    os.mkfifo(tmp_path / "fifo_metrics" / "metrics.jsonl")
+    bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    bomb += [
+        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    (tmp_path / "bomb" / "config.yaml").write_text("\n".join(bomb) + "\n")
+    with open(tmp_path / "huge" / "config.yaml", "w") as stream:
+        stream.write("learning_rate: 0.001\n")
+        stream.truncate(300 * 1024**2)
+    url = serve(tmp_path)
+    status, body = get_within(url + "api/runs")
+    assert status == 200, body[:300]
+    rows = {row["id"]: row for row in json.loads(body)["runs"]}
+    assert {"fifo_config", "fifo_metrics", "bomb", "huge", "fifo_summary"} <= set(rows)
+    assert rows["bomb"]["config"] == {} and rows["huge"]["config"] == {}
+    assert rows["fifo_config"]["steps"] == 12
+    for name in rows:
+        for page in (f"api/run?id={name}", f"api/series?run={name}", f"api/keys?run={name}"):
+            status, body = get_within(url + page)
+            assert status == 200, (page, body[:300])
+    assert get_json(url + "api/series?run=fifo_metrics")["runs"][0]["line"] is None
+
+
+def test_runs_named_like_credentials_stay_masked_unique_and_openable(tmp_path, serve, good_run):
+    secrets = ["hf_" + "a" * 24, "hf_" + "b" * 24]
+    for secret in secrets:
+        shutil.copytree(good_run / "good", tmp_path / f"exp-{secret}")
+        shutil.copyfile(good_run / "good_summary.json", tmp_path / f"exp-{secret}_summary.json")
+    url = serve(tmp_path)
+    status, body = get(url + "api/runs")
+    assert status == 200 and not any(secret.encode() in body for secret in secrets)
+    rows = json.loads(body)["runs"]
+    assert [row["name"] for row in rows] == ["exp-***redacted***"] * 2
+    ids = [row["id"] for row in rows]
+    assert len(set(ids)) == 2
+    for run_id in ids:
+        quoted = urllib.parse.quote(run_id)
+        for page in (f"api/run?id={quoted}", f"api/series?run={quoted}", f"api/keys?run={quoted}"):
+            status, body = get(url + page)
+            assert status == 200, (page, body[:200])
+            assert not any(secret.encode() in body for secret in secrets)
+        assert get_json(url + f"api/series?run={quoted}")["runs"][0]["line"]["y"]

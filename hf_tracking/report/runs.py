@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from hf_tracking.backends.local import METRICS_FILE, SUMMARY_SUFFIX
-from hf_tracking.jsonio import iter_jsonl, read_json
+from hf_tracking.jsonio import iter_jsonl
 from hf_tracking.metrics.clock import LEDGER_PARTS as CLOCK_PARTS
 from hf_tracking.metrics.history import BoundedHistory
 from hf_tracking.metrics.params import format_count
+from hf_tracking.run_files import read_json_file
 
 MAX_TRAIN_ROWS = 20000
 PROGRESS_BYTES = 20 * 1024**2
@@ -107,7 +108,7 @@ def read_records(path: Path, max_train_rows: int = MAX_TRAIN_ROWS) -> list[dict[
 
 def _read_summary(path: Path) -> dict[str, Any]:
     try:
-        summary = read_json(path)
+        summary = read_json_file(path)
     except (OSError, ValueError) as error:
         raise ReportError(f"cannot read the summary {str(path)!r}: {error}") from None
     if not isinstance(summary, dict):

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from hf_tracking.run_files import open_regular
+
 try:  # orjson (the serve extra) parses a row about ten times faster than the json module
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - exercised where orjson is not installed
@@ -123,8 +125,8 @@ class MetricsIndex:
         try:
             if self.root is not None and not _inside(self.path, self.root):
                 return 0
-            try:
-                status = os.stat(self.path)
+            try:  # a FIFO or a device in its place is refused without waiting
+                stream, status = open_regular(self.path)
             except OSError:
                 return 0
             size, identity = status.st_size, (status.st_dev, status.st_ino)
@@ -134,7 +136,7 @@ class MetricsIndex:
                     self.skipped_lines, self._skipping = 0, False
                     self.identity = identity
             added = 0
-            with open(self.path, "rb") as stream:
+            with stream:
                 stream.seek(self.offset)
                 while self.offset < size:
                     chunk = stream.read(min(CHUNK_BYTES, size - self.offset))

@@ -2,8 +2,10 @@
 
 A run named N under a directory D is ``D/N/metrics.jsonl`` and/or ``D/N_summary.json``. Runs are
 found by listing the directories (at most once a second); a run is only ever looked up by its id in
-that listing, never by a path taken from a request. Summaries and ``config.yaml`` are re-read when
-their modification time changes, and masked again as their writer masked them (:func:`mask`).
+that listing, never by a path taken from a request. The id is the run's name (``ROOT:name`` with
+several directories), or for a name that would be shown masked, the masked name and a hash.
+Summaries and ``config.yaml`` are read within the limits of :mod:`hf_tracking.run_files`, again
+when they change, and masked again as their writer masked them (:func:`mask`).
 
 Status: the summary's (running, finished, failed, interrupted), or ``running`` while a run has no
 summary yet; a running run is *live* while its metrics were written in the last five minutes.
@@ -14,16 +16,18 @@ first, and rebuilt when asked for again.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import re
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from hf_tracking.backends.local import CONFIG_FILE, METRICS_FILE, SUMMARY_SUFFIX
-from hf_tracking.jsonio import read_json
-from hf_tracking.redact import redact
+from hf_tracking.redact import current_pattern, mask_text, redact
+from hf_tracking.run_files import read_json_file, read_yaml_file
 from hf_tracking.serve.index import MetricsIndex
 
 LIVE_SECONDS = 300.0
@@ -43,33 +47,40 @@ class Run:
         self.summary_path = root / f"{name}{SUMMARY_SUFFIX}"
         self.index: MetricsIndex | None = None
         self.used = 0.0
-        self._files: dict[str, tuple[float, Any]] = {}
+        self._files: dict[str, tuple[tuple[int, int, int], Any]] = {}
 
     def _cached(self, path: Path, read: Any) -> Any:
+        """``read(path)``, masked, re-read only when the file's identity, size or modification
+        time changes. A file that cannot be read (refused by the limits of
+        :mod:`hf_tracking.run_files`, or caught mid-rename) keeps the last value read; the
+        failure is remembered too, so a refused file is not read again on every request."""
         if not inside(path, self.root):
             return None
         try:
-            mtime = path.stat().st_mtime_ns
+            status = path.stat()
         except OSError:
             return None
+        key = (status.st_ino, status.st_size, status.st_mtime_ns)
         cached = self._files.get(str(path))
-        if cached is None or cached[0] != mtime:
+        if cached is None or cached[0] != key:
             try:
                 value = mask(read(path))
             except (OSError, ValueError, RecursionError):
-                return cached[1] if cached else None  # caught mid-rename or unreadable
-            cached = self._files[str(path)] = (mtime, value)
+                value = cached[1] if cached else None
+            cached = self._files[str(path)] = (key, value)
         return cached[1]
 
     def summary(self) -> dict[str, Any] | None:
-        value = self._cached(self.summary_path, read_json)
+        value = self._cached(self.summary_path, read_json_file)
         return value if isinstance(value, dict) else None
 
     def config(self) -> dict[str, Any]:
         summary = self.summary()
         if summary and isinstance(summary.get("config"), dict):
             return summary["config"]
-        value = self._cached(self.run_dir / CONFIG_FILE, lambda path: {"config": _read_yaml(path)})
+        value = self._cached(
+            self.run_dir / CONFIG_FILE, lambda path: {"config": read_yaml_file(path)}
+        )
         value = value.get("config") if isinstance(value, dict) else None
         return value if isinstance(value, dict) else {}
 
@@ -136,13 +147,6 @@ def inside(path: str | os.PathLike, root: Path) -> bool:
     return Path(os.path.realpath(path)).is_relative_to(root)
 
 
-def _read_yaml(path: Path) -> Any:
-    import yaml
-
-    with open(path, encoding="utf-8") as stream:
-        return yaml.safe_load(stream)
-
-
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
@@ -156,6 +160,7 @@ class RunCatalog:
         self._runs: dict[str, Run] = {}
         self._scanned = -math.inf
         self._lock = threading.RLock()
+        self._key = os.urandom(16)  # for the ids of runs whose names are masked
 
     def runs(self) -> list[Run]:
         with self._lock:
@@ -186,11 +191,24 @@ class RunCatalog:
             found.extend((root, name) for name in sorted(names))
         several = len(self.roots) > 1
         runs = {}
+        pattern = current_pattern()
         for root, name in found:
-            run_id = f"{self.roots.index(root)}:{name}" if several else name
+            place = self.roots.index(root)
+            run_id = self._id(place, name, pattern)
+            run_id = f"{place}:{run_id}" if several else run_id
             runs[run_id] = self._runs.get(run_id) or Run(run_id, name, root)
         self._runs = runs
         self._scanned = time.monotonic()
+
+    def _id(self, place: int, name: str, pattern: re.Pattern[str]) -> str:
+        """The run's name, or, where the name holds something that looks like a secret (it is
+        shown masked), the masked name and a keyed hash of the real one: unique and openable,
+        and saying nothing about the secret."""
+        shown = mask_text(name, pattern)
+        if shown == name:
+            return name
+        digest = hashlib.blake2b(f"{place}/{name}".encode(), key=self._key, digest_size=6)
+        return f"{shown}~{digest.hexdigest()}"
 
     def index(self, run: Run) -> MetricsIndex:
         """The run's index, brought up to date (only the bytes written since the last call)."""

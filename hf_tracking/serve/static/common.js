@@ -3,6 +3,11 @@
 
 const $ = (id) => document.getElementById(id);
 const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// plotly reads trace names and titles as its pseudo-HTML (<b>, <a href>, <br>): names are given
+// to it as text, with the characters it would read as markup written as entities, which it
+// shows as themselves. plainText() is the way back, for the canvas sketch.
+const plotlyText = esc;
+const plainText = (text) => String(text).replace(/&#(\d+);/g, (_, code) => String.fromCharCode(Number(code)));
 
 async function api(path) {
   const response = await fetch(path, { cache: "no-store" });

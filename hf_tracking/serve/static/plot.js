@@ -54,17 +54,17 @@ function figure() {
     if (run.line) {
       shown += run.line.x.length; total += run.total || 0;
       const smooth = state.smoothing > 0;
-      traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: run.line.y, name: run.name,
+      traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: run.line.y, name: plotlyText(run.name),
         line: { color, width: smooth ? 1 : 1.6 }, opacity: smooth ? 0.25 : 1,
         legendgroup: run.id, showlegend: !smooth, hovertemplate: hover(run.name), meta: { role: "raw", run: run.id } });
       if (smooth) {
-        traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: ema(run.line.y, state.smoothing), name: run.name,
+        traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: ema(run.line.y, state.smoothing), name: plotlyText(run.name),
           line: { color, width: 2 }, legendgroup: run.id, hovertemplate: hover(run.name + " (smoothed)"),
           meta: { role: "smoothed", run: run.id } });
       }
     }
     if (run.points && run.points.x.length) {
-      traces.push({ type: traceType(run.points.x.length), mode: "markers", x: run.points.x, y: run.points.y, name: `${run.name} ${run.points_key}`,
+      traces.push({ type: traceType(run.points.x.length), mode: "markers", x: run.points.x, y: run.points.y, name: plotlyText(`${run.name} ${run.points_key}`),
         marker: { color, size: 7, symbol: "diamond", line: { color: "#fff", width: 1 } }, legendgroup: run.id,
         hovertemplate: hover(`${run.name} ${run.points_key}`), meta: { role: "val", run: run.id } });
     }
@@ -85,7 +85,7 @@ function figure() {
   }
   const layout = {
     margin: { l: 60, r: 20, t: 16, b: 46, autoexpand: false }, hovermode: "closest", shapes, xaxis,
-    yaxis: { title: { text: state.y }, type: state.logY ? "log" : "linear", autorange: true },
+    yaxis: { title: { text: plotlyText(state.y) }, type: state.logY ? "log" : "linear", autorange: true },
     // Inside the plot area, and margins that never grow: the plot area is the one sketch.js drew.
     legend: { x: 1, xanchor: "right", y: 1, yanchor: "top", bgcolor: "rgba(255,255,255,0.8)" },
     uirevision: `${state.x}|${state.y}|${state.logX}|${state.logY}`,

@@ -120,11 +120,11 @@ function sketch(host, traces, layout) {
   if (!logY && yRange[0] < 0 && yRange[1] > 0) { ctx.beginPath(); ctx.moveTo(m.l, sy(0)); ctx.lineTo(m.l + w, sy(0)); ctx.stroke(); }
   ctx.font = `14px ${SKETCH_FONT}`;
   ctx.textAlign = "center";
-  ctx.fillText(layout.xaxis.title.text, m.l + w / 2, m.t + h + 38);
+  ctx.fillText(plainText(layout.xaxis.title.text), m.l + w / 2, m.t + h + 38);
   ctx.save();
   ctx.translate(m.l - 42, m.t + h / 2);
   ctx.rotate(-Math.PI / 2);
-  ctx.fillText(layout.yaxis.title.text, 0, 0);
+  ctx.fillText(plainText(layout.yaxis.title.text), 0, 0);
   ctx.restore();
 
   ctx.save();
