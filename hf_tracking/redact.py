@@ -91,9 +91,10 @@ def current_pattern(max_age: float = 0.0) -> re.Pattern[str]:
                 environment.append(value)
     environment.sort()
     environment = tuple(environment)
-    if pattern is not None and environment == _state["environment"]:
-        return pattern
-    with _lock:
+    with _lock:  # the pattern and the environment it was built for, read together
+        pattern = _state["pattern"]
+        if pattern is not None and environment == _state["environment"]:
+            return pattern
         values = sorted({*environment, *_added}, key=len, reverse=True)  # longest first
         alternatives = [re.escape(value) for value in values] + list(_SHAPES)
         pattern = re.compile("|".join(alternatives))

@@ -1,4 +1,4 @@
-"""The dashboard's HTTP server: the standard library's ``ThreadingHTTPServer``, GET only.
+"""The dashboard's HTTP server: GET only, on a bounded pool of threads (:mod:`.pool`).
 
 It answers the page, its stylesheet and scripts (``static/``), ``plotly.min.js`` read from the installed ``plotly``
 package (so it works offline and nothing is copied into this repository), and the JSON of
@@ -16,7 +16,6 @@ import gzip
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from hf_tracking.serve import api
 from hf_tracking.serve.clean import encode
+from hf_tracking.serve.pool import OneRequestHandler, PooledHTTPServer
 from hf_tracking.serve.runs import RunCatalog
 
 STATIC = {
@@ -99,7 +99,7 @@ class _Assets:
         return body, zipped, kind
 
 
-def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHandler]:
+def make_handler(catalog: RunCatalog, assets: _Assets) -> type[OneRequestHandler]:
     routes: dict[str, Callable[[dict[str, list[str]]], Any]] = {
         "/api/runs": lambda query: api.runs_table(catalog),
         "/api/run": lambda query: api.run_detail(catalog, (query.get("id") or [None])[0]),
@@ -107,7 +107,7 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
         "/api/series": lambda query: api.series(catalog, query),
     }
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(OneRequestHandler):
         server_version = "hf-tracking"
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # the body is a second write: not held for an ACK
@@ -147,6 +147,7 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
             return name.strip("[]") in LOOPBACK_NAMES
 
         def do_HEAD(self) -> None:
+            self.close_connection = True  # a body it may have sent is not read
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "read-only: GET only")
 
         do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD
@@ -180,14 +181,15 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[BaseHTTPRequestHa
     return Handler
 
 
-class DashboardServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, catalog: RunCatalog, host: str = "127.0.0.1", port: int = 0) -> None:
+class DashboardServer(PooledHTTPServer):
+    def __init__(
+        self, catalog: RunCatalog, host: str = "127.0.0.1", port: int = 0, **pool: Any
+    ) -> None:
+        """``pool``: ``workers`` and ``idle_timeout`` of :class:`PooledHTTPServer`."""
         self.catalog = catalog
         self.loopback_only = host in LOOPBACK_NAMES
         assets = _Assets()
-        super().__init__((host, port), make_handler(catalog, assets))
+        super().__init__((host, port), make_handler(catalog, assets), **pool)
         assets.warm()
 
     @property
