@@ -22,15 +22,30 @@ import sys
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from hf_tracking.tracker import ExperimentTracker
+
+class Run(Protocol):
+    """What the exit hooks need of a tracked run (:class:`~hf_tracking.ExperimentTracker`)."""
+
+    def finish(
+        self,
+        save_summary: bool = ...,
+        status: str | None = ...,
+        error: str | None = ...,
+        wait: bool = ...,
+    ) -> Any: ...
+
+    def mark_interrupted(self, reason: str) -> None: ...
+
 
 logger = logging.getLogger("hf_tracking")
-_live: weakref.WeakSet[ExperimentTracker] = weakref.WeakSet()
+_live: weakref.WeakSet[Run] = weakref.WeakSet()
+# Runs whose training ended but which stay open for evaluations after it: held here so that the
+# exit hooks (which hold runs weakly) still find and finish them once the Trainer is gone.
+_open_after_training: set[Run] = set()
 # Trackers inside finish(), and the signals that arrived meanwhile, to take effect after it.
-_finishing: weakref.WeakSet[ExperimentTracker] = weakref.WeakSet()
+_finishing: weakref.WeakSet[Run] = weakref.WeakSet()
 _deferred: list[int] = []
 _state = {"exit_hooks": False, "signal_handlers": False, "finished_at_exit": False}
 
@@ -45,16 +60,22 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_runs_of_parent)
 
 
-def track(tracker: ExperimentTracker) -> None:
+def track(tracker: Run) -> None:
     _live.add(tracker)
 
 
-def untrack(tracker: ExperimentTracker) -> None:
+def keep_open(tracker: Run) -> None:
+    """Hold a run whose training ended, until it is finished (at exit at the latest)."""
+    _open_after_training.add(tracker)
+
+
+def untrack(tracker: Run) -> None:
     _live.discard(tracker)
+    _open_after_training.discard(tracker)
 
 
 @contextlib.contextmanager
-def finishing(tracker: ExperimentTracker) -> Iterator[None]:
+def finishing(tracker: Run) -> Iterator[None]:
     """Around a finish: Ctrl-C and SIGTERM on the main thread wait for it, then take effect."""
     on_main = threading.current_thread() is threading.main_thread()
     previous_sigint = None

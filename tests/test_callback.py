@@ -343,7 +343,7 @@ def test_rows_are_built_and_tokens_counted_on_the_writer_thread(tmp_path, monkey
     still waiting when training ends (the training thread catches up then)."""
     import threading
 
-    import hf_tracking.tracker_base as tracker_base
+    import hf_tracking.tracked_run as tracked_run
     from hf_tracking import tokens
 
     calls: dict[str, list[tuple[str, bool]]] = {"rows": [], "counts": []}
@@ -362,14 +362,14 @@ def test_rows_are_built_and_tokens_counted_on_the_writer_thread(tmp_path, monkey
 
     def recorded(kind, function):
         def call(*args):
-            ended = callback.tracker is None or callback.tracker._training_closed
+            ended = callback.tracker is None or callback.tracker._tracked.training_closed
             calls[kind].append((threading.current_thread().name, ended))
             return function(*args)
 
         return call
 
     monkeypatch.setattr(
-        tracker_base, "train_record_values", recorded("rows", tracker_base.train_record_values)
+        tracked_run, "train_record_values", recorded("rows", tracked_run.train_record_values)
     )
     monkeypatch.setattr(tokens, "micro_batch_counts", recorded("counts", tokens.micro_batch_counts))
     trainer.train()

@@ -115,13 +115,28 @@ def test_the_import_graph_is_a_dag():
         visit(name, [])
 
 
+# The tracker's facade and the parts it composes: no part imports the facade or a part above it.
+FACADE = ("hf_tracking.tracker", "hf_tracking.run_events", "hf_tracking.tracked_run")
 LAYERS = {
     "hf_tracking.metrics": ("hf_tracking.metrics",),
     "hf_tracking.catalog": (),
-    "hf_tracking.engine": ("hf_tracking.tracker", "hf_tracking.session", "hf_tracking.trainer"),
-    "hf_tracking.backends": ("hf_tracking.tracker", "hf_tracking.engine", "hf_tracking.trainer"),
-    "hf_tracking.summary": ("hf_tracking.tracker", "hf_tracking.session", "hf_tracking.trainer"),
-    "hf_tracking.session": ("hf_tracking.tracker", "hf_tracking.trainer"),
+    "hf_tracking.engine": (
+        *FACADE,
+        "hf_tracking.tracker_state",
+        "hf_tracking.session",
+        "hf_tracking.trainer",
+    ),
+    "hf_tracking.backends": (*FACADE, "hf_tracking.engine", "hf_tracking.trainer"),
+    "hf_tracking.summary": (*FACADE, "hf_tracking.session", "hf_tracking.trainer"),
+    "hf_tracking.lifecycle": (*FACADE, "hf_tracking.session", "hf_tracking.trainer"),
+    "hf_tracking.session": (*FACADE, "hf_tracking.trainer"),
+    "hf_tracking.tracker_state": (*FACADE, "hf_tracking.trainer"),
+    "hf_tracking.tracked_run": (
+        "hf_tracking.tracker",
+        "hf_tracking.run_events",
+        "hf_tracking.trainer",
+    ),
+    "hf_tracking.run_events": ("hf_tracking.tracker", "hf_tracking.trainer"),
     "hf_tracking.tracker": ("hf_tracking.trainer",),
 }
 
@@ -142,6 +157,8 @@ def test_imports_flow_one_way():
                 ), name
                 continue
             bad = (
-                [i for i in imported if i.startswith(forbidden)] if forbidden else sorted(imported)
+                [i for i in imported if any(i == f or i.startswith(f"{f}.") for f in forbidden)]
+                if forbidden
+                else sorted(imported)
             )
             assert not bad, f"{name} imports {bad}"
