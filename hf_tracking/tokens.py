@@ -9,7 +9,11 @@ when a row needs them, by whoever asks first: real tokens (the attention mask's 
 positions, or tokens that are not the pad token, or all tokens: the rule of the Trainer's
 ``include_num_input_tokens_seen="non_padding"``), slots (every position, padding included) and
 loss-bearing tokens (labels other than -100 after the one-position shift the causal LM loss
-applies).
+applies). A batch with ``position_ids`` and no attention mask is padding-free (TRL's packing,
+transformers' ``DataCollatorWithFlattening``): documents laid end to end, positions restarting at
+each one. Its pad ids are real tokens (TRL pads with the end-of-text token when a tokenizer has
+none, so every document's last token is one); only a tail of pad ids at position 0, which
+``pad_to_multiple_of`` adds, is padding.
 
 :meth:`TokenCounter.take` hands the micro-batches seen so far over (two references swapped) and
 :meth:`TokenCounter.count` counts them, in the order they were taken, on any thread: the tracker
@@ -29,6 +33,9 @@ from typing import Any
 IGNORE_INDEX = -100
 KINDS = ("real", "slots", "loss_bearing")
 MAX_KEPT = 64
+# What the hook keeps of a training forward: input ids, attention mask, labels, and the position
+# ids of a batch without a mask (None otherwise).
+Kept = tuple[Any, Any, Any, Any]
 
 
 class Counts:
@@ -48,13 +55,15 @@ class Counts:
         self.unread_real: Any = None
         self.unread_loss_bearing: Any = None
 
-    def add(self, micro_batches: list[tuple[Any, Any, Any]], pad_token_id: int | None) -> None:
+    def add(self, micro_batches: list[Kept], pad_token_id: int | None) -> None:
         """Count micro-batches with device-side ops only (nothing is read back here)."""
-        for input_ids, mask, labels in micro_batches:
+        for input_ids, mask, labels, position_ids in micro_batches:
             slots = input_ids.numel()  # a shape, known on the host
             self.slots += slots
             self.seq_length = input_ids.shape[-1]
-            real, loss_bearing = micro_batch_counts(input_ids, mask, labels, pad_token_id)
+            real, loss_bearing = micro_batch_counts(
+                input_ids, mask, labels, pad_token_id, position_ids
+            )
             if real is None:
                 self.real += slots
             else:
@@ -81,7 +90,7 @@ class Counts:
 
 
 # What TokenCounter.take gives: micro-batches kept, and counts folded, since the last take.
-Taken = tuple[list[tuple[Any, Any, Any]], Counts | None]
+Taken = tuple[list[Kept], Counts | None]
 
 
 class TokenCounter:
@@ -96,7 +105,7 @@ class TokenCounter:
         self.base = {kind: int((base or {}).get(kind, 0)) for kind in KINDS}
         self._totals = {**self.base, "seq_length": 0}
         self._lock = threading.Lock()
-        self._kept: list[tuple[Any, Any, Any]] = []
+        self._kept: list[Kept] = []
         self._folded: Counts | None = None
         self._handle: Any = None
         self._device: Any = None
@@ -120,7 +129,9 @@ class TokenCounter:
         if input_ids is None or not hasattr(input_ids, "numel"):
             return
         kept = self._kept
-        kept.append((input_ids, kwargs.get("attention_mask"), kwargs.get("labels")))
+        mask = kwargs.get("attention_mask")
+        position_ids = kwargs.get("position_ids") if mask is None else None
+        kept.append((input_ids, mask, kwargs.get("labels"), position_ids))
         if len(kept) >= MAX_KEPT:
             self._fold()
 
@@ -187,14 +198,31 @@ def split_totals(totals: dict[str, int]) -> tuple[int, dict[str, int], int]:
     return totals["real"], kinds, totals["seq_length"]
 
 
-def micro_batch_counts(input_ids: Any, mask: Any, labels: Any, pad_token_id: int | None) -> Any:
+def micro_batch_counts(
+    input_ids: Any,
+    mask: Any,
+    labels: Any,
+    pad_token_id: int | None,
+    position_ids: Any = None,
+) -> Any:
     """(real, loss_bearing) of one micro-batch as 0-dim tensors on its device: real is None where
     every slot counts (no mask, no pad token), loss_bearing None without labels."""
     if mask is not None:
         real = mask.count_nonzero()
+    elif position_ids is not None and pad_token_id is not None:
+        real = input_ids.numel() - padded_tail(input_ids, position_ids, pad_token_id)
     elif pad_token_id is not None:
         real = (input_ids != pad_token_id).count_nonzero()
     else:
         real = None
     loss_bearing = None if labels is None else labels[..., 1:].ne(IGNORE_INDEX).count_nonzero()
     return real, loss_bearing
+
+
+def padded_tail(input_ids: Any, position_ids: Any, pad_token_id: int) -> Any:
+    """Padding slots of a padding-free batch, as a 0-dim tensor: the run of pad ids at position 0
+    that ends each row (``pad_to_multiple_of`` pads so; only a document's first token sits at
+    position 0, so a row's last document is taken for padding only if it is one pad id alone)."""
+    padding = (input_ids == pad_token_id) & (position_ids == 0)
+    # Reversed, a running product of the flags stays 1 exactly along the row's padded tail.
+    return padding.flip(-1).cumprod(-1).sum()

@@ -20,7 +20,7 @@ class Inputs(torch.nn.Module):
         super().__init__()
         self.weight = torch.nn.Parameter(torch.zeros(1))
 
-    def forward(self, input_ids=None, attention_mask=None, labels=None):
+    def forward(self, input_ids=None, attention_mask=None, labels=None, position_ids=None):
         return None
 
 
@@ -93,3 +93,20 @@ def test_every_mask_dtype_counts_its_non_zero_positions(path):
         "slots": 32,
         "loss_bearing": 3,
     }
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_padding_free_rows_count_their_pad_ids_but_not_a_padded_tail(path):
+    # Three documents laid end to end, each ending with the pad id (0, as TRL sets it when the
+    # tokenizer has none); the second batch is padded to a multiple of 4 by a tail at position 0.
+    ids = torch.tensor([[7, 8, 0, 9, 0, 5, 6, 0]])
+    positions = torch.tensor([[0, 1, 2, 0, 1, 0, 1, 2]])
+    padded_ids = torch.tensor([[7, 0, 9, 0, 0, 0, 0, 0]])
+    padded_positions = torch.tensor([[0, 1, 0, 1, 0, 0, 0, 0]])
+    batches = [
+        {"input_ids": ids, "position_ids": positions},
+        {"input_ids": padded_ids, "position_ids": padded_positions},
+        # With an attention mask, the mask decides, whatever the positions.
+        {"input_ids": IDS, "attention_mask": (IDS != 0).long(), "position_ids": IDS * 0},
+    ]
+    assert counted(batches, path=path)["real"] == 8 + 4 + 5

@@ -7,7 +7,7 @@
 | ``on_step_begin`` / ``on_step_end`` | the training-step clock of the time ledger; on a step that logs, evaluates, saves or ends training, the token count is read (see below) |
 | ``on_log`` | a training record: ``train/*``, the three axes, ``progress/*``, ``throughput/*``, ``tokens/*``, ``memory/*``; other keys pass through as ``train/<key>``; the end-of-training log goes to the summary and the W&B run summary as ``final/*`` (``final/runtime``, ``final/loss``, ...), never as curve points |
 | ``on_evaluate`` | ``val/loss``, ``val/perplexity``, ``val/eval_time_seconds`` (the Trainer's ``eval_runtime``), ``val/train_val_gap``, other eval metrics under ``val/`` (``val/<name>/`` per eval dataset) |
-| ``on_save`` | a checkpoint event with path, step, is_best and the seconds the save took |
+| ``on_save`` | a checkpoint event with path (in a hyperparameter search, the trial's ``run-<n>/checkpoint-<step>``), step, is_best and the seconds the save took |
 | ``on_train_end`` | the last figures and a complete summary are written; the run's directory, summary and sync command are logged |
 | ``on_evaluate`` / ``on_predict`` after ``train()`` | logged at the final step (``val/...``, ``val/test/...``) into the same run, and the summary updated; the run closes at exit, at :meth:`TrackingCallback.wait_for_backends` or with the next ``train()`` |
 
@@ -28,6 +28,7 @@ ranks are gathered by :mod:`.gather`.
 from __future__ import annotations
 
 import functools
+import glob
 import logging
 import os
 import sys
@@ -35,6 +36,7 @@ import time
 from typing import Any
 
 from transformers.trainer_callback import CallbackHandler, ExportableState, TrainerCallback
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from hf_tracking.config import ExperimentConfig
 from hf_tracking.redact import add_secret
@@ -203,7 +205,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if self.tracker is None:
             return
         self._sync_tokens(state)
-        path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        path = saved_checkpoint(args, state)
         best = state.best_model_checkpoint
         is_best = best is not None and os.path.abspath(best) == os.path.abspath(path)
         # No hook runs before a save: it began when the last preceding event ended.
@@ -267,6 +269,22 @@ def record_follows(control: Any) -> bool:
         or control.should_save
         or control.should_training_stop
     )
+
+
+def saved_checkpoint(args: Any, state: Any) -> str:
+    """The directory the Trainer saved this step's checkpoint into: ``output_dir/checkpoint-N``,
+    or in a hyperparameter-search trial the trial's own ``output_dir/<run>/checkpoint-N``."""
+    name = f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+    if state.trial_params is None:
+        return os.path.join(args.output_dir, name)
+    if state.trial_name:  # named by the search's hp_name
+        return os.path.join(args.output_dir, state.trial_name, name)
+    # Otherwise the run is named after the trial (run-<number> with optuna), which no event
+    # tells: the trial's checkpoint is the one the Trainer has just written, the newest.
+    saved = glob.glob(os.path.join(glob.escape(args.output_dir), "*", name))
+    if not saved:
+        return os.path.join(args.output_dir, name)
+    return max(saved, key=lambda path: os.stat(path).st_mtime_ns)
 
 
 def _saved_tracker_state(state: Any) -> dict[str, Any] | None:
