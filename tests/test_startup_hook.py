@@ -1,7 +1,8 @@
 """The start-up hook (hf_tracking_startup.pth): its .pth line as site runs it, the import hook it
 installs, and the package really installed (wheel and editable) in fresh environments, where an
-unmodified transformers example script takes ``--report_to hf_tracking`` and programs that have
-nothing to do with hf_tracking keep working with the hook broken."""
+example script that never imports hf_tracking (tests/fixtures/run_clm.py, shaped like transformers'
+language-modeling examples) takes ``--report_to hf_tracking`` and programs that have nothing to do
+with hf_tracking keep working with the hook broken."""
 
 from __future__ import annotations
 
@@ -171,9 +172,7 @@ def editable_install(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_wheel_install_gives_an_unmodified_example_script_report_to_hf_tracking(
-    wheel_install, tmp_path
-):
+def test_wheel_install_gives_an_example_script_report_to_hf_tracking(wheel_install, tmp_path):
     executable, site_packages = wheel_install
     assert (site_packages / "hf_tracking_startup.pth").read_text() == PTH_TEXT
     script = tmp_path / "run_clm.py"

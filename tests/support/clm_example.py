@@ -1,6 +1,5 @@
-"""Offline inputs for transformers' run_clm.py example: a tiny local tokenizer, a tiny random GPT-2
-config, text files and the accuracy metric it loads with evaluate (a local module, so nothing
-comes from the Hub)."""
+"""Offline inputs for the run_clm.py example script (tests/fixtures/run_clm.py): a tiny local
+tokenizer, a tiny random GPT-2 config and text files, so nothing comes from the Hub."""
 
 from __future__ import annotations
 
@@ -28,29 +27,4 @@ def clm_inputs(directory: Path) -> dict[str, str]:
         bos_token_id=end, eos_token_id=end,
     )  # fmt: skip
     config.save_pretrained(str(directory / "config"))
-    metric = directory / "accuracy"
-    metric.mkdir()
-    (metric / "accuracy.py").write_text(ACCURACY_METRIC)
     return {"config": str(directory / "config"), "tokenizer": str(directory / "tokenizer")}
-
-
-ACCURACY_METRIC = """
-import datasets
-import evaluate
-
-
-class Accuracy(evaluate.Metric):
-    def _info(self):
-        return evaluate.MetricInfo(
-            description="share of equal predictions and references",
-            citation="",
-            inputs_description="",
-            features=datasets.Features(
-                {"predictions": datasets.Value("int32"), "references": datasets.Value("int32")}
-            ),
-        )
-
-    def _compute(self, predictions, references):
-        same = sum(int(p == r) for p, r in zip(predictions, references))
-        return {"accuracy": same / len(references)}
-"""
