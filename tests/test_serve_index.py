@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
+
 from hf_tracking.jsonio import dumps_line
+from hf_tracking.serve.downsample import downsample
 from hf_tracking.serve.index import MetricsIndex
+from hf_tracking.serve.thin import extreme_picks
 
 
 def test_a_rewritten_file_is_read_again(tmp_path):
@@ -49,3 +55,43 @@ def test_while_one_thread_reads_a_file_the_others_serve_what_is_read(tmp_path):
         assert index.update() == 0 and not index.complete
         assert index.series("train", "s") is None
     assert index.update() == 5 and index.complete
+
+
+def test_extreme_picks_are_each_buckets_first_last_lowest_and_highest():
+    rng = np.random.default_rng(0)
+    positions = np.sort(rng.choice(10_000, size=3_000, replace=False))
+    values = rng.normal(size=3_000)
+    values[rng.choice(3_000, size=100)] = np.nan
+    picks = extreme_picks(positions, values, 64)
+    expected = set()
+    for bucket in np.unique(positions // 64):
+        inside = np.flatnonzero(positions // 64 == bucket)
+        expected |= {inside[0], inside[-1]}
+        finite = inside[np.isfinite(values[inside])]
+        if len(finite):
+            expected |= {finite[np.argmin(values[finite])], finite[np.argmax(values[finite])]}
+    assert picks.tolist() == sorted(expected)
+
+
+def test_a_thinned_index_keeps_the_ends_every_extreme_and_stays_within_its_bytes(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    rng = np.random.default_rng(1)
+    losses = 2.0 + rng.normal(scale=0.1, size=50_000)
+    losses[31_337] = 40.0
+    with open(path, "w") as stream:
+        for step, loss in enumerate(losses, 1):
+            row = {"event": "train", "time/gradient_steps": step, "train/loss": loss}
+            stream.write(json.dumps({**row, "train/grad_norm": 1.0 / step}) + "\n")
+        stream.write(json.dumps({"event": "val", "time/gradient_steps": 9, "val/loss": 2}) + "\n")
+    full, thin = MetricsIndex(path), MetricsIndex(path, max_bytes=200_000)
+    full.update(), thin.update()
+    assert thin.nbytes() <= 200_000 < full.nbytes() and thin.rows == full.rows == 50_001
+    count, bucket = thin.detail("train", "train/loss")
+    assert count == 50_000 and bucket > 1
+    xs, ys = thin.columns("train", ("time/gradient_steps", "train/loss"))
+    assert xs[0] == 1 and xs[-1] == 50_000 and ys[-1] == losses[-1]
+    assert ys.max() == 40.0 and xs[ys.argmax()] == 31_338 and ys.min() == losses.min()
+    shown = downsample(xs, ys, 400)[1]
+    every = downsample(*full.columns("train", ("time/gradient_steps", "train/loss")), 400)[1]
+    assert shown.max() == every.max() and shown.min() == every.min()
+    assert thin.last("train") == full.last("train") and thin.tail("val", 5) == full.tail("val", 5)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
 
 import pytest
 
+from hf_tracking.jsonio import iter_jsonl
 from hf_tracking.serve.runs import RunCatalog
 from hf_tracking.serve.server import DashboardServer
 from tests.support.dashboard import finished_run
@@ -77,3 +80,69 @@ def test_idle_connections_hold_no_thread_and_are_closed(store):
             connection.close()
         server.shutdown()
         server.server_close()
+
+
+MEMORY_CHILD = r"""
+import json, re, sys
+from hf_tracking.serve import api
+from hf_tracking.serve.runs import RunCatalog
+
+def kib(name):
+    return int(re.search(name + r":\s+(\d+)", open("/proc/self/status").read()).group(1))
+
+root, budget = sys.argv[1], int(sys.argv[2])
+catalog = RunCatalog([root], memory_budget=budget)
+run = catalog.get("big")
+with open("/proc/self/clear_refs", "w") as stream:
+    stream.write("5")  # the peak RSS (VmHWM) starts again from here
+base = kib("VmRSS")
+index = catalog.index(run)
+answers = []
+for lo, hi in ((None, None), (5000, 9000), (20000, 20100), (None, None)):
+    query = {"run": ["big"], "y": ["train/loss"], "points": ["400"]}
+    query.update({"lo": [str(lo)], "hi": [str(hi)]} if lo is not None else {})
+    answers.append(api.series(catalog, query)["runs"][0])
+print(json.dumps({
+    "peak_mb": (kib("VmHWM") - base) / 1024, "index_bytes": index.nbytes(),
+    "bytes_read": index.bytes_read, "same_index": catalog.get("big").index is index,
+    "lines": [answer["line"] for answer in answers], "total": answers[0]["total"],
+}))
+"""
+
+
+def big_run(directory, rows: int):
+    """A run of ``rows`` train rows with the keys of a real one, a spike at row 12,345."""
+    finished_run(directory, "big", steps=10)
+    metrics = directory / "big" / "metrics.jsonl"
+    template = next(row for row in iter_jsonl(metrics) if row["event"] == "train")
+    with open(metrics, "w") as stream:
+        for step in range(1, rows + 1):
+            loss = 50.0 if step == 12345 else 2.0 + 1.0 / step + 0.01 * (step % 7)
+            row = {**template, "time/gradient_steps": step, "train/loss": loss}
+            row["time/tokens_seen"] = 64 * step
+            stream.write(json.dumps(row) + "\n")
+    return metrics
+
+
+def test_a_big_finished_run_is_read_once_within_the_memory_cap(tmp_path):
+    """A run of about 40 MB served with a 4 MiB budget: the index stays in its share, the
+    process's peak memory grows by a bounded amount (it grew by the whole index and every
+    parsed row before), and series and zooms read nothing more from the file."""
+    metrics = big_run(tmp_path, 80_000)
+    budget = 4 * 1024**2
+    child = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, str(tmp_path), str(budget)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    found = json.loads(child.stdout)
+    assert found["index_bytes"] <= budget // 4
+    assert found["peak_mb"] < 32, found["peak_mb"]  # 164 MB before
+    assert found["bytes_read"] == metrics.stat().st_size and found["same_index"]
+    whole, zoom, deep, again = found["lines"]
+    assert found["total"] == 80_000 and whole == again
+    assert whole["x"][0] == 1 and whole["x"][-1] == 80_000 and max(whole["y"]) == 50.0
+    assert min(zoom["x"]) <= 5000 and max(zoom["x"]) >= 9000 and len(zoom["x"]) > 100
+    assert deep["x"][0] <= 20000 and deep["x"][-1] >= 20100

@@ -211,13 +211,13 @@ def _markers(index: Any, run: Run, event: str, axis: str) -> list[dict[str, Any]
 def _curve(
     index: Any, run: Run, event: str, axis: str, key: str, points: int, lo: Any, hi: Any
 ) -> tuple[dict[str, list[float]], int] | None:
-    """The downsampled curve of ``key`` and how many finite points it has in all."""
+    """The downsampled curve of ``key`` and how many rows hold it in all."""
     found = _columns(index, run, event, axis, key)
     if found is None or found[1] is None:
         return None
     xs, ys = found
     keep = np.arange(len(ys)) if event == "val" else None  # every validation point
-    return _points(*downsample(xs, ys, points, lo, hi, keep)), int(np.isfinite(ys).sum())
+    return _points(*downsample(xs, ys, points, lo, hi, keep)), index.detail(event, key)[0]
 
 
 def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -245,13 +245,19 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
             "points": None,
         }
         event = _table_of(index, y_key)
+        notes = []
         if axis == "compute" and run.flops_per_token() is None:
-            answer["note"] = "no FLOPs per token known for this run"
+            notes.append("no FLOPs per token known for this run")
         if not index.complete:
-            answer["note"] = f"reading metrics: {index.rows:,} rows so far"
+            notes.append(f"reading metrics: {index.rows:,} rows so far")
         curve = None if event is None else _curve(index, run, event, axis, y_key, points, lo, hi)
         if curve is not None:
             answer["line"], answer["total"] = curve
+            bucket = index.detail(event, y_key)[1]
+            if bucket > 1:  # a zoom past a bucket a point shows the rows kept
+                notes.append(f"held as each {bucket:,} rows' first, last, lowest and highest")
+        if notes:
+            answer["note"] = "; ".join(notes)
         if y_key.startswith("train/"):
             val_key = "val/" + y_key.removeprefix("train/")
             curve = _curve(index, run, "val", axis, val_key, points, lo, hi)

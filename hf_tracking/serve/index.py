@@ -5,15 +5,21 @@ line without its newline (a row still being written is read on a later call, who
 one table per ``event`` (train, val, checkpoint, custom, final, resume), each a set of float64
 columns with NaN where a row lacks a key; non-numbers read as NaN. A file that got shorter or was
 replaced (the local store rewrites it when a run resumes from an earlier step) is read again from
-the start.
+the start. The file is opened as :func:`hf_tracking.run_files.open_regular` opens it (a FIFO is
+refused, never waited on).
 
 A line longer than ``CHUNK_BYTES`` is skipped (counted in :attr:`MetricsIndex.skipped_lines`)
 and the rows after it are read. With ``root``, a file whose resolved path leads out of it (a
 symlink) is not read.
 
 Memory: 16 bytes per number a row holds (a value and its row position: 290 MiB for 1,000,000
-train rows of 19 keys), however many distinct keys the rows have between them;
-:class:`hf_tracking.serve.runs.RunCatalog` keeps the total within its budget.
+train rows of 19 keys), however many distinct keys the rows have between them. With
+``max_bytes``, a table that would grow past it is thinned while it is read (:meth:`Table.thin`):
+each key keeps its first, last, lowest and highest value per bucket of rows, the bucket doubling
+each time, so a run of any length is held in ``max_bytes`` and read once, and every curve drawn
+with at least a bucket of rows per point is what the full rows give (a zoom deeper than that
+shows the rows kept). :class:`hf_tracking.serve.runs.RunCatalog` gives each index a share of its
+budget.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from hf_tracking.run_files import open_regular
+from hf_tracking.serve.thin import extreme_picks
 
 try:  # orjson (the serve extra) parses a row about ten times faster than the json module
     from orjson import loads as _loads
@@ -35,16 +42,26 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
     from json import loads as _loads
 
 CHUNK_BYTES = 16 * 1024**2
+READ_BYTES = 1024**2  # read, parsed and added this many bytes at a time
+FIRST_BUCKET = 4  # the rows a bucket the first time a table is thinned (then 8, 16, ...)
+AXIS_KEYS = frozenset(("time/gradient_steps", "time/wallclock_hours", "time/tokens_seen"))
 
 
 class Table:
     """Rows of one event kind. Each key is a column of only the rows that hold it (their
     numbers and row positions), so a row costs what its own keys hold however many distinct
-    keys the table has; :meth:`column` spreads a column over every row, NaN where it is absent."""
+    keys the table has; :meth:`column` spreads a column over the rows kept, NaN where it is
+    absent. Every row is kept until :meth:`thin` keeps, per bucket of ``bucket`` rows, each
+    key's first, last, lowest and highest value (:mod:`hf_tracking.serve.thin`), and the axes
+    at every row kept; rows read after that are kept whole until the next :meth:`thin`."""
 
     def __init__(self) -> None:
-        self.rows = 0
+        self.rows = 0  # rows read
         self.columns: dict[str, tuple[array, array]] = {}  # key -> (values, row positions)
+        self.counts: dict[str, int] = {}  # key -> rows read that hold it
+        self.bucket = 1  # rows a bucket of the thinned part (1: nothing thinned)
+        self.kept: array | None = None  # positions of the rows kept, once thinned
+        self.thinned_rows = 0  # rows read when last thinned
 
     def extend(self, keys: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         """Append rows that all have exactly ``keys`` (in that order)."""
@@ -58,39 +75,77 @@ class Table:
             except TypeError:  # null, a string or a list among the values
                 column[0].extend(_as_float(value) for value in values)
             column[1].extend(positions)
+            self.counts[key] = self.counts.get(key, 0) + len(rows)
+        if self.kept is not None:
+            self.kept.extend(positions)
         self.rows += len(rows)
 
+    def thin(self, bucket: int) -> None:
+        """Keep each key's first, last, lowest and highest value per bucket of ``bucket`` rows,
+        and the axes (:data:`AXIS_KEYS`) at every row any key keeps."""
+        kept = np.zeros(self.rows, dtype=bool)
+        picks = {}
+        for key, (values, at) in self.columns.items():
+            positions = np.frombuffer(at, dtype=np.int64)
+            picks[key] = extreme_picks(positions, np.frombuffer(values, np.float64), bucket)
+            kept[positions[picks[key]]] = True
+        for key, (values, at) in list(self.columns.items()):
+            positions = np.frombuffer(at, dtype=np.int64)
+            chosen = kept[positions] if key in AXIS_KEYS else picks[key]
+            self.columns[key] = (
+                _array("d", np.frombuffer(values, np.float64)[chosen]),
+                _array("q", positions[chosen]),
+            )
+        self.kept = _array("q", np.flatnonzero(kept))
+        self.bucket, self.thinned_rows = bucket, self.rows
+
+    def _positions(self) -> np.ndarray | None:
+        return None if self.kept is None else np.frombuffer(self.kept, dtype=np.int64)
+
     def column(self, key: str) -> np.ndarray | None:
-        """A key's numbers over every row so far (NaN where a row lacks it)."""
+        """A key's numbers over every row kept (NaN where a row lacks it)."""
         column = self.columns.get(key)
         if column is None:
             return None
         values, positions = column
-        if len(values) == self.rows:  # in every row (positions are 0, 1, ...): a plain copy
+        kept = self._positions()
+        if kept is None and len(values) == self.rows:  # in every row: a plain copy
             return np.frombuffer(values, dtype=np.float64).copy()
-        out = np.full(self.rows, math.nan)
-        out[np.frombuffer(positions, dtype=np.int64)] = np.frombuffer(values, dtype=np.float64)
+        at = np.frombuffer(positions, dtype=np.int64)
+        out = np.full(self.rows if kept is None else len(kept), math.nan)
+        out[at if kept is None else np.searchsorted(kept, at)] = np.frombuffer(values, np.float64)
         return out
 
     def tail(self, count: int) -> list[dict[str, float]]:
-        """The last ``count`` rows as {key: value}, each holding only its own keys."""
-        first = max(self.rows - count, 0)
-        rows: list[dict[str, float]] = [{} for _ in range(first, self.rows)]
+        """The last ``count`` rows kept as {key: value}, each holding only its own keys."""
+        kept = self._positions()
+        positions = range(max(self.rows - count, 0), self.rows) if kept is None else kept[-count:]
+        if not len(positions):
+            return []
+        where = {int(position): number for number, position in enumerate(positions)}
+        rows: list[dict[str, float]] = [{} for _ in positions]
         for key, (values, at) in self.columns.items():
-            for position in range(bisect_left(at, first), len(at)):
-                rows[at[position] - first][key] = values[position]
+            for position in range(bisect_left(at, positions[0]), len(at)):
+                rows[where[at[position]]][key] = values[position]
         return rows
 
     def last(self) -> dict[str, float]:
-        """The last row's values."""
+        """The last row's values (always kept)."""
         row = self.rows - 1
         return {key: values[-1] for key, (values, at) in self.columns.items() if at[-1] == row}
 
     def nbytes(self) -> int:
-        return sum(
+        kept = 0 if self.kept is None else self.kept.itemsize * len(self.kept)
+        return kept + sum(
             values.itemsize * len(values) + at.itemsize * len(at)
             for values, at in self.columns.values()
         )
+
+
+def _array(kind: str, values: np.ndarray) -> array:
+    out = array(kind)
+    out.frombytes(np.ascontiguousarray(values).tobytes())
+    return out
 
 
 def _as_float(value: Any) -> float:
@@ -102,9 +157,16 @@ def _as_float(value: Any) -> float:
 class MetricsIndex:
     """The rows of one ``metrics.jsonl`` read so far, by event kind."""
 
-    def __init__(self, path: str | os.PathLike, root: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        root: str | os.PathLike | None = None,
+        max_bytes: int | None = None,
+    ) -> None:
         self.path = os.fspath(path)
         self.root = None if root is None else os.path.realpath(root)
+        self.max_bytes = max_bytes  # past it, the largest table is thinned (None: never)
+        self.bytes_read = 0  # lines of the file parsed, in all: a finished run is read once
         self.offset = 0
         self.rows = 0
         self.skipped_lines = 0  # lines longer than CHUNK_BYTES, left out
@@ -139,7 +201,7 @@ class MetricsIndex:
             with stream:
                 stream.seek(self.offset)
                 while self.offset < size:
-                    chunk = stream.read(min(CHUNK_BYTES, size - self.offset))
+                    chunk = _next_chunk(stream, size - self.offset)
                     if self._skipping or (b"\n" not in chunk and len(chunk) == CHUNK_BYTES):
                         self._skip(chunk)  # a line over CHUNK_BYTES: left out, counted
                         stream.seek(self.offset)
@@ -150,8 +212,10 @@ class MetricsIndex:
                     records = _parse_lines(chunk[: end + 1])
                     with self.lock:
                         self._add(records)
+                        self._fit()
                         self.offset += end + 1
                         self.rows += len(records)
+                    self.bytes_read += end + 1
                     added += len(records)
                     if end + 1 < len(chunk):
                         stream.seek(self.offset)
@@ -184,6 +248,19 @@ class MetricsIndex:
             group.append(tuple(record.values()))
         self._flush(group_key, group)
 
+    def _fit(self) -> None:
+        """Past ``max_bytes``, thin the largest table until the index is within half of it
+        (room for the rows read next): first the rows read since its last thinning at its
+        bucket, then one level coarser at a time."""
+        if self.max_bytes is None or self.nbytes() <= self.max_bytes:
+            return
+        while self.nbytes() > self.max_bytes // 2:
+            table = max(self.tables.values(), key=Table.nbytes)
+            if table.bucket >= table.rows:
+                return  # one bucket: nothing left to thin
+            fresh = table.rows > table.thinned_rows and table.bucket > 1
+            table.thin(table.bucket if fresh else max(2 * table.bucket, FIRST_BUCKET))
+
     def _flush(self, key: tuple[str, tuple[str, ...]] | None, rows: list[tuple[Any, ...]]) -> None:
         if key is None or not rows:
             return
@@ -206,6 +283,13 @@ class MetricsIndex:
             rows = [] if table is None else table.tail(count)
         return [{k: v for k, v in row.items() if math.isfinite(v)} for row in rows]
 
+    def detail(self, event: str, key: str) -> tuple[int, int]:
+        """How many rows read hold ``key``, and how many rows a bucket of the table's thinned
+        part holds (1: every row kept)."""
+        with self.lock:
+            table = self.tables.get(event)
+            return (0, 1) if table is None else (table.counts.get(key, 0), table.bucket)
+
     def keys(self) -> dict[str, list[str]]:
         """Each event kind's column names."""
         with self.lock:
@@ -222,6 +306,20 @@ class MetricsIndex:
 
     def nbytes(self) -> int:
         return sum(table.nbytes() for table in self.tables.values())
+
+
+def _next_chunk(stream: Any, left: int) -> bytes:
+    """The next ``READ_BYTES`` of ``left`` bytes, or more, up to ``CHUNK_BYTES``, until they
+    hold a line's end: a long line is read whole, and memory holds only a slice of the file."""
+    parts = [stream.read(min(READ_BYTES, CHUNK_BYTES, left))]
+    read = len(parts[0])
+    while b"\n" not in parts[-1] and read < min(CHUNK_BYTES, left):
+        more = stream.read(min(READ_BYTES, CHUNK_BYTES - read, left - read))
+        if not more:
+            break
+        parts.append(more)
+        read += len(more)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _inside(path: str, root: str) -> bool:

@@ -9,9 +9,10 @@ when they change, and masked again as their writer masked them (:func:`mask`).
 
 Status: the summary's (running, finished, failed, interrupted), or ``running`` while a run has no
 summary yet; a running run is *live* while its metrics were written in the last five minutes.
-Metrics indexes (:mod:`hf_tracking.serve.index`) are built on first use and kept within
-``memory_budget`` bytes: past it, the indexes of runs not running are dropped, least recently used
-first, and rebuilt when asked for again.
+Metrics indexes (:mod:`hf_tracking.serve.index`) are built on first use, each held within a
+quarter of ``memory_budget`` bytes (thinned while read, so a run of any size is read once), and
+kept within the budget in all: past it, the indexes of runs not running are dropped, least
+recently used first, and rebuilt when asked for again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from hf_tracking.serve.index import MetricsIndex
 LIVE_SECONDS = 300.0
 SCAN_SECONDS = 1.0
 DEFAULT_MEMORY_BUDGET = 1024**3
+RUN_SHARE = 4  # an index is held within a quarter of the budget
 
 
 class Run:
@@ -214,7 +216,8 @@ class RunCatalog:
         """The run's index, brought up to date (only the bytes written since the last call)."""
         with self._lock:
             if run.index is None:
-                run.index = MetricsIndex(run.metrics_path, run.root)
+                share = max(self.memory_budget // RUN_SHARE, 1)
+                run.index = MetricsIndex(run.metrics_path, run.root, max_bytes=share)
             run.used = time.monotonic()
             index = run.index
         index.update()
