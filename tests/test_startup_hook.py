@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -169,6 +170,15 @@ def editable_install(tmp_path_factory):
     directory = tmp_path_factory.mktemp("editable")
     executable = make_venv(directory / "env")
     return executable, install_project(executable, directory, editable=True), directory
+
+
+def test_the_example_script_is_written_for_this_repository():
+    # The script the wheel test runs is the project's own: short, under no other project's
+    # copyright, and it reaches hf_tracking only through --report_to.
+    text = RUN_CLM.read_text()
+    assert len(text.splitlines()) < 400
+    assert not re.search(r"copyright|licensed under", text, re.IGNORECASE)
+    assert "hf_tracking" not in text and "HfArgumentParser" in text
 
 
 @pytest.mark.slow
