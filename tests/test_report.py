@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 
 import pytest
@@ -16,6 +17,7 @@ from hf_tracking.report import (
     make_report,
     summary_text,
 )
+from hf_tracking.report.compare import MAX_DISTINCT, MAX_PLOTTED
 from tests.support.reporting import assert_plot_image, make_run
 
 PLOTS = ("loss.png", "learning_rate.png", "throughput.png", "memory.png", "time_ledger.png")
@@ -164,3 +166,25 @@ def test_a_long_run_is_read_thinned_with_every_validation_kept(tmp_path):
     assert val == list(range(1000, 100_001, 1000))
     steps = [r["time/gradient_steps"] for r in records]
     assert steps == sorted(steps)  # file order kept
+
+
+def test_compare_of_many_runs_reads_only_the_rows_it_draws(tmp_path):
+    """Past the runs whose curves are drawn, a run with a summary is taken from it alone: its
+    metrics.jsonl is not read (here it holds no record at all, which reading would refuse)."""
+    summary = json.loads(make_run(tmp_path, "base").read_text())
+    paths = []
+    for number in range(MAX_PLOTTED + 5):
+        name = f"run{number:02d}"
+        shutil.copytree(tmp_path / "base", tmp_path / name)
+        if number >= MAX_PLOTTED:
+            (tmp_path / name / "metrics.jsonl").write_text("not a record\n")
+        copy = {**summary, "experiment_name": name, "run_dir": str(tmp_path / name)}
+        copy["config"] = {**summary["config"], "learning_rate": number / 1000}
+        paths.append(tmp_path / f"{name}_summary.json")
+        paths[-1].write_text(json.dumps(copy))
+    result = compare_runs(paths, tmp_path / "compare")
+    assert [row["name"] for row in result["rows"]] == [f"run{n:02d}" for n in range(len(paths))]
+    assert len(list(csv.DictReader(result["paths"][2].open()))) == len(paths)
+    text = result["paths"][1].read_text()
+    assert f"{len(paths)} runs: the first {len(paths)} below" in text
+    assert f"`learning_rate`: {MAX_DISTINCT}+ distinct values: 0.0 | 0.001" in text

@@ -52,18 +52,21 @@ def test_dashboard_on_a_run_still_training(tmp_path):
             live_dot = "#runs tr[data-id='live_run'] .dot.live"
             assert driver.find_elements("css selector", live_dot)
             order = "[...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.id)"
+            # The server sorts and filters (the table is paged): each answer is waited for.
+            shown = f"JSON.stringify({order})"
             driver.find_element("css selector", "#runs th[data-key='steps']").click()
-            steps_up = driver.execute_script("return " + order)
-            assert steps_up[-1] == "baseline_lr3e-4"  # 120 steps, the most
+            wait_for(driver, f"{order}.at(-1) === 'baseline_lr3e-4'")  # 120 steps, the most
             driver.find_element("id", "filter").send_keys("ablation")
-            assert driver.execute_script("return " + order) == ["ablation_lr1e-3"]
+            wait_for(driver, f"""{shown} === '["ablation_lr1e-3"]'""")
             driver.find_element("id", "filter").clear()
             driver.execute_script(
                 "document.getElementById('filter').dispatchEvent(new Event('input'))"
             )
+            wait_for(driver, f"{order}.length === 3")
             driver.find_element("css selector", "#tag-filter option[value='sweep']").click()
-            assert driver.execute_script("return " + order) == ["baseline_lr3e-4"]
+            wait_for(driver, f"""{shown} === '["baseline_lr3e-4"]'""")
             driver.find_element("css selector", "#tag-filter option[value='']").click()
+            wait_for(driver, f"{order}.length === 3")
             wait_for(driver, "window.hfDashboard.draws > 0")
             # The newest run (the live one) is selected first; add the ablation.
             driver.find_element(
@@ -170,9 +173,9 @@ def test_a_missing_browser_skips_plainly_but_fails_under_ci(monkeypatch):
         pass
 
 
-def test_metric_names_show_as_text_not_markup(tmp_path):
+def test_metric_names_show_as_text_and_thousands_of_them_stay_usable(tmp_path):
     """plotly reads names and titles as pseudo-HTML: a metric named with <b> or <a href> must
-    show those characters, not bold text or a link."""
+    show those characters, not bold text or a link. A run of 20,000 names gets a page."""
     key = "<b>bold</b> <a href='https://example.com'>link</a>"
     finished_run(tmp_path, "markup", steps=20)
     with open(tmp_path / "markup" / "metrics.jsonl", "a") as stream:
@@ -180,11 +183,16 @@ def test_metric_names_show_as_text_not_markup(tmp_path):
             rows = [{"event": "train", "time/gradient_steps": step, f"train/{key}": 1.0 / step}]
             rows.append({"event": "val", "time/gradient_steps": step, f"val/{key}": 2.0 / step})
             stream.write("".join(json.dumps(row) + "\n" for row in rows))
+    finished_run(tmp_path, "wide", steps=5)
+    with open(tmp_path / "wide" / "metrics.jsonl", "a") as stream:
+        for number in range(20_000):
+            row = {"event": "custom", "time/gradient_steps": 5, f"custom/m{number}": 1.0}
+            stream.write(json.dumps(row) + "\n")
     server = DashboardServer(RunCatalog([tmp_path]), "127.0.0.1", 0)
     server.start()
     try:
         with chromium() as driver:
-            driver.get(server.url)
+            driver.get(server.url + "?run=markup")
             wait_for(driver, "window.hfDashboard.draws > 0")
             driver.execute_script(
                 "window.hfDashboard.state.y = arguments[0]; refreshSeries();", f"train/{key}"
@@ -201,6 +209,19 @@ def test_metric_names_show_as_text_not_markup(tmp_path):
             assert shown["title"] == f"train/{key}"
             assert f"markup val/{key}" in shown["legend"]
             assert shown["links"] == 0 and shown["bold"] == 0
+
+            # A run of 20,000 metric names: a bounded table and the names searchable.
+            driver.execute_script("location.hash = '#run=wide'")
+            wait_for(driver, "document.getElementById('metric-count') !== null")
+            cells = driver.execute_script("return document.querySelectorAll('#run-body td').length")
+            assert cells < 30_000, cells  # one column a name: 4,000,000 cells
+            count = driver.find_element("id", "metric-count").text
+            assert count == "the first 200 of 20.0k matching", count
+            driver.find_element("id", "metric-search").send_keys("m1999")
+            wait_for(
+                driver, "document.getElementById('metric-count').textContent === '11 matching'"
+            )
+            assert driver.find_element("id", "metric-names").text.split("\n")[0] == "custom/m1999"
     finally:
         server.shutdown()
         server.server_close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import urllib.request
 import pytest
 
 from hf_tracking.jsonio import iter_jsonl
+from hf_tracking.serve import api
 from hf_tracking.serve.runs import RunCatalog
 from hf_tracking.serve.server import DashboardServer
+from hf_tracking.serve.table import RunsTable, TableError
 from tests.support.dashboard import finished_run
 
 CLIENTS = 200
@@ -146,3 +149,42 @@ def test_a_big_finished_run_is_read_once_within_the_memory_cap(tmp_path):
     assert whole["x"][0] == 1 and whole["x"][-1] == 80_000 and max(whole["y"]) == 50.0
     assert min(zoom["x"]) <= 5000 and max(zoom["x"]) >= 9000 and len(zoom["x"]) > 100
     assert deep["x"][0] <= 20000 and deep["x"][-1] >= 20100
+
+
+def many_runs(directory, source, count: int) -> None:
+    """``count`` copies of one finished run, each with its own steps, tags and learning rate."""
+    summary = json.loads((source.parent / f"{source.name}_summary.json").read_text())
+    for number in range(count):
+        name = f"run{number:04d}"
+        shutil.copytree(source, directory / name)
+        copy = {**summary, "experiment_name": name, "tags": ["odd" if number % 2 else "even"]}
+        copy["totals"] = {**summary["totals"], "gradient_steps": (number * 7919) % count}
+        copy["config"] = {**summary["config"], "learning_rate": number / 1000}
+        (directory / f"{name}_summary.json").write_text(json.dumps(copy))
+
+
+def test_the_runs_table_is_paged_sorted_filtered_and_built_once_a_run(store, tmp_path):
+    many_runs(tmp_path, store / "first", 120)
+    catalog = RunCatalog([tmp_path])
+    built = []
+    table = RunsTable(catalog, lambda run: built.append(run.id) or api.run_row(catalog, run))
+    query = {"offset": ["60"], "limit": ["30"], "sort": ["steps"], "dir": ["asc"]}
+    page = table.page({**query, "run": ["run0007", "run0119"]})
+    assert page["total"] == page["matched"] == 120 and len(page["runs"]) == 30
+    assert [row["steps"] for row in page["runs"]] == list(range(60, 90))
+    assert [row["id"] for row in page["selected"]] == ["run0007", "run0119"]
+    assert page["tags"] == ["even", "odd"] and len(built) == 120
+    odd = table.page({"q": ["RUN01"], "tag": ["odd"], "sort": ["config.learning_rate"]})
+    assert odd["matched"] == 10 and odd["runs"][0]["id"] == "run0119"
+    assert len(built) == 120  # every row came from the cache
+    with pytest.raises(TableError, match="limit must be between 0 and"):
+        table.page({"limit": ["100000"]})
+    server = DashboardServer(catalog, "127.0.0.1", 0)
+    server.start()
+    try:
+        with urllib.request.urlopen(server.url + "api/runs?limit=20&offset=110") as response:
+            answer = json.loads(response.read())
+        assert answer["total"] == 120 and len(answer["runs"]) == 10
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -19,6 +19,7 @@ from hf_tracking.report.runs import (
 )
 
 # ===================================================================== several runs
+IGNORED_FIELDS = ("experiment_name", "trainer")
 COMPARE_COLUMNS = (
     ("run", "name"),
     ("final train loss", "final_train_loss"),
@@ -30,37 +31,108 @@ COMPARE_COLUMNS = (
 )
 
 
+MAX_PLOTTED = 20  # runs whose curves are drawn (the first given)
+MAX_TABLE_ROWS = 200  # rows of comparison.md; comparison.csv has every run
+MAX_LISTED = 20  # up to this many runs, a differing field lists each run's value
+MAX_DISTINCT = 20  # past that, its distinct values, at most this many
+
+
 def compare_runs(paths: Sequence[str | os.PathLike], output_dir: str | os.PathLike) -> dict:
-    """Overlay loss curves and tabulate runs; returns the rows, differences and file paths."""
-    runs = [load_run(path) for path in paths]
+    """Overlay loss curves and tabulate runs; returns the rows, differences and file paths.
+
+    Runs are read one at a time and let go: a run's rows are read only when its curve is drawn
+    (the first ``MAX_PLOTTED``) or it has no summary to take its numbers from, so thousands of
+    runs compare in bounded memory. Every run is a line of ``comparison.csv``."""
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    rows = [key_numbers(run) for run in runs]
-    differences = config_differences(runs)
-    plot = plot_loss(runs, output / "compare_loss.png")
-    table = comparison_table(rows)
-    lines = ["# Comparison", "", table, ""]
-    if differences:
-        lines += ["Config differences:", ""]
-        lines += [f"- `{key}`: " + " | ".join(map(str, values)) for key, values in differences]
-        lines.append("")
-    lines += ["![loss](compare_loss.png)", ""]
-    markdown = output / "comparison.md"
-    atomic_write_text(markdown, "\n".join(lines))
+    plotted: list[Run] = []
+    rows: list[dict[str, Any]] = []
+    spread = ConfigSpread()
     csv_path = output / "comparison.csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow([field for _, field in COMPARE_COLUMNS])
-        for row in rows:
+        for number, path in enumerate(paths):
+            run = load_run(path, summary_only=number >= MAX_PLOTTED)
+            row = key_numbers(run)
             writer.writerow(
                 ["" if row[field] is None else row[field] for _, field in COMPARE_COLUMNS]
             )
+            rows.append(row)
+            spread.add((run.summary or {}).get("config") or {})
+            if number < MAX_PLOTTED:
+                plotted.append(run)
+    plot = plot_loss(plotted, output / "compare_loss.png")
+    differences = spread.differences()
+    table = comparison_table(rows[:MAX_TABLE_ROWS])
+    lines = ["# Comparison", ""]
+    if len(rows) > MAX_TABLE_ROWS or len(rows) > MAX_PLOTTED:
+        lines += [
+            f"{len(rows):,} runs: the first {min(len(rows), MAX_TABLE_ROWS):,} below, every one "
+            f"in comparison.csv; the curves of the first {min(len(rows), MAX_PLOTTED)}.",
+            "",
+        ]
+    lines += [table, ""]
+    if differences:
+        lines += ["Config differences:", ""]
+        for key, values in differences:
+            shown = " | ".join(map(str, values))
+            if spread.runs > MAX_LISTED:
+                more = "+" if spread.overflow(key) else ""
+                shown = f"{len(values)}{more} distinct values: {shown}"
+            lines.append(f"- `{key}`: {shown}")
+        lines.append("")
+    lines += ["![loss](compare_loss.png)", ""]
+    markdown = output / "comparison.md"
+    atomic_write_text(markdown, "\n".join(lines))
     return {
         "rows": rows,
         "differences": differences,
         "table": table,
         "paths": [plot, markdown, csv_path],
     }
+
+
+class ConfigSpread:
+    """The config fields that differ between runs, seen one run at a time: with at most
+    ``MAX_LISTED`` runs each run's value, past that each field's distinct values (at most
+    ``MAX_DISTINCT`` kept)."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.configs: list[dict[str, Any]] = []  # the first MAX_LISTED runs'
+        self.seen: dict[str, int] = {}  # field -> runs holding it
+        self.distinct: dict[str, dict[str, Any]] = {}  # field -> {repr: value}
+        self._overflow: set[str] = set()
+
+    def add(self, config: dict[str, Any]) -> None:
+        self.runs += 1
+        if self.runs <= MAX_LISTED:
+            self.configs.append(config)
+        for key, value in config.items():
+            if key in IGNORED_FIELDS:
+                continue
+            self.seen[key] = self.seen.get(key, 0) + 1
+            values = self.distinct.setdefault(key, {})
+            text = repr(value)
+            if text not in values:
+                if len(values) < MAX_DISTINCT:
+                    values[text] = value
+                else:
+                    self._overflow.add(key)
+
+    def overflow(self, key: str) -> bool:
+        return key in self._overflow
+
+    def differences(self) -> list[tuple[str, list[Any]]]:
+        keys = sorted(
+            key
+            for key, values in self.distinct.items()
+            if len(values) > 1 or self.seen[key] < self.runs
+        )
+        if self.runs <= MAX_LISTED:
+            return [(key, [config.get(key) for config in self.configs]) for key in keys]
+        return [(key, list(self.distinct[key].values())) for key in keys]
 
 
 def comparison_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -85,11 +157,7 @@ def comparison_table(rows: Sequence[dict[str, Any]]) -> str:
 
 def config_differences(runs: Sequence[Run]) -> list[tuple[str, list[Any]]]:
     """Config fields whose values differ between the runs (the name left out)."""
-    configs = [(run.summary or {}).get("config") or {} for run in runs]
-    keys = sorted({key for config in configs for key in config} - {"experiment_name", "trainer"})
-    found = []
-    for key in keys:
-        values = [config.get(key) for config in configs]
-        if any(value != values[0] for value in values[1:]):
-            found.append((key, values))
-    return found
+    spread = ConfigSpread()
+    for run in runs:
+        spread.add((run.summary or {}).get("config") or {})
+    return spread.differences()

@@ -56,8 +56,9 @@ class Run:
 
 
 # ===================================================================== reading
-def load_run(path: str | os.PathLike) -> Run:
-    """A run from its directory or its summary file; ReportError when there is none."""
+def load_run(path: str | os.PathLike, summary_only: bool = False) -> Run:
+    """A run from its directory or its summary file; ReportError when there is none. With
+    ``summary_only``, a run whose summary has its totals is not read further (no records)."""
     path = Path(path)
     summary_path: Path | None = None
     if path.is_file() and path.name.endswith(SUMMARY_SUFFIX):
@@ -76,6 +77,9 @@ def load_run(path: str | os.PathLike) -> Run:
     metrics = run_dir / METRICS_FILE
     if not metrics.is_file():
         raise ReportError(f"no metrics in {str(run_dir)!r}: {METRICS_FILE} is missing")
+    if summary_only and summary is not None and isinstance(summary.get("totals"), dict):
+        name = summary.get("experiment_name") or run_dir.name
+        return Run(name, run_dir, [], summary, summary_path)
     records = read_records(metrics)
     if not records:
         raise ReportError(f"no metrics in {str(metrics)!r}: the file holds no complete record")

@@ -2,7 +2,7 @@
 
 | endpoint | answer |
 | --- | --- |
-| ``/api/runs`` | one row per run: status, live, steps, tokens, wallclock, best val loss, last train loss, tokens/s, goodput, MFU, tags, flat config |
+| ``/api/runs[?offset=&limit=&sort=&dir=&q=&tag=&run=]`` | a page of rows, one per run: status, live, steps, tokens, wallclock, best val loss, last train loss, tokens/s, goodput, MFU, tags, flat config; the counts, the selected runs' rows, the tags |
 | ``/api/run?id=R`` | the run's summary and config (redacted), backends, W&B sync command, event list |
 | ``/api/keys?run=R&run=S`` | the metric names of those runs, by event kind |
 | ``/api/series?run=R&y=KEY&x=AXIS[&lo=&hi=&points=N]`` | per run, the curve of KEY against AXIS downsampled to N points within [lo, hi] (all its validation points kept), the validation points of its ``val/`` counterpart, checkpoint and resume markers |
@@ -20,12 +20,14 @@ import numpy as np
 
 from hf_tracking.serve.downsample import DEFAULT_POINTS, downsample
 from hf_tracking.serve.runs import Run, RunCatalog, field
+from hf_tracking.serve.table import RunsTable, TableError
 
 AXES = ("time/gradient_steps", "time/wallclock_hours", "time/tokens_seen", "compute")
 TOKENS = "time/tokens_seen"
 STEP = "time/gradient_steps"
 MAX_POINTS = 20000
 MAX_EVENTS = 2000
+MAX_EVENT_VALUES = 50_000  # a run logging thousands of names per event
 EVENT_ORDER = ("train", "val", "custom", "checkpoint", "resume", "final")
 MAX_CONFIG_DEPTH = 16
 CONFIG_HIDDEN = ("experiment_name", "output_dir", "tags", "notes")
@@ -110,16 +112,12 @@ def flat_config(config: dict[str, Any], prefix: str = "", depth: int = 0) -> dic
     return flat
 
 
-def runs_table(catalog: RunCatalog) -> dict[str, Any]:
-    """Every run's row; a run whose files cannot be read shows its name and what went wrong."""
-    rows = []
-    for run in catalog.runs():
-        try:
-            rows.append(run_row(catalog, run))
-        except Exception as error:  # one bad run never breaks the list
-            note = f"unreadable: {type(error).__name__}: {error}"
-            rows.append({"id": run.id, "name": run.name, "status": "unknown", "note": note[:300]})
-    return {"runs": rows}
+def runs_table(table: RunsTable, query: dict[str, list[str]]) -> dict[str, Any]:
+    """One page of the runs table (:mod:`hf_tracking.serve.table`)."""
+    try:
+        return table.page(query)
+    except TableError as error:
+        raise ApiError(400, str(error)) from None
 
 
 def _run(catalog: RunCatalog, run_id: str | None) -> Run:
@@ -139,6 +137,12 @@ def run_detail(catalog: RunCatalog, run_id: str | None) -> dict[str, Any]:
     for event in EVENT_ORDER[1:]:
         events.extend({"event": event, **row} for row in index.tail(event, MAX_EVENTS))
     events.sort(key=lambda item: item.get(STEP) or 0.0)
+    values = 0
+    for first in range(len(events) - 1, -1, -1):  # the newest events, up to MAX_EVENT_VALUES
+        values += len(events[first])
+        if values > MAX_EVENT_VALUES:
+            events = events[first + 1 :]
+            break
     return {
         "row": run_row(catalog, run),
         "summary": summary,

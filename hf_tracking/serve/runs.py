@@ -86,6 +86,18 @@ class Run:
         value = value.get("config") if isinstance(value, dict) else None
         return value if isinstance(value, dict) else {}
 
+    def files_key(self) -> tuple:
+        """The identity, size and modification time of the run's files: a change to any of
+        them changes this."""
+        key = []
+        for path in (self.summary_path, self.run_dir / CONFIG_FILE, self.metrics_path):
+            try:
+                status = path.stat()
+                key.append((status.st_ino, status.st_size, status.st_mtime_ns))
+            except OSError:
+                key.append(None)
+        return tuple(key)
+
     def metrics_mtime(self) -> float | None:
         try:
             return self.metrics_path.stat().st_mtime

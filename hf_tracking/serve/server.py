@@ -25,6 +25,7 @@ from hf_tracking.serve import api
 from hf_tracking.serve.clean import encode
 from hf_tracking.serve.pool import OneRequestHandler, PooledHTTPServer
 from hf_tracking.serve.runs import RunCatalog
+from hf_tracking.serve.table import RunsTable
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -100,8 +101,9 @@ class _Assets:
 
 
 def make_handler(catalog: RunCatalog, assets: _Assets) -> type[OneRequestHandler]:
+    table = RunsTable(catalog, lambda run: api.run_row(catalog, run))
     routes: dict[str, Callable[[dict[str, list[str]]], Any]] = {
-        "/api/runs": lambda query: api.runs_table(catalog),
+        "/api/runs": lambda query: api.runs_table(table, query),
         "/api/run": lambda query: api.run_detail(catalog, (query.get("id") or [None])[0]),
         "/api/keys": lambda query: api.metric_keys(catalog, query.get("run") or []),
         "/api/series": lambda query: api.series(catalog, query),

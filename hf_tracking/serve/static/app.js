@@ -6,8 +6,12 @@ const AXIS_TITLES = {
   "time/gradient_steps": "gradient steps", "time/wallclock_hours": "wallclock hours",
   "time/tokens_seen": "tokens seen", compute: "compute (FLOPs)",
 };
+// The server sorts, filters and pages the runs (/api/runs): state.runs is the page shown,
+// state.chosen the rows of the selected runs wherever they sort.
+const PAGE = 100;
 const state = {
-  runs: [], selected: [], sortKey: "updated", sortDir: -1, filter: "", tag: "",
+  runs: [], chosen: [], total: 0, matched: 0, offset: 0, tags: [], live: 0,
+  selected: [], sortKey: "updated", sortDir: -1, filter: "", tag: "",
   y: "train/loss", x: "time/gradient_steps", logX: false, logY: false, smoothing: 0,
   range: null, series: null, seen: {}, view: "list", runId: null, started: false,
 };
@@ -39,26 +43,10 @@ function colorOf(id) {
 }
 
 function differingKeys() {
-  const chosen = state.runs.filter((r) => state.selected.includes(r.id));
+  const chosen = state.chosen;
   if (chosen.length < 2) return [];
   const keys = new Set(chosen.flatMap((r) => Object.keys(r.config || {})));
   return [...keys].sort().filter((key) => new Set(chosen.map((r) => JSON.stringify(r.config[key]))).size > 1);
-}
-
-function visibleRuns() {
-  const text = state.filter.toLowerCase();
-  const rows = state.runs.filter((r) =>
-    (!text || r.name.toLowerCase().includes(text) || (r.tags || []).some((t) => String(t).toLowerCase().includes(text)))
-    && (!state.tag || (r.tags || []).includes(state.tag)));
-  const key = state.sortKey;
-  const value = (r) => (key.startsWith("config.") ? r.config[key.slice(7)] : r[key]);
-  return rows.sort((a, b) => {
-    const va = value(a), vb = value(b);
-    if (va === vb) return 0;
-    if (va === null || va === undefined) return 1;
-    if (vb === null || vb === undefined) return -1;
-    return (va < vb ? -1 : 1) * state.sortDir;
-  });
 }
 
 function renderTable() {
@@ -73,7 +61,7 @@ function renderTable() {
   if (table.hfHead !== head) { table.tHead.innerHTML = head; table.hfHead = head; }
   // Rows are updated in place, by id, cell by cell and only where a cell changed: a poll every
   // second must not replace the checkbox or link under the user's pointer.
-  const rows = visibleRuns();
+  const rows = state.runs;
   const body = table.tBodies[0];
   const unused = new Map([...body.rows].map((tr) => [tr.dataset.id, tr]));
   rows.forEach((r, position) => {
@@ -93,30 +81,47 @@ function renderTable() {
     if (body.rows[position] !== tr) body.insertBefore(tr, body.rows[position] || null);
   });
   unused.forEach((tr) => tr.remove());
-  $("count").textContent = `${rows.length} of ${state.runs.length} runs, ${state.selected.length} selected`;
+  const last = state.offset + rows.length;
+  $("count").textContent = (state.matched > rows.length ? `${state.offset + 1}–${last} of ` : "")
+    + `${state.matched} ${state.matched === state.total ? "" : `matching of ${state.total} `}runs, ${state.selected.length} selected`;
+  $("prev-page").disabled = state.offset === 0;
+  $("next-page").disabled = last >= state.matched;
   if (rows.length && window.hfDashboard.tableShownMs === null) window.hfDashboard.tableShownMs = performance.now();
-  const tags = [...new Set(state.runs.flatMap((r) => r.tags || []))].sort();
+  const tags = state.tags;
   const tagSelect = $("tag-filter");
   if (tagSelect.options.length !== tags.length + 1) {
     tagSelect.innerHTML = `<option value="">all tags</option>` + tags.map((t) => `<option value="${esc(t)}">${esc(t)}</option>`).join("");
     tagSelect.value = state.tag;
   }
-  const live = state.runs.filter((r) => r.live).length;
-  $("live-note").textContent = live ? `${live} running` : "";
+  $("live-note").textContent = state.live ? `${state.live} running` : "";
 }
 
+function runsQuery() {
+  const params = new URLSearchParams({ offset: state.offset, limit: PAGE, sort: state.sortKey, dir: state.sortDir > 0 ? "asc" : "desc" });
+  if (state.filter) params.set("q", state.filter);
+  if (state.tag) params.set("tag", state.tag);
+  const wanted = state.started ? state.selected : new URLSearchParams(location.search).getAll("run");
+  wanted.forEach((id) => params.append("run", id));
+  return "/api/runs?" + params;
+}
+
+let runsRequest = 0;
 async function loadRuns() {
-  const answer = await api("/api/runs");
-  state.runs = answer.runs;
-  const ids = new Set(state.runs.map((r) => r.id));
-  state.selected = state.selected.filter((id) => ids.has(id));
-  if (!state.started && state.runs.length) {
+  const ticket = ++runsRequest;
+  const answer = await api(runsQuery());
+  if (ticket !== runsRequest) return answer;  // a newer page or order is on its way
+  Object.assign(state, { runs: answer.runs, total: answer.total, matched: answer.matched, tags: answer.tags, live: answer.live });
+  const known = new Set(answer.selected.map((r) => r.id));
+  if (!state.started && answer.total) {
     state.started = true;
-    const newest = [...state.runs].sort((a, b) => (b.updated || 0) - (a.updated || 0))[0];
-    const wanted = new URLSearchParams(location.search).getAll("run").filter((id) => ids.has(id));
-    state.selected = wanted.length ? wanted : [newest.id];
+    state.selected = known.size ? [...known] : [answer.newest];
+    state.chosen = answer.selected.length ? answer.selected : answer.runs.filter((r) => r.id === answer.newest);
+    if (!state.chosen.length) state.chosen = (await api("/api/runs?limit=0&run=" + encodeURIComponent(answer.newest))).selected;
     renderTable();
     await Promise.all([loadKeys(), refreshSeries()]);
+  } else {
+    state.selected = state.selected.filter((id) => known.has(id));
+    state.chosen = answer.selected;
   }
   renderTable();
   return answer;
@@ -156,7 +161,7 @@ async function refreshSeries() {
 // Every second while a run is running or a selected run's metrics are still being read.
 function pollDelay() {
   const reading = state.series && state.series.runs.some((r) => !r.complete);
-  return reading || state.runs.some((r) => r.status === "running") ? 1000 : 5000;
+  return reading || state.live || state.chosen.some((r) => r.status === "running") ? 1000 : 5000;
 }
 
 async function poll() {
@@ -164,7 +169,7 @@ async function poll() {
     if (state.view === "list") {
       await loadRuns();
       // A selected run that is still writing (or just stopped) is read again; finished runs are not.
-      const stale = state.runs.some((r) => state.selected.includes(r.id) && state.seen[r.id] &&
+      const stale = state.chosen.some((r) => state.seen[r.id] &&
         (state.seen[r.id].status === "running" || r.status === "running") &&
         (r.rows !== state.seen[r.id].rows || r.status !== state.seen[r.id].status))
         || (state.series && state.series.runs.some((r) => !r.complete));  // still being read
@@ -193,20 +198,29 @@ function route() {
 }
 
 function bind() {
-  $("filter").addEventListener("input", (e) => { state.filter = e.target.value; renderTable(); });
-  $("tag-filter").addEventListener("change", (e) => { state.tag = e.target.value; renderTable(); });
+  let typing = null;
+  $("filter").addEventListener("input", (e) => {
+    state.filter = e.target.value; state.offset = 0;
+    clearTimeout(typing); typing = setTimeout(loadRuns, 150);
+  });
+  $("tag-filter").addEventListener("change", (e) => { state.tag = e.target.value; state.offset = 0; loadRuns(); });
+  $("prev-page").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); loadRuns(); });
+  $("next-page").addEventListener("click", () => { state.offset += PAGE; loadRuns(); });
   $("runs").addEventListener("click", async (e) => {
     const th = e.target.closest("th[data-key]");
     if (th) {
       const key = th.dataset.key;
       state.sortDir = state.sortKey === key ? -state.sortDir : 1;
       state.sortKey = key;
-      renderTable();
+      state.offset = 0;
+      loadRuns();
       return;
     }
     if (!e.target.classList.contains("pick")) return;
     const id = e.target.closest("tr").dataset.id;
     state.selected = e.target.checked ? [...state.selected, id] : state.selected.filter((x) => x !== id);
+    const row = state.runs.find((r) => r.id === id);
+    state.chosen = e.target.checked ? [...state.chosen, row] : state.chosen.filter((r) => r.id !== id);
     renderTable();
     await loadKeys();
     await refreshSeries();
@@ -229,7 +243,7 @@ async function main() {
   route();
   try {
     const answer = await loadRuns();
-    $("where").textContent = [...new Set(answer.runs.map((r) => r.dir))].join(", ");
+    $("where").textContent = answer.dirs.join(", ");
   } catch (error) {
     $("count").textContent = `cannot list runs: ${error.message}`;
   }

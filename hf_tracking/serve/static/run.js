@@ -20,8 +20,7 @@ async function renderRun(id, quiet) {
   const fpt = fl.flops_per_token || {};
   const gpus = (hw.gpus || []).map((g) => typeof g === "object" ? `${g.name || "GPU"} ${g.memory_gb ? g.memory_gb + " GB" : ""}` : g).join(", ");
   const backends = (detail.backends || []).map((b) => `<tr><td>${esc(b.name)}</td><td>${esc(b.status)}</td><td>${esc(b.records_written)}</td><td>${esc(b.error || "")}</td></tr>`).join("");
-  const eventKeys = [...new Set(detail.events.flatMap((e) => Object.keys(e)))].filter((k) => !["event", "time/wallclock_hours", "time/tokens_seen"].includes(k));
-  const events = detail.events.slice().reverse().map((e) => `<tr><td class="left">${esc(e.event)}</td>${eventKeys.filter((k) => k !== "event").map((k) => `<td>${esc(fmtNumber(e[k], 5))}</td>`).join("")}</tr>`).join("");
+  const { eventKeys, events } = eventTable(detail.events);
   $("run-body").innerHTML = `
     <h2><span class="dot${r.live ? " live" : ""}"></span>${esc(r.name)} <small class="status-${esc(r.status)}">${esc(r.status)}</small></h2>
     <p>${esc(r.dir)} · ${detail.rows} rows${s.error ? ` · error: ${esc(s.error)}` : ""}${r.resumes ? ` · resumed ${r.resumes} time(s)` : ""}</p>
@@ -37,9 +36,49 @@ async function renderRun(id, quiet) {
     </div>
     <h3>Config</h3><div class="card kv-grid">${Object.entries(detail.row.config).map(([k, v]) =>
       `<div><span>${esc(k)}</span><span>${esc(JSON.stringify(v))}</span></div>`).join("")}</div>
+    <h3>Metrics (${fmtNumber(metricNames(detail).length)} names)</h3>
+    <div class="card"><input id="metric-search" type="search" placeholder="search metric names"> <span id="metric-count"></span>
+      <ul id="metric-names" class="names"></ul></div>
     <h3>Events (${detail.events.length})</h3>
-    <div class="card events"><table><tr><th class="left">event</th>${eventKeys.filter((k) => k !== "event").map((k) => `<th>${esc(k)}</th>`).join("")}</tr>${events}</table></div>`;
+    <div class="card events"><table><tr><th class="left">event</th>${eventKeys.map((k) => `<th>${esc(k)}</th>`).join("")}<th class="left">other values</th></tr>${events}</table></div>`;
+  const search = $("metric-search");
+  search.addEventListener("input", () => showNames(detail, search.value));
+  showNames(detail, "");
   if (!quiet) window.scrollTo(0, 0);
   return r.status;
+}
+
+// The events as a table of at most EVENT_COLUMNS columns, the keys most events hold; a row's
+// other keys go into one cell, the first OTHER_VALUES of them (a run logging thousands of
+// names would otherwise make a table of millions of cells).
+const EVENT_COLUMNS = 8, OTHER_VALUES = 6;
+function eventTable(list) {
+  const counts = new Map();
+  for (const e of list) for (const k of Object.keys(e)) counts.set(k, (counts.get(k) || 0) + 1);
+  ["event", "time/wallclock_hours", "time/tokens_seen"].forEach((k) => counts.delete(k));
+  const eventKeys = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, EVENT_COLUMNS).map(([k]) => k);
+  const shown = new Set(["event", "time/wallclock_hours", "time/tokens_seen", ...eventKeys]);
+  const events = list.slice().reverse().map((e) => {
+    const other = Object.keys(e).filter((k) => !shown.has(k));
+    const text = other.slice(0, OTHER_VALUES).map((k) => `${k} ${fmtNumber(e[k], 5)}`).join(", ")
+      + (other.length > OTHER_VALUES ? ` and ${other.length - OTHER_VALUES} more` : "");
+    return `<tr><td class="left">${esc(e.event)}</td>${eventKeys.map((k) => `<td>${esc(fmtNumber(e[k], 5))}</td>`).join("")}<td class="left">${esc(text)}</td></tr>`;
+  }).join("");
+  return { eventKeys, events };
+}
+
+// Every metric name of the run, searchable, shown NAMES_SHOWN at a time.
+const NAMES_SHOWN = 200;
+function metricNames(detail) {
+  detail.names ??= [...new Set(Object.values(detail.keys || {}).flat())].sort();
+  return detail.names;
+}
+function showNames(detail, text) {
+  const wanted = text.toLowerCase();
+  const found = metricNames(detail).filter((n) => n.toLowerCase().includes(wanted));
+  $("metric-names").innerHTML = found.slice(0, NAMES_SHOWN).map((n) => `<li>${esc(n)}</li>`).join("");
+  $("metric-count").textContent = found.length > NAMES_SHOWN
+    ? `the first ${NAMES_SHOWN} of ${fmtNumber(found.length)} matching` : `${found.length} matching`;
 }
 
