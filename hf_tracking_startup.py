@@ -7,11 +7,13 @@ imports this module and calls :func:`autoload`, which puts :class:`RegisteringFi
 ``sys.meta_path``. That is all the start-up does: this module imports only ``sys``,
 loaded before any ``.pth`` file is read.
 
-The finder answers for two module names only. Right after
+The finder answers for three module names only. Right after
 ``transformers.integrations.integration_utils`` (whose ``INTEGRATION_TO_CALLBACK`` the Trainer
 reads ``report_to`` names from) or ``accelerate.tracking`` (``LOGGER_TYPE_TO_CLASS``, read for
 ``log_with`` names) is first executed, it imports ``hf_tracking._registration`` and lets it add
-the entry; once both have been seen it leaves ``sys.meta_path``. ``import hf_tracking`` installs
+the entry (after ``accelerate.accelerator``, it wraps the few ``Accelerator`` methods through
+which every process of a loop logging with hf_tracking counts its tokens:
+:mod:`hf_tracking.trainer.accelerate_hooks`); once all have been seen it leaves ``sys.meta_path``. ``import hf_tracking`` installs
 the same finder, so the two paths never add two.
 
 A broken hf_tracking never breaks the program: every failure here is caught and reported in at
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 ENVIRONMENT_SWITCH = "HF_TRACKING_AUTOLOAD"
 TRANSFORMERS_MODULE = "transformers.integrations.integration_utils"
 ACCELERATE_MODULE = "accelerate.tracking"
-WATCHED_MODULES = (TRANSFORMERS_MODULE, ACCELERATE_MODULE)
+ACCELERATOR_MODULE = "accelerate.accelerator"
+WATCHED_MODULES = (TRANSFORMERS_MODULE, ACCELERATE_MODULE, ACCELERATOR_MODULE)
 _reported = False
 
 

@@ -1,5 +1,6 @@
 """Makes ``report_to="hf_tracking"`` (Trainer) and ``log_with="hf_tracking"`` (accelerate) known
-without importing transformers or accelerate early.
+without importing transformers or accelerate early, and wraps the ``Accelerator`` methods every
+process of an accelerate loop needs (:mod:`hf_tracking.trainer.accelerate_hooks`).
 
 The Trainer looks report_to names up in ``INTEGRATION_TO_CALLBACK``, defined in
 ``transformers.integrations.integration_utils`` (an import of several seconds, as it pulls in
@@ -37,9 +38,16 @@ def _add_accelerate_entry(module: ModuleType) -> None:
     module.register_tracker_class(AccelerateTracker)
 
 
+def _wrap_accelerator(module: ModuleType) -> None:
+    from hf_tracking.trainer.accelerate_hooks import install
+
+    install(module.Accelerator)
+
+
 _ADDERS = {
     hf_tracking_startup.TRANSFORMERS_MODULE: _add_trainer_entry,
     hf_tracking_startup.ACCELERATE_MODULE: _add_accelerate_entry,
+    hf_tracking_startup.ACCELERATOR_MODULE: _wrap_accelerator,
 }
 
 

@@ -30,13 +30,16 @@ def log_train_values(
     token_kinds: Mapping[str, int] | None,
     extra: Mapping[str, Any] | None,
     memory: Mapping[str, float] | None,
+    at: float | None = None,
 ) -> None:
-    """A training row from values already aggregated over the window (the Trainer's ``on_log``)."""
+    """A training row from values already aggregated over the window (the Trainer's ``on_log``),
+    at clock reading ``at`` (default: now)."""
     if tokens_seen is not None or token_kinds:
         tracked.set_token_totals(tokens_seen, token_kinds)
     # Read (as floats) on the writer thread as the row is built.
     window = (loss, learning_rate, grad_norm)
-    tracked.train_record(tracked.clock.now(), extra=extra, memory=memory, window=window)
+    now = tracked.clock.now() if at is None else at
+    tracked.train_record(now, extra=extra, memory=memory, window=window)
 
 
 def log_validation(
@@ -47,6 +50,7 @@ def log_validation(
     eval_seconds: float | None,
     name: str | None,
     extra: Mapping[str, Any] | None,
+    timed: bool = True,
 ) -> None:
     """A validation row; its duration counts as evaluation time, never as training time."""
     check_number("val_loss", val_loss)
@@ -65,7 +69,8 @@ def log_validation(
     tracked.jobs.catch_up()  # the latest training loss, the nonfinite count
     clock = tracked.clock
     now = clock.now()
-    seconds = clock.eval_seconds(now, as_float(eval_seconds))
+    # Not timed: the duration is not known; nothing is booked and the row has none.
+    seconds = clock.eval_seconds(now, as_float(eval_seconds)) if timed else None
     run = tracked.run
     run.eval_count += 1
     loss = as_float(val_loss)

@@ -153,13 +153,24 @@ class ExperimentTracker:
         token_kinds: Mapping[str, int] | None = None,
         extra: Mapping[str, Any] | None = None,
         memory: Mapping[str, float] | None = None,
+        at: float | None = None,
     ) -> None:
         """Emit a training record from values already aggregated over the window (the Trainer's
-        ``on_log``): ``tokens_seen`` and ``token_kinds`` are run totals over all processes."""
+        ``on_log``): ``tokens_seen`` and ``token_kinds`` are run totals over all processes.
+        ``at`` is the clock reading the row describes (default: now), e.g. the moment training
+        stopped for an evaluation not logged yet."""
         if self._closed():
             return
         run_events.log_train_values(
-            self._tracked, loss, learning_rate, grad_norm, tokens_seen, token_kinds, extra, memory
+            self._tracked,
+            loss,
+            learning_rate,
+            grad_norm,
+            tokens_seen,
+            token_kinds,
+            extra,
+            memory,
+            at,
         )
 
     @contextlib.contextmanager
@@ -180,14 +191,17 @@ class ExperimentTracker:
         eval_seconds: float | None = None,
         name: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        timed: bool = True,
     ) -> None:
         """Log a validation result. Its duration is ``eval_seconds`` when given, else the time
         measured by :meth:`validation`, else the time since the last training step; it counts
-        as evaluation time, never as training time. ``name`` logs under ``val/<name>/``."""
+        as evaluation time, never as training time. ``timed=False``: the duration is not known
+        (no ``eval_time_seconds`` in the row, nothing booked). ``name`` logs under
+        ``val/<name>/``."""
         if self._closed():
             return
         run_events.log_validation(
-            self._tracked, val_loss, val_perplexity, num_batches, eval_seconds, name, extra
+            self._tracked, val_loss, val_perplexity, num_batches, eval_seconds, name, extra, timed
         )
 
     def log_checkpoint(

@@ -37,16 +37,14 @@ def validation_values(
     prefix: str,
     loss: float | None,
     perplexity: float | None,
-    seconds: float,
+    seconds: float | None,
     latest_train_loss: float | None,
     num_batches: int | None,
     extra: Mapping[str, float],
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        f"{prefix}/loss": loss,
-        f"{prefix}/perplexity": perplexity,
-        f"{prefix}/eval_time_seconds": seconds,
-    }
+    values: dict[str, Any] = {f"{prefix}/loss": loss, f"{prefix}/perplexity": perplexity}
+    if seconds is not None:  # None: the duration is not known
+        values[f"{prefix}/eval_time_seconds"] = seconds
     if latest_train_loss is not None and loss is not None:
         values[f"{prefix}/train_val_gap"] = loss - latest_train_loss
     if num_batches is not None:

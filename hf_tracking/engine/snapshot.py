@@ -50,7 +50,9 @@ class SummarySnapshot:
 def take_snapshot(tracker: Any) -> SummarySnapshot:
     """Copy what the summary needs out of an :class:`~hf_tracking.ExperimentTracker`'s parts."""
     run, samples = tracker.run, tracker.samples()
-    parameters = tracker.config.estimate_parameters()
+    parameters: dict[str, Any] = tracker.config.estimate_parameters()
+    if tracker.compute.unknown_sizes:  # the config's sizes are not the model's
+        parameters = {"unknown": tracker.compute.unknown_sizes}
     if tracker.model is not None and hasattr(tracker.model, "parameters"):
         parameters["actual_total"] = sum(p.numel() for p in tracker.model.parameters())
     sections = {}

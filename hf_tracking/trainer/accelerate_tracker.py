@@ -2,27 +2,33 @@
 
 ``accelerator.log(values, step=step)`` is read as the Trainer's logs are: values already
 aggregated by the caller, at the optimizer step ``step`` (the number of steps completed, as
-accelerate's examples pass ``completed_steps``; it becomes ``time/gradient_steps``).
+accelerate's examples pass ``completed_steps``; it becomes ``time/gradient_steps``). One call
+makes at most one training row and one validation row:
 
 | key in ``values`` | goes to |
 | --- | --- |
 | ``loss`` or ``train_loss`` | a training row: ``train/loss``, ``train/perplexity``, throughput, ETA |
 | ``lr`` or ``learning_rate``, ``grad_norm`` | the same row (``train/learning_rate``, ``train/grad_norm``) |
-| ``tokens`` | real tokens since the previous ``log`` call, all processes: ``time/tokens_seen`` |
+| ``step`` | the step axis, when ``step=`` is not passed (never a metric) |
+| ``epoch`` | ``train/epoch`` in the training row (``val/epoch`` in a validation-only call) |
+| ``tokens`` | real tokens since the previous ``log`` call, all processes: ``time/tokens_seen``; only where no prepared model is counted (see below) |
 | ``eval_loss`` or ``val_loss`` | a validation row: ``val/loss``, ``val/perplexity``, ... |
+| ``perplexity``, ``eval_perplexity`` | with a validation loss: ``val/perplexity`` |
 | ``eval_runtime`` | that validation's duration in seconds (``val/eval_time_seconds``) |
 | ``eval_<name>``, ``val_<name>`` | ``val/<name>`` in the validation row |
-| any other number | ``custom/<key>`` (a key with a ``/`` keeps its name) |
+| any other number | ``train/<key>`` in the training row; ``custom/<key>`` in a call without one (a key with a ``/`` keeps its name) |
 
-Without a loss in the same call, ``lr``, ``grad_norm`` and eval keys are logged as custom
-metrics, and ``tokens`` wait for the next training row. Values that are not numbers (strings,
-images) are skipped with one warning per key. Every ``log`` call with a loss is one row, whatever
-``log_every_steps`` says: how often you call it is the logging interval.
+With a model from ``accelerator.prepare`` (:mod:`.accelerate_process`, :mod:`.accelerate_run`),
+tokens are counted from the batches it sees on every process (non-padding, by the attention
+mask), the step clock follows the optimizer's steps, evaluation time is measured from the first
+evaluation forward, ``save_state`` is a checkpoint event with the run's state saved beside it,
+and ``load_state`` of such a checkpoint continues the run. Values that are not numbers (strings,
+images) are skipped with one warning per key. Every ``log`` call with a loss is one row,
+whatever ``log_every_steps`` says: how often you call it is the logging interval.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import operator
 import os
@@ -33,14 +39,22 @@ from accelerate.tracking import GeneralTracker, on_main_process
 
 from hf_tracking.backends.base import Backend
 from hf_tracking.config import ExperimentConfig, as_config
-from hf_tracking.errors import ConfigError
+from hf_tracking.engine.records import VALIDATION_KEYS as RESERVED_VALIDATION_NAMES
 from hf_tracking.tracker import ExperimentTracker
-from hf_tracking.trainer.trainer_config import model_fields
+from hf_tracking.trainer import accelerate_process
+from hf_tracking.trainer.accelerate_run import (
+    AccelerateRun,
+    independent_processes,
+    model_config,
+    warn_independent,
+)
+from hf_tracking.trainer.logs import train_key
 
 logger = logging.getLogger("hf_tracking")
 LOSS_KEYS = ("loss", "train_loss")
 LEARNING_RATE_KEYS = ("lr", "learning_rate")
 VALIDATION_LOSS_KEYS = ("eval_loss", "val_loss")
+VALIDATION_PERPLEXITY_KEYS = ("eval_perplexity", "val_perplexity", "perplexity")
 VALIDATION_PREFIXES = ("eval_", "val_")
 # init_trackers(config=...) keys that set ExperimentConfig fields (names of accelerate's examples).
 HYPERPARAMETERS = {
@@ -61,7 +75,8 @@ class AccelerateTracker(GeneralTracker):
 
     ``project`` is the W&B project (``init_trackers``' ``project_name`` when accelerate builds it by
     name); ``config`` is an :class:`~hf_tracking.ExperimentConfig`, a mapping or a YAML/JSON path;
-    ``model`` gives the parameter counts and FLOPs. By name, pass these through
+    ``model`` gives the parameter counts and FLOPs (default: the model ``accelerator.prepare``
+    returned first). By name, pass these through
     ``init_trackers(..., init_kwargs={"hf_tracking": {"config": ..., "model": model}})``.
     ``.tracker`` (and ``accelerator.get_tracker("hf_tracking", unwrap=True)``) is the
     :class:`~hf_tracking.ExperimentTracker` behind it, built on first use.
@@ -79,49 +94,83 @@ class AccelerateTracker(GeneralTracker):
         backends: list[Backend] | None = None,
     ) -> None:
         super().__init__()
-        fields = as_config(config).to_dict()
-        if config is None and model is not None:  # the model's own sizes, for FLOPs and MFU
-            shaped = {**fields, **model_fields(model), "dataset": "custom"}
-            with contextlib.suppress(ConfigError):  # not a GPT-2-style decoder: the defaults
-                fields = ExperimentConfig.from_dict(shaped).to_dict()
-        elif config is None:
-            logger.warning(
-                "hf_tracking: AccelerateTracker without a model or a config: FLOPs per token and "
-                "MFU follow the default config's sizes; pass model= (or a config) for yours"
-            )
+        self._fields = as_config(config).to_dict()
+        self._given_config = config is not None
         if project is not None:
-            fields["project"] = project
-        fields["log_every_steps"] = 1
-        self._fields = fields
+            self._fields["project"] = project
+        self._fields["log_every_steps"] = 1
         self._model = model
         self._backends = backends
         self._hyperparameters: dict[str, Any] = {}
         self._engine: ExperimentTracker | None = None
+        self._run: AccelerateRun | None = None
+        self._process: accelerate_process.AccelerateProcess | None = None
         self._pending_tokens = 0
         self._tokens_seen = 0
         self._skipped: set[str] = set()
+        self._warned: set[str] = set()
 
     @property
     def tracker(self) -> ExperimentTracker:
         if self._engine is None:
-            from accelerate.state import PartialState
-
-            state = PartialState()
-            self._engine = ExperimentTracker(
-                ExperimentConfig.from_dict(self._fields),
-                self._model,
-                is_main_process=state.is_main_process,
-                world_size=state.num_processes,
-                backends=self._backends,
-                extra_config=self._hyperparameters,
-            )
+            self._engine = self._build()
         return self._engine
+
+    def _build(self) -> ExperimentTracker:
+        from accelerate.state import PartialState
+
+        process = self._process or accelerate_process.latest()
+        if process is not None and not process.serves(self):
+            process = None
+        fields, model = self._fields, self._model
+        if model is None and process is not None:
+            model = process.model
+        unknown = None
+        if not self._given_config:
+            fields, unknown = model_config(fields, model)
+        state = PartialState()
+        main = state.is_main_process
+        launched = independent_processes(state.num_processes)
+        if launched:
+            main = main and int(os.environ.get("RANK", "0") or 0) == 0
+            if main:
+                warn_independent(launched)
+        engine = ExperimentTracker(
+            ExperimentConfig.from_dict(fields),
+            model,
+            is_main_process=main,
+            world_size=state.num_processes,
+            backends=self._backends,
+            extra_config=self._hyperparameters,
+        )
+        if unknown:
+            engine.compute.drop_sizes(unknown)
+        self._run = AccelerateRun(engine, counting_tokens=process is not None)
+        if process is not None:
+            self.bind(process)
+            if process.pending_resume is not None:
+                self._run.resume_from(*process.pending_resume)
+                process.pending_resume = None
+        return engine
+
+    def start(self) -> None:
+        """``init_trackers``: take the events of the accelerator's hooks when ``prepare`` came
+        first (otherwise the hooks find this tracker when ``prepare`` comes)."""
+        process = accelerate_process.latest()
+        if process is not None and process.serves(self):
+            self.bind(process)
+
+    def bind(self, process: accelerate_process.AccelerateProcess) -> None:
+        """Take the hooks' events of ``process`` (the main process's part of the accelerator)."""
+        self._process = process
+        process.listener = self
 
     @on_main_process
     def store_init_configuration(self, values: dict) -> None:
         """``init_trackers(config=...)``: the keys of :data:`HYPERPARAMETERS` set the learning rate,
         batch size, accumulation, planned steps and sequence length (None is skipped); the whole
-        dict goes into the run's config."""
+        dict goes into the run's config. The run opens at the first training step (after a
+        ``load_state``, which continues a saved run)."""
         if self._engine is not None:
             logger.warning(
                 "hf_tracking: init_trackers(config=...) came after the run started; not stored"
@@ -131,64 +180,116 @@ class AccelerateTracker(GeneralTracker):
             if values.get(key) is not None:
                 self._fields[field] = values[key]
         self._hyperparameters.update(values)
-        # Start now: W&B's start-up overlaps the first training steps.
-        self.tracker.start()
 
+    # ------------------------------------------------------------------ hooks' events
+    def _events(self) -> AccelerateRun:
+        if self._engine is None:
+            self._engine = self._build()
+        assert self._run is not None
+        return self._run
+
+    def step_began(self) -> None:
+        self._events().step_began()
+
+    def optimizer_stepped(self) -> None:
+        self._events().optimizer_stepped()
+
+    def evaluation_began(self, in_step: bool) -> None:
+        self._events().evaluation_began(in_step)
+
+    def take_token_totals(self, totals: Mapping[str, int]) -> None:
+        self._events().take_token_totals(totals)
+
+    def checkpoint_saved(self, location: str, seconds: float) -> None:
+        self._events().checkpoint_saved(location, seconds)
+
+    def resume_from(self, state: Mapping[str, Any], location: str) -> None:
+        self._events().resume_from(state, location)
+
+    # ------------------------------------------------------------------ log
     @on_main_process
     def log(self, values: dict, step: int | None = None, **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(
                 f"hf_tracking: AccelerateTracker.log() takes no log_kwargs, got {sorted(kwargs)}"
             )
-        engine = self.tracker
         numbers = {key: value for key, value in values.items() if self._is_number(key, value)}
+        axis = numbers.pop("step", None)
+        step = _checked_step(axis if step is None else step)
+        epoch = numbers.pop("epoch", None)
+        run = self._events()
+        engine = run.engine
+        counted = self._process is not None and self._process.counter is not None
         if "tokens" in numbers:
-            self._pending_tokens += _whole(numbers.pop("tokens"))
+            tokens = _whole(numbers.pop("tokens"))
+            if counted:
+                self._warn_once(
+                    "tokens",
+                    "hf_tracking: tokens are counted from the prepared model's inputs on every "
+                    "process; the logged 'tokens' value is not added",
+                )
+            else:
+                self._pending_tokens += tokens
         loss = _pop_first(numbers, LOSS_KEYS)
-        self._advance(engine, step, loss is not None)
+        val_loss = _pop_first(numbers, VALIDATION_LOSS_KEYS)
+        training_ended = run.eval_began
+        run.move_to(step, loss is not None)
         if loss is not None:
-            self._tokens_seen += self._pending_tokens
-            self._pending_tokens = 0
+            learning_rate = _pop_first(numbers, LEARNING_RATE_KEYS)
+            grad_norm = numbers.pop("grad_norm", None)
+            if not counted:
+                self._tokens_seen += self._pending_tokens
+                self._pending_tokens = 0
+            extra = {} if epoch is None else {"train/epoch": epoch}
+            if val_loss is None:
+                extra.update((train_key(key), numbers.pop(key)) for key in list(numbers))
+            else:
+                extra.update(
+                    (train_key(key), numbers.pop(key))
+                    for key in list(numbers)
+                    if not key.startswith(VALIDATION_PREFIXES) and key != "perplexity"
+                )
             engine.log_train_values(
                 loss=loss,
-                learning_rate=_pop_first(numbers, LEARNING_RATE_KEYS),
-                grad_norm=numbers.pop("grad_norm", None),
-                tokens_seen=self._tokens_seen,
-            )
-        val_loss = _pop_first(numbers, VALIDATION_LOSS_KEYS)
-        if val_loss is not None:
-            seconds = numbers.pop("eval_runtime", None)
-            extra = {}
-            for key in [key for key in numbers if key.startswith(VALIDATION_PREFIXES)]:
-                extra[key.split("_", 1)[1]] = numbers.pop(key)
-            engine.log_validation(
-                val_loss=val_loss,
-                eval_seconds=None if seconds is None else float(seconds),
+                learning_rate=learning_rate,
+                grad_norm=grad_norm,
+                tokens_seen=None if counted else self._tokens_seen,
                 extra=extra,
+                at=training_ended,
             )
+            epoch = None
+        if val_loss is not None:
+            self._log_validation(engine, run, val_loss, numbers, epoch)
+            epoch = None
+        if epoch is not None:
+            numbers["epoch"] = epoch
         for key, value in numbers.items():
             engine.log_custom_metric(key, value)
+
+    def _log_validation(
+        self, engine: ExperimentTracker, run: AccelerateRun, loss: Any, numbers: dict, epoch: Any
+    ) -> None:
+        perplexity = _pop_first(numbers, VALIDATION_PERPLEXITY_KEYS)
+        seconds, timed = run.validation_seconds(numbers.pop("eval_runtime", None))
+        extra = {} if epoch is None else {"epoch": epoch}
+        for key in [key for key in numbers if key.startswith(VALIDATION_PREFIXES)]:
+            name = key.split("_", 1)[1]
+            if name not in RESERVED_VALIDATION_NAMES:
+                extra[name] = numbers.pop(key)
+        engine.log_validation(
+            val_loss=loss,
+            val_perplexity=perplexity,
+            eval_seconds=None if seconds is None else float(seconds),
+            extra=extra,
+            timed=timed,
+        )
+        run.validation_logged()
 
     @on_main_process
     def finish(self) -> None:
         """``accelerator.end_training()``: write the summary; W&B finishes in its own process."""
         if self._engine is not None:
             self._engine.finish()
-
-    def _advance(self, engine: ExperimentTracker, step: int | None, training: bool) -> None:
-        # The step clock moves on to ``step`` (one step per training row without it).
-        if step is None:
-            if training:
-                engine.step_end(engine.gradient_steps + 1)
-            return
-        try:
-            step = operator.index(step)
-        except TypeError:
-            raise TypeError(f"hf_tracking: step must be an int, got {step!r}") from None
-        if step < 0:
-            raise ValueError(f"hf_tracking: step must be >= 0, got {step}")
-        if step > engine.gradient_steps or (step == 0 and training):
-            engine.step_end(step)
 
     def _is_number(self, key: str, value: Any) -> bool:
         if not isinstance(value, bool) and (
@@ -203,6 +304,23 @@ class AccelerateTracker(GeneralTracker):
                 type(value).__name__,
             )
         return False
+
+    def _warn_once(self, topic: str, message: str) -> None:
+        if topic not in self._warned:
+            self._warned.add(topic)
+            logger.warning(message)
+
+
+def _checked_step(step: Any) -> int | None:
+    if step is None:
+        return None
+    try:
+        step = operator.index(step)
+    except TypeError:
+        raise TypeError(f"hf_tracking: step must be an int, got {step!r}") from None
+    if step < 0:
+        raise ValueError(f"hf_tracking: step must be >= 0, got {step}")
+    return step
 
 
 def _pop_first(values: dict[str, Any], keys: tuple[str, ...]) -> Any:
