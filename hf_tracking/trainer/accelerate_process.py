@@ -63,6 +63,7 @@ class AccelerateProcess:
         self._optimizer: Any = None
         self._in_step = False
         self._evaluating = False
+        self._failed: set[str] = set()
         self._exchange = StoreExchange.for_world(accelerator.num_processes)
         self._handles.append(accelerator.register_load_state_pre_hook(self._before_load))
         _latest[:] = [weakref.ref(self)]
@@ -105,18 +106,33 @@ class AccelerateProcess:
             if not self._in_step:
                 self._in_step = True
                 self._evaluating = False
-                if self.listener is not None:
-                    self.listener.step_began()
+                self._tell("step_began")
         elif not self._evaluating:
             self._evaluating = True
-            if self.listener is not None:
-                self.listener.evaluation_began(self._in_step)
+            self._tell("evaluation_began", self._in_step)
             self._in_step = False
 
     def _stepped(self, optimizer: Any, args: tuple, kwargs: dict) -> None:
         self._in_step = False
-        if self.listener is not None:
-            self.listener.optimizer_stepped()
+        self._tell("optimizer_stepped")
+
+    def _tell(self, event: str, *args: Any) -> None:
+        """Hand an event to the tracker; a failure there is reported once and training goes on
+        (these run inside the model's forward and the optimizer's step)."""
+        if self.listener is None:
+            return
+        try:
+            getattr(self.listener, event)(*args)
+        except Exception as error:
+            if event not in self._failed:
+                self._failed.add(event)
+                logger.warning(
+                    "hf_tracking: tracking failed at %s (%s: %s); training goes on",
+                    event,
+                    type(error).__name__,
+                    error,
+                    exc_info=True,
+                )
 
     def _before_load(self, models: list, input_dir: str) -> None:
         path = Path(input_dir) / STATE_FILE
@@ -124,7 +140,7 @@ class AccelerateProcess:
             return
         state = json.loads(path.read_text())
         if self.listener is not None:
-            self.listener.resume_from(state, str(input_dir))
+            self._tell("resume_from", state, str(input_dir))
         else:
             self.pending_resume = (state, str(input_dir))
 

@@ -214,8 +214,8 @@ class AccelerateTracker(GeneralTracker):
                 f"hf_tracking: AccelerateTracker.log() takes no log_kwargs, got {sorted(kwargs)}"
             )
         numbers = {key: value for key, value in values.items() if self._is_number(key, value)}
-        axis = numbers.pop("step", None)
-        step = _checked_step(axis if step is None else step)
+        axis = numbers.pop("step", None)  # an axis, as step= is
+        step = _checked_step(step) if step is not None or axis is None else _whole(axis, "step")
         epoch = numbers.pop("epoch", None)
         run = self._events()
         engine = run.engine
@@ -332,9 +332,9 @@ def _pop_first(values: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return found
 
 
-def _whole(tokens: Any) -> int:
+def _whole(value: Any, name: str = "tokens") -> int:
     # A 0-dim tensor is read here: log calls are the logging steps.
-    count = tokens.item() if hasattr(tokens, "item") else tokens
+    count = value.item() if hasattr(value, "item") else value
     if (isinstance(count, float) and not count.is_integer()) or count < 0:
-        raise ValueError(f"hf_tracking: tokens must be a whole number >= 0, got {tokens!r}")
+        raise ValueError(f"hf_tracking: {name} must be a whole number >= 0, got {value!r}")
     return int(count)
