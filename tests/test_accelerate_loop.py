@@ -8,6 +8,7 @@ two processes (one gloo job, and two independent ones)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from hf_tracking.metrics.params import format_count
 from hf_tracking.trainer.accelerate_process import STATE_FILE
-from tests.support.clm_loop import launch, loop_inputs, reports, run_in_process
+from tests.support.clm_loop import SCRIPT, launch, loop_inputs, reports, run_in_process
 from tests.support.runs import metrics_rows, strict_json
 from tests.support.wandb_reader import find_offline_runs, wait_for_exit
 
@@ -59,6 +60,14 @@ def sessions(tmp_path_factory) -> dict:
         resumed = dict(zip(("summary", "rows"), the_run(directory), strict=True))
         resumed["report"] = reports(directory / "resumed")[0]
     return {"first": first, "resumed": resumed, "directory": directory}
+
+
+def test_the_loop_is_a_script_of_this_repository_that_never_imports_hf_tracking():
+    text = SCRIPT.read_text()
+    assert len(text.splitlines()) < 400
+    assert not re.search(r"copyright|licensed under", text, re.IGNORECASE)
+    assert not re.search(r"^\s*(import|from) hf_tracking", text, re.MULTILINE)
+    assert "accelerator.init_trackers(" in text and "accelerator.load_state(" in text
 
 
 def test_tokens_are_the_real_tokens_of_every_training_forward(sessions):
