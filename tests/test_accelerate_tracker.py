@@ -159,3 +159,34 @@ def test_a_prepared_model_that_takes_no_tokens(accelerator_class, monkeypatch):
     assert summary["parameters"]["actual_total"] == 9
     assert "no decoder sizes" in summary["parameters"]["unknown"]
     assert [(row["time/gradient_steps"], row["time/tokens_seen"]) for row in rows] == [(2, 40)]
+
+
+def test_tokens_of_processes_that_skip_a_call_never_block_and_never_go_back(monkeypatch, caplog):
+    # Two processes' parts over a real key-value store: both reach log, then only the main
+    # process reaches save_state (a call made on the main process only).
+    from datetime import timedelta
+
+    from torch.distributed import TCPStore
+
+    from hf_tracking.trainer import accelerate_process
+    from tests.support.launch import free_port
+
+    store = TCPStore("127.0.0.1", free_port(), 2, True, timedelta(seconds=5), False)
+    monkeypatch.setattr(accelerate_process, "_default_store", lambda: store)
+    monkeypatch.setattr(accelerate_process, "AGREEMENT_SECONDS", 0.2)
+    main, other = accelerate_process.StoreExchange(0, 2), accelerate_process.StoreExchange(1, 2)
+    other._prefix = main._prefix
+
+    def totals(real: int) -> dict[str, int]:
+        return {"real": real, "slots": 2 * real, "loss_bearing": real - 1, "seq_length": 8}
+
+    assert other.summed("log", totals(30)) == totals(30)  # sent; the others never wait
+    assert main.summed("log", totals(20)) == {
+        "real": 50, "slots": 100, "loss_bearing": 48, "seq_length": 8,
+    }  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="hf_tracking"):
+        for own in (25, 40):
+            summed = main.summed("save", totals(own))
+            assert summed["real"] == own + 30 and summed["slots"] == 2 * own + 60
+    warnings = [r.getMessage() for r in caplog.records if "did not reach" in r.getMessage()]
+    assert len(warnings) == 1 and "accelerator.save_state" in warnings[0]

@@ -17,7 +17,8 @@ give each process one :class:`AccelerateProcess`:
   hands its totals to the main process through the process group's key-value store. No
   collective runs: where the other processes never reach an event (a call made on the main
   process only), the main process waits at most ``AGREEMENT_SECONDS`` once for that kind of
-  event, warns, and counts its own tokens from then on;
+  event, warns, and from then on counts the others' tokens at that kind of event only up to
+  the latest event they all reached (never less than before);
 - ``load_state`` (accelerate's ``register_load_state_pre_hook``) hands the tracker the state
   saved beside the checkpoint (:data:`STATE_FILE`), so the run continues.
 """
@@ -168,6 +169,13 @@ class AccelerateProcess:
             self.listener.checkpoint_saved(location, seconds)
 
 
+def _default_store() -> Any:
+    """The key-value store of the default process group."""
+    from torch.distributed import distributed_c10d
+
+    return distributed_c10d._get_default_store()
+
+
 def reads_tokens(model: Any) -> bool:
     """A model with an embedding layer takes token ids (a language model): its inputs are
     counted as tokens. Any other model's inputs are not tokens."""
@@ -185,6 +193,9 @@ class StoreExchange:
         self._seen: dict[str, int] = {}
         self._reached: set[str] = set()  # kinds every process reached once
         self._alone: set[str] = set()  # kinds the other processes do not reach
+        # The other processes' totals at the latest event they all reached (a lower bound of
+        # theirs at an event they do not reach: the counts never go back).
+        self._others = dict.fromkeys(KINDS, 0)
 
     @classmethod
     def for_world(cls, processes: int) -> StoreExchange | None:
@@ -197,16 +208,14 @@ class StoreExchange:
         return cls(dist.get_rank(), dist.get_world_size())
 
     def summed(self, kind: str, own: dict[str, int]) -> dict[str, int]:
-        from torch.distributed import distributed_c10d
-
-        store = distributed_c10d._get_default_store()
+        store = _default_store()
         count = self._seen[kind] = self._seen.get(kind, 0) + 1
         key = f"{self._prefix}{kind}/{count}/"
         if self._rank != 0:
             store.set(key + str(self._rank), json.dumps(own))
             return own
         if kind in self._alone:
-            return own
+            return self._with_others(own)
         keys = [key + str(rank) for rank in range(1, self._world)]
         wait = LATER_SECONDS if kind in self._reached else AGREEMENT_SECONDS
         try:
@@ -214,20 +223,25 @@ class StoreExchange:
         except RuntimeError:  # torch's DistStoreError: a timeout
             self._alone.add(kind)
             logger.warning(
-                "hf_tracking: the other %d processes did not reach accelerator.%s within %.0f s; "
-                "tokens are the main process's own from here on (call it on every process to "
-                "count them all)",
+                "hf_tracking: the other processes (%d) did not reach accelerator.%s within %.0f s; "
+                "from here on its rows count their tokens only up to the latest call they all "
+                "made (call it on every process to count them all)",
                 self._world - 1,
                 {"log": "log", "save": "save_state", "end": "end_training"}[kind],
                 wait,
             )
-            return own
+            return self._with_others(own)
         self._reached.add(kind)
-        totals = dict(own)
+        others = dict.fromkeys(KINDS, 0)
+        seq_length = own["seq_length"]
         for other_key in keys:
             other = json.loads(store.get(other_key))
             store.delete_key(other_key)
             for name in KINDS:
-                totals[name] += int(other[name])
-            totals["seq_length"] = max(totals["seq_length"], int(other["seq_length"]))
-        return totals
+                others[name] += int(other[name])
+            seq_length = max(seq_length, int(other["seq_length"]))
+        self._others = others
+        return {**self._with_others(own), "seq_length": seq_length}
+
+    def _with_others(self, own: dict[str, int]) -> dict[str, int]:
+        return {**own, **{name: own[name] + self._others[name] for name in KINDS}}
