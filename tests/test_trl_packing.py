@@ -117,4 +117,7 @@ def test_every_packed_token_is_counted_end_of_text_included(packed_run):
     train = [row for row in packed_run["rows"] if row["event"] == "train"]
     assert [row["time/gradient_steps"] for row in train] == [2, 4]
     assert [row["time/tokens_seen"] for row in train] == [sum(real[:4]), sum(real[:8])]
+    # Padding-free rows hold no padding at all.
+    assert [row["tokens/slots"] for row in train] == [sum(real[:4]), sum(real[:8])]
+    assert {row["tokens/padding_efficiency_pct"] for row in train} == {100.0}
     assert packed_run["summary"]["totals"]["tokens_seen"] == sum(real[:8])
