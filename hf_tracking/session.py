@@ -2,16 +2,26 @@
 
 A session opens once (under a lock, so concurrent first calls make one run): it resolves the
 output directory to an absolute path (a later ``os.chdir`` moves nothing), reserves a fresh run
-directory (or reuses the one being resumed), takes ownership of the summary file and starts the
-dispatcher, which starts every backend on its own thread. At the end it drains the queue, finishes
-the local stores at once and the remote backends in the background, and writes the summary:
-from a snapshot, on the writer thread while the run lives, then once more with the backends'
-final reports.
+directory (or reuses the one being resumed) and takes its lock (:mod:`hf_tracking.backends.lock`,
+handed to the local store), takes ownership of the summary file and starts the dispatcher,
+which starts every backend on its own thread.
+
+A resume whose run directory another writer holds (two processes resuming one run, or a run
+resumed in the process that still writes it) goes on in a run of its own, with a warning: the
+sibling directory ``{name}.conflict-{pid}``, which starts with the run's rows up to the resume
+step, and its own summary. Nothing is lost and neither writer touches the other's files; the
+backends start it as a new run (their saved states are left to the run's own writer).
+
+At the end the session drains the queue, finishes the local stores at once and the remote
+backends in the background, and writes the summary: from a snapshot, on the writer thread while
+the run lives, then once more with the backends' final reports.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import sys
 import threading
 import time
@@ -23,6 +33,7 @@ from typing import Any
 from hf_tracking import lifecycle
 from hf_tracking.backends.base import Backend, RunInfo
 from hf_tracking.backends.local import SUMMARY_SUFFIX, reserve_run_dir
+from hf_tracking.backends.lock import RunDirLock, RunDirLocked
 from hf_tracking.config import safe_name
 from hf_tracking.dispatch import Dispatcher
 from hf_tracking.summary import build_summary, write_summary
@@ -51,6 +62,9 @@ class RunSession:
         self._summary_failure_said = False
         self.run_dir: Path | None = None
         self.summary_path: Path | None = None
+        self.lock: RunDirLock | None = None
+        # The run directory a resume found held by another writer (this run is its sibling).
+        self.forked_from: Path | None = None
         self.dispatcher: Dispatcher | None = None
         self.error: str | None = None
         self.save_summary = True
@@ -67,10 +81,7 @@ class RunSession:
         """Reserve the run directory and start the backends; returns the run's final name."""
         backends = self.backends
         try:
-            if resuming and (self.output_dir / name).is_dir():
-                self.run_dir = self.output_dir / name
-            else:
-                name, self.run_dir = reserve_run_dir(self.output_dir, safe_name(name))
+            name, self.run_dir = self._reserve(name, resuming)
             self.summary_path = self.output_dir / f"{name}{SUMMARY_SUFFIX}"
             with _owners_lock:
                 _owners[str(self.summary_path)] = self
@@ -90,7 +101,7 @@ class RunSession:
         probe = host_memory_metrics if track_memory else None
         self.dispatcher = Dispatcher(
             backends,
-            run_info(name, self.run_dir),
+            self._with_run_dir(run_info(name, self.run_dir)),
             probe,
             queue_size,
             block_timeout=self.writer_block_timeout,
@@ -100,6 +111,45 @@ class RunSession:
         self.dispatcher.put(hardware_fingerprint)
         lifecycle.install_exit_hooks()
         return name
+
+    def _reserve(self, name: str, resuming: bool) -> tuple[str, Path]:
+        """The run's name and directory, locked: the one being resumed, or a fresh one."""
+        if resuming and (self.output_dir / name).is_dir():
+            run_dir = self.output_dir / name
+        else:
+            name, run_dir = reserve_run_dir(self.output_dir, safe_name(name))
+        lock = RunDirLock(run_dir)
+        try:
+            lock.acquire()
+        except RunDirLocked as error:
+            held, origin = error, run_dir
+            name, run_dir = reserve_run_dir(self.output_dir, f"{name}.conflict-{os.getpid()}")
+            lock = RunDirLock(run_dir)
+            lock.acquire()
+            self.forked_from = origin
+            logger.warning(
+                "hf_tracking: the run %s is being written by %s; this process goes on in a run "
+                "of its own, %s, which starts with that run's rows up to the resume",
+                origin,
+                held.holder,
+                run_dir,
+            )
+        self.lock = lock
+        return name, run_dir
+
+    def _with_run_dir(self, run: RunInfo) -> RunInfo:
+        """The run as the backends get it: with the directory's lock, for the local store to
+        adopt, and the run it forked from."""
+        forked_from = None if self.forked_from is None else str(self.forked_from)
+        return dataclasses.replace(run, run_dir_lock=self.lock, forked_from=forked_from)
+
+    @property
+    def earlier_summary_path(self) -> Path | None:
+        """The summary of the run before this session: its own, or, for a run that forked,
+        the summary of the run it came from."""
+        if self.forked_from is not None:
+            return self.forked_from.parent / f"{self.forked_from.name}{SUMMARY_SUFFIX}"
+        return self.summary_path
 
     @property
     def has_remote_backends(self) -> bool:
@@ -129,6 +179,8 @@ class RunSession:
         background unless ``wait``. Returns the summary path when one was written."""
         assert self.dispatcher is not None
         self.dispatcher.close(status, exit_code)
+        if self.lock is not None and not self.lock.adopted:  # no local store took it over
+            self.lock.release()
         if not wait and self.dispatcher.has_remote_backends:
             written = self.write_final_summary(snapshot)
             finalizer = threading.Thread(

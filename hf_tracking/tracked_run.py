@@ -66,6 +66,8 @@ class TrackedRun:
         self.planned_steps = planned_steps = planned_steps or config.num_iterations
         self.extra_config = dict(extra_config or {})
         self._run_config: dict[str, Any] | None = None
+        # The backends' states a resume loaded, given to them as the run opens.
+        self._backend_states: dict[str, Mapping[str, Any]] | None = None
         self.token_counting = "log_train_step(tokens=...)"
         self.steps = TrainingSteps(
             config,
@@ -121,10 +123,16 @@ class TrackedRun:
                 )
                 run.error = run.error or self.session.error
                 if run.resumed_from_step is not None:
-                    run.fill_checkpoint_details(earlier_checkpoints(self.session.summary_path))
+                    earlier = earlier_checkpoints(self.session.earlier_summary_path)
+                    run.fill_checkpoint_details(earlier)
 
     def _run_info(self, name: str, run_dir: Path | None) -> RunInfo:
+        """The run as the backends start it. A resume's backends take their saved states here,
+        unless the run forked (its own writer holds them): then they start a new run."""
         self.run.experiment_name = name
+        if self._backend_states is not None and self.session.forked_from is None:
+            tracker_state.load_backend_states(self.backends, self._backend_states)
+        self._backend_states = None
         return RunInfo(
             name=name,
             run_dir=str(run_dir),
@@ -283,7 +291,14 @@ class TrackedRun:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if self.session.dispatcher is not None:
             raise RuntimeError("hf_tracking: load_state_dict must come before the first record")
-        self.steps.run, self.steps.clock = tracker_state.load_parts(self, state)
+        steps = self.steps
+        steps.run, steps.clock, self._backend_states = tracker_state.load_parts(self, state)
+
+    def backend_states(self) -> dict[str, Any]:
+        """Each backend's state by name (those a resume loaded, until the run opens)."""
+        if self._backend_states is not None:
+            return {name: dict(state) for name, state in self._backend_states.items()}
+        return {backend.name: backend.state_dict() for backend in self.backends}
 
     def samples(self) -> dict[str, list[float]]:
         self.jobs.catch_up()

@@ -32,13 +32,16 @@ def state_of(tracker: Any) -> dict[str, Any]:
             name: evenly_spaced(values, CARRIED_SAMPLES) for name, values in samples.items()
         },
         "max_step_seconds": tracker.clock.max_step_seconds(),
-        "backends": {backend.name: backend.state_dict() for backend in tracker.backends},
+        "backends": tracker.backend_states(),
     }
 
 
-def load_parts(tracker: Any, state: Mapping[str, Any]) -> tuple[RunState, StepClock]:
-    """A fresh run state and step clock from ``state``; the tracker's progress samples and its
-    backends' states are loaded only when the whole state is valid."""
+def load_parts(
+    tracker: Any, state: Mapping[str, Any]
+) -> tuple[RunState, StepClock, dict[str, Mapping[str, Any]]]:
+    """A fresh run state and step clock from ``state``, and the backends' saved states by name
+    (loaded by :func:`load_backend_states` as the run opens); the tracker's progress samples
+    are loaded only when the whole state is valid."""
     if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
         raise ConfigError(f"not a hf_tracking state (version {STATE_VERSION}): {state!r:.200}")
     run = RunState(tracker.run.experiment_name)
@@ -56,8 +59,12 @@ def load_parts(tracker: Any, state: Mapping[str, Any]) -> tuple[RunState, StepCl
     tracker.progress.load_samples(samples)
     if "wandb" in state:  # version 1 states written before backends kept their own
         saved.setdefault("wandb", state["wandb"])
-    for backend in tracker.backends:
+    return run, clock, {name: value for name, value in saved.items() if isinstance(value, Mapping)}
+
+
+def load_backend_states(backends: list[Any], saved: Mapping[str, Mapping[str, Any]]) -> None:
+    """Give each backend the state it saved, before it starts."""
+    for backend in backends:
         backend_state = saved.get(backend.name)
-        if isinstance(backend_state, Mapping):
+        if backend_state is not None:
             backend.load_state_dict(backend_state)
-    return run, clock

@@ -44,34 +44,56 @@ def writer(tmp_path: Path, state_path: Path, rows: int, loss: float, hold: bool)
         command + (["--hold"] if hold else []),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
 
+def read_rows(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if '"event": "resume"' not in line]
+
+
+def local_report(summary_path: Path) -> dict:
+    summary = json.loads(summary_path.read_text())
+    return next(report for report in summary["backends"] if report["name"] == "local")
+
+
 @pytest.mark.slow
-def test_two_processes_resuming_one_run(tmp_path):
+def test_a_second_process_resuming_a_held_run_goes_on_in_a_run_of_its_own(tmp_path):
+    """Two processes resume one run at once: the holder keeps the run; the second goes on in a
+    sibling run (the run's rows up to the resume, then its own), says so, loses nothing, and
+    finishing last writes its own summary, never the holder's."""
     state_path = first_session(tmp_path)
     holder = writer(tmp_path, state_path, 3000, 1.0, hold=True)
     assert holder.stdout.readline().strip() == "ready"
-    second = writer(tmp_path, state_path, 3000, 2.0, hold=False)
-    out, _ = second.communicate(timeout=120)
-    refused = json.loads(out.splitlines()[-1])
-    holder.stdin.write("go\n")
-    holder.stdin.flush()
-    out, _ = holder.communicate(timeout=120)
-    kept = json.loads(out.splitlines()[-1])
-    assert refused["status"] == "failed" and "being written by another process" in refused["error"]
-    assert f"pid {holder.pid}" in refused["error"]
-    assert (refused["records_written"], refused["records_lost"]) == (0, 3000)
+    second = writer(tmp_path, state_path, 3000, 2.0, hold=True)
+    assert second.stdout.readline().strip() == "ready"
+    # The holder finishes first, the second last.
+    (kept_out, _), (forked_out, forked_err) = (
+        process.communicate("go\n", timeout=120) for process in (holder, second)
+    )
+    kept = json.loads(kept_out.splitlines()[-1])
+    forked = json.loads(forked_out.splitlines()[-1])
+    sibling = tmp_path / f"shared.conflict-{second.pid}"
+    assert "goes on in a run of its own" in forked_err
     assert (kept["records_written"], kept["records_lost"], kept["lock"]) == (3000, 0, "released")
-    rows = [
-        json.loads(line)
-        for line in (tmp_path / "shared" / "metrics.jsonl").read_text().splitlines()
-        if '"event": "resume"' not in line
-    ]
-    assert [row["time/gradient_steps"] for row in rows] == list(range(1, 3004))
-    assert {row["train/loss"] for row in rows[3:]} == {1.0}
+    assert (forked["records_written"], forked["records_lost"], forked["error"]) == (3000, 0, None)
+    assert (forked["metrics"], forked["rows_copied_on_fork"]) == (str(sibling / "metrics.jsonl"), 3)
+    shared, own = read_rows(tmp_path / "shared"), read_rows(sibling)
+    for rows, loss in ((shared, 1.0), (own, 2.0)):
+        assert [row["time/gradient_steps"] for row in rows] == list(range(1, 3004))
+        assert {row["train/loss"] for row in rows[:3]} == {0.5}  # the first session's
+        assert {row["train/loss"] for row in rows[3:]} == {loss}
+    # Each summary is its own writer's.
+    assert local_report(tmp_path / "shared_summary.json")["records_written"] == 3000
+    assert local_report(tmp_path / "shared_summary.json")["metrics"].endswith(
+        "shared/metrics.jsonl"
+    )
+    own_summary = json.loads((tmp_path / f"{sibling.name}_summary.json").read_text())
+    assert own_summary["run_dir"] == str(sibling) and own_summary["status"] == "finished"
+    assert own_summary["totals"]["tokens_seen"] == 3003
 
 
 @pytest.mark.slow

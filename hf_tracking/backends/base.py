@@ -44,6 +44,12 @@ class RunInfo:
     notes: str
     config: dict[str, Any]
     resumed_from_step: int | None = None
+    # A resume that found the run written by another process goes on in a run of its own: the
+    # run directory it came from (its rows up to ``resumed_from_step`` are this run's too).
+    forked_from: str | None = None
+    # The run directory's lock (:mod:`hf_tracking.backends.lock`), taken by the run session
+    # when it reserved the directory; the local store adopts it.
+    run_dir_lock: Any = dataclasses.field(default=None, compare=False, repr=False)
     # The model being trained (or None), for backends that read its config or hook it.
     model: Any = dataclasses.field(default=None, compare=False, repr=False)
 

@@ -11,13 +11,16 @@ before writing again, so a torn line is never followed by more rows. ``records_w
 summary is the number of rows this session put in the file; a batch whose write failed is
 ``records_lost`` as a whole.
 
-One writer per run directory: :meth:`LocalRunStore.start` takes the directory's lock
-(:mod:`hf_tracking.backends.lock`) and holds it until :meth:`LocalRunStore.finish` or the death of
-the process. A second process writing the same run (two resumes of one run) fails to start its
-local store: that is reported once, its records are counted lost, and training goes on; the
-first writer's rows are untouched. On a resume from step S the rows past S are cut first, under
-the lock, so the file stays one monotonic history, and a ``resume`` row marks where the new
-session starts: ``{"event": "resume", "resume/from_step": S}`` with the axes of the last row kept.
+One writer per run directory: the directory's lock (:mod:`hf_tracking.backends.lock`), taken by
+the run session when it reserves the directory (or by :meth:`LocalRunStore.start` for a store
+used alone), is held until :meth:`LocalRunStore.finish` or the death of the process. A store
+started on a directory another writer holds refuses to start. A run session never starts one
+there: a process resuming a run that another one writes goes on in a run of its own
+(:mod:`hf_tracking.session`), whose store copies the rows up to the resume step from the run
+it came from (``rows_copied_on_fork``). On a resume from step S the rows past S are cut first,
+under the lock, so the file stays one monotonic history, and a ``resume`` row marks where the
+new session starts: ``{"event": "resume", "resume/from_step": S}`` with the axes of the last row
+kept.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class LocalRunStore(Backend):
     def __init__(self) -> None:
         self.path: Path | None = None
         self.rows_cut = 0
+        self.rows_copied: int | None = None  # from the run this one forked from
         self.repairs = 0
         self.config_error: str | None = None
         self._fd: int | None = None
@@ -65,8 +69,11 @@ class LocalRunStore(Backend):
     def start(self, run: RunInfo) -> None:
         run_dir = Path(run.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        lock = RunDirLock(run_dir)
-        lock.acquire()
+        if run.run_dir_lock is not None:
+            lock = run.run_dir_lock.adopt()
+        else:
+            lock = RunDirLock(run_dir)
+            lock.acquire()
         try:
             # Left by a kill mid-rewrite (the summary's is made here too); ours to remove.
             for name in (CONFIG_FILE, METRICS_FILE, f"{run_dir.name}{SUMMARY_SUFFIX}"):
@@ -78,7 +85,10 @@ class LocalRunStore(Backend):
                 self.config_error = f"{type(error).__name__}: {error}"
                 logger.warning("hf_tracking: could not write %s: %s", CONFIG_FILE, error)
             path = run_dir / METRICS_FILE
-            if run.resumed_from_step is not None and path.exists():
+            if run.resumed_from_step is not None and run.forked_from is not None:
+                source = Path(run.forked_from) / METRICS_FILE
+                self.rows_copied = copy_rows_through(source, path, run.resumed_from_step)
+            elif run.resumed_from_step is not None and path.exists():
                 self.rows_cut = truncate_after_step(path, run.resumed_from_step)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             self._good_offset = _whole_lines_end(path)
@@ -137,6 +147,7 @@ class LocalRunStore(Backend):
         return {
             "metrics": str(self.path) if self.path else None,
             "rows_cut_on_resume": self.rows_cut,
+            **({"rows_copied_on_fork": self.rows_copied} if self.rows_copied is not None else {}),
             "repairs": self.repairs,
             "lock": self._lock.state if self._lock else "not taken",
             **({"config_error": self.config_error} if self.config_error else {}),
@@ -183,6 +194,23 @@ def truncate_after_step(path: Path, last_step: int) -> int:
     except OSError:
         return _cut_in_place(path, last_step)
     return removed
+
+
+def copy_rows_through(source: Path, path: Path, last_step: int) -> int:
+    """Write the complete rows of ``source`` up to ``last_step`` to ``path``; returns how many.
+    ``source`` may be written meanwhile by its own writer, which only ever changes rows past
+    ``last_step`` (the history is monotonic: the copy ends at the first row past it). A resume
+    row that ends the copy is the other writer's mark; this run's own follows."""
+    kept: list[dict[str, Any]] = []
+    with contextlib.suppress(FileNotFoundError):
+        for row in iter_jsonl(source):
+            if _past(row, last_step):
+                break
+            kept.append(row)
+    while kept and kept[-1].get("event") == "resume":
+        kept.pop()
+    atomic_write_text(path, "".join(dumps_line(row) for row in kept))
+    return len(kept)
 
 
 def _past(row: dict[str, Any], last_step: int) -> bool:

@@ -16,7 +16,15 @@ LOCK_FILE = ".lock"
 
 
 class RunDirLocked(RuntimeError):
-    """Another process (or another store in this one) writes this run directory."""
+    """Another process (or another store in this one) writes this run directory; ``holder``
+    says which."""
+
+    def __init__(self, run_dir: Path, holder: str) -> None:
+        super().__init__(
+            f"the run directory {str(run_dir)!r} is being written by {holder}; this one writes "
+            "no local files"
+        )
+        self.holder = holder
 
 
 class RunDirLock:
@@ -24,6 +32,13 @@ class RunDirLock:
         self.path = Path(run_dir) / LOCK_FILE
         self._fd: int | None = None
         self.state = "not taken"
+        self.adopted = False
+
+    def adopt(self) -> RunDirLock:
+        """Take over this lock, taken by another part of this process (the run session), to
+        release it when done (the local store, at its finish)."""
+        self.adopted = True
+        return self
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`RunDirLocked` naming the holder."""
@@ -39,10 +54,7 @@ class RunDirLock:
                 who = "another tracker of this process (finish it before resuming the run)"
             else:
                 who = f"another process{f' (pid {holder})' if holder else ''}"
-            raise RunDirLocked(
-                f"the run directory {str(self.path.parent)!r} is being written by {who}; this "
-                "one writes no local files"
-            ) from None
+            raise RunDirLocked(self.path.parent, who) from None
         except OSError as error:
             if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
                 os.close(fd)
