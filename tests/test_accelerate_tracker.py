@@ -159,6 +159,7 @@ def test_a_prepared_model_that_takes_no_tokens(accelerator_class, monkeypatch):
     assert summary["parameters"]["actual_total"] == 9
     assert "no decoder sizes" in summary["parameters"]["unknown"]
     assert [(row["time/gradient_steps"], row["time/tokens_seen"]) for row in rows] == [(2, 40)]
+    assert "pre-hook" not in summary["tokens"]["counting"]
 
 
 def test_tokens_of_processes_that_skip_a_call_never_block_and_never_go_back(monkeypatch, caplog):

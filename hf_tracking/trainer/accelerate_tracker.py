@@ -145,7 +145,8 @@ class AccelerateTracker(GeneralTracker):
         )
         if unknown:
             engine.compute.drop_sizes(unknown)
-        self._run = AccelerateRun(engine, counting_tokens=process is not None)
+        counting = process is not None and process.counter is not None
+        self._run = AccelerateRun(engine, counting_tokens=counting)
         if process is not None:
             self.bind(process)
             if process.pending_resume is not None:
