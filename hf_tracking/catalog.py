@@ -13,7 +13,13 @@ WALLCLOCK_KEY = "time/wallclock_hours"
 TOKENS_KEY = "time/tokens_seen"
 # Every row carries these three, so any metric can be plotted against any of them.
 AXES = (STEP_KEY, WALLCLOCK_KEY, TOKENS_KEY)
-LEDGER_KEYS = ("time/train_hours", "time/eval_hours", "time/checkpoint_hours", "time/other_hours")
+LEDGER_KEYS = (
+    "time/train_hours",
+    "time/eval_hours",
+    "time/checkpoint_hours",
+    "time/data_wait_hours",
+    "time/other_hours",
+)
 # Groups whose curves are plotted against the gradient steps by default.
 PLOTTED_GROUPS = (
     "train",
@@ -25,14 +31,17 @@ PLOTTED_GROUPS = (
     "efficiency",
     "checkpoint",
     "custom",
+    "alert",
+    "layers",
 )
-RECORD_KINDS = ("train", "val", "checkpoint", "custom", "final", "resume")
+RECORD_KINDS = ("train", "val", "checkpoint", "custom", "final", "resume", "alert")
 
 TRAIN_LOSS = "train/loss"
 TRAIN_PERPLEXITY = "train/perplexity"
 LEARNING_RATE = "train/learning_rate"
 GRAD_NORM = "train/grad_norm"
 NONFINITE_COUNT = "train/nonfinite_count"
+NONFINITE_LOSSES = "train/nonfinite_losses"
 COMPLETION = "progress/completion_pct"
 ETA = "progress/eta_hours"
 TOKENS_PER_SECOND = "throughput/tokens_per_second"
@@ -41,6 +50,11 @@ STEPS_PER_HOUR = "throughput/steps_per_hour"
 MODEL_TFLOPS = "throughput/model_tflops_per_second"
 MFU = "throughput/mfu_pct"
 GOODPUT = "efficiency/goodput_pct"
+DATA_WAIT_PCT = "efficiency/data_wait_pct"
+PARAM_NORM = "train/param_norm"
+UPDATE_NORM = "train/update_norm"
+UPDATE_RATIO = "train/update_ratio"
+ALERT_KIND = "alert/kind"
 CUSTOM_GROUP = "custom"
 
 CATALOG: dict[str, str] = {
@@ -52,6 +66,10 @@ CATALOG: dict[str, str] = {
     LEARNING_RATE: "learning rate at that step",
     GRAD_NORM: "L2 norm of the gradients, pre-clip",
     NONFINITE_COUNT: "NaN/inf values logged so far (they are written as null)",
+    NONFINITE_LOSSES: "micro-batch losses that were NaN/inf in the window (the Trainer's filter hides them)",
+    PARAM_NORM: "L2 norm of the parameters after the step (track_layers)",
+    UPDATE_NORM: "L2 norm of the step's parameter change (track_layers)",
+    UPDATE_RATIO: "train/update_norm / train/param_norm (track_layers)",
     "train/<key>": "other keys of the Trainer's logs, under clean names (train/epoch, ...)",
     COMPLETION: "100 × gradient_steps / planned steps",
     ETA: "remaining steps at the recent step rate, plus evaluations and saves still due",
@@ -66,8 +84,10 @@ CATALOG: dict[str, str] = {
     "time/train_hours": "time inside training steps",
     "time/eval_hours": "time evaluating",
     "time/checkpoint_hours": "time saving checkpoints",
-    "time/other_hours": "everything else (data loading between steps, start-up)",
+    "time/data_wait_hours": "waiting for the next batch, between steps (out of train_hours)",
+    "time/other_hours": "everything else (logging, start-up)",
     GOODPUT: "training-step time over wallclock",
+    DATA_WAIT_PCT: "data-loader wait over wallclock",
     "val/loss": "validation loss (val/<name>/... per eval dataset)",
     "val/perplexity": "exp(val/loss)",
     "val/eval_time_seconds": "how long that validation took",
@@ -91,6 +111,15 @@ CATALOG: dict[str, str] = {
     "custom/<name>": "log_custom_metric values",
     "final/<key>": "the Trainer's end-of-training figures: summary only, never curve points",
     "resume/from_step": "on the row that marks a resume: the step the run continues from",
+    ALERT_KIND: "an alert row: loss_spike, grad_norm_spike, nonfinite_loss, ... (a string)",
+    "alert/value": "the value that fired the alert",
+    "alert/baseline": "the recent mean it was compared with, where the rule has one",
+    "alert/threshold": "the threshold it passed",
+    "alert/message": "the alert in words (a string)",
+    "layers/<block>/grad_norm": "a block's gradient norm, pre-clip (track_layers)",
+    "layers/<block>/param_norm": "a block's parameter norm after the step",
+    "layers/<block>/update_norm": "the norm of the block's parameter change in the step",
+    "layers/<block>/update_ratio": "update_norm / param_norm of the block",
 }
 
 

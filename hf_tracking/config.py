@@ -18,6 +18,7 @@ from typing import Any
 
 from hf_tracking.config_files import read_mapping
 from hf_tracking.errors import ConfigError
+from hf_tracking.health_config import health_problem
 from hf_tracking.metrics.params import gpt2_parameter_breakdown, size_label_report
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
@@ -79,6 +80,18 @@ class ExperimentConfig:
     writer_block_timeout: float = 5.0
     backends: list[str] = dataclasses.field(default_factory=lambda: ["local", "wandb"])
     sum_tokens_over_ranks: bool = True
+    # Training health (hf_tracking.health_config: checks, defaults and their sources).
+    health_checks: bool = True
+    on_alert: str = "warn"
+    spike_ratio: float = 2.0
+    spike_window: int = 100
+    spike_patience: int = 4
+    zscore_sigmas: float = 6.0
+    zscore_window: int = 128
+    zscore_min_values: int = 64
+    input_bound_pct: float = 20.0
+    input_bound_rows: int = 10
+    track_layers: bool = False
 
     def __post_init__(self) -> None:
         self._check()
@@ -156,6 +169,9 @@ class ExperimentConfig:
                 raise _error("backends", self.backends, "must be a list of backend names", source)
         if not self.output_dir.strip() or "\x00" in self.output_dir:
             raise _error("output_dir", self.output_dir, "must be a usable directory path", source)
+        problem = health_problem(self)
+        if problem is not None:
+            raise _error(*problem, source)
 
     # ----------------------------------------------------------------- naming
     @property

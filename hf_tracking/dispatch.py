@@ -106,6 +106,11 @@ class Dispatcher:
             return
         self._put_when_full(item)
 
+    def put_now(self, item: Item) -> None:
+        """Queue an item without waiting for room: for the few rows the writer thread makes
+        itself while it builds a row (alerts), where waiting for itself would stall it."""
+        self._intake.append(item)
+
     def _put_when_full(self, item: Item) -> None:
         if self._stalled_at is None or self._stalled_at != self._progress:
             self._wait_for_room()

@@ -40,6 +40,8 @@ def log_train_values(
     window = (loss, learning_rate, grad_norm)
     now = tracked.clock.now() if at is None else at
     tracked.train_record(now, extra=extra, memory=memory, window=window)
+    if at is None:  # the Trainer's logging since the step: "other", not data wait
+        tracked.clock.mark = now
 
 
 def log_validation(

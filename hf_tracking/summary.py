@@ -32,13 +32,15 @@ def build_summary(snapshot: Any) -> dict[str, Any]:
     from hf_tracking.system import hardware_fingerprint
 
     ledger = snapshot.ledger_seconds
-    train_seconds = ledger["train"] + ledger["other"]
+    # The throughput clock: wallclock minus evaluation and checkpoint time.
+    train_seconds = ledger["train"] + ledger["data_wait"] + ledger["other"]
     step_seconds = snapshot.step_seconds
     summary = {
         "experiment_name": snapshot.experiment_name,
         "requested_name": snapshot.requested_name,
         "status": snapshot.status,
         "error": snapshot.error,
+        "stopped_by": stopped_by(snapshot.stopped_by),
         "started_at": snapshot.started_at,
         "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_dir": snapshot.run_dir,
@@ -95,11 +97,32 @@ def build_summary(snapshot: Any) -> dict[str, Any]:
         "world_size": snapshot.world_size,
         "hardware": hardware_fingerprint(),
         "backends": snapshot.backend_reports,
+        "alerts": [alert_entry(alert) for alert in snapshot.alerts],
+        "alert_count": snapshot.alert_count,
     }
     for name, section in snapshot.backend_sections.items():
         summary.setdefault(name, section)
     # Secrets masked in every string: error text, tags, paths, metric names (hf_tracking.redact).
     return mask(summary)
+
+
+def alert_entry(alert: dict[str, Any]) -> dict[str, Any]:
+    """An alert as the summary lists it: what fired, where, and the last checkpoint before it."""
+    keys = ("kind", "step", "value", "baseline", "threshold", "message", "checkpoint")
+    return {key: alert.get(key) for key in keys}
+
+
+def stopped_by(alert: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Why a run that an alert stopped (``on_alert`` other than ``warn``) ended, and the last
+    checkpoint saved before the alert: the one to resume from."""
+    if alert is None:
+        return None
+    return {
+        "kind": alert["kind"],
+        "step": alert["step"],
+        "message": alert["message"],
+        "last_good_checkpoint": alert.get("checkpoint"),
+    }
 
 
 def peak_rss_gb() -> float | None:

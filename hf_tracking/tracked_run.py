@@ -23,6 +23,7 @@ from hf_tracking.backends.registry import build_backends
 from hf_tracking.config import ExperimentConfig, as_config
 from hf_tracking.engine import records
 from hf_tracking.engine.compute import ComputeProfile
+from hf_tracking.engine.health import HealthMonitor
 from hf_tracking.engine.jobs import BUILD_AHEAD, RecordJobs
 from hf_tracking.engine.progress import Progress
 from hf_tracking.engine.rank_tokens import RankTokens
@@ -35,6 +36,7 @@ from hf_tracking.engine.training import device_memory, train_record_values
 from hf_tracking.engine.window import TrainingWindow
 from hf_tracking.metrics.clock import Clock
 from hf_tracking.redact import redact
+from hf_tracking.run_health import LayerWatch
 from hf_tracking.session import RunSession
 from hf_tracking.tokens import TokenCounter
 
@@ -81,6 +83,8 @@ class TrackedRun:
         self.steps.record = self.train_record
         self.compute = ComputeProfile(config, model)
         self.jobs = RecordJobs()
+        self.health = HealthMonitor(config, self.planned_steps)
+        self.layers = LayerWatch()
         # The token counter of the Trainer's callback, when its counts are taken at every row.
         self._token_source: TokenCounter | None = None
         self.backends = list(backends) if backends is not None else []
@@ -256,6 +260,10 @@ class TrackedRun:
             memory = device_memory()  # on the training thread: its current device
         steps = self.steps
         run = steps.run
+        if window is None:
+            window = steps.window.close()
+        if self.layers.pending is not None:  # per-block norms of this step (track_layers)
+            extra = self.layers.row_extra(extra, window[2])
         # TrainInputs' fields, as a plain tuple (cheaper to make than the named one).
         inputs = (
             run.gradient_steps,
@@ -267,7 +275,7 @@ class TrackedRun:
             steps.clock.ledger.session.copy(),
             run.eval_count,
             len(run.checkpoints),
-            steps.window.close() if window is None else window,
+            window,
             extra,
             memory,
         )

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from hf_tracking import lifecycle, run_events
+from hf_tracking import lifecycle, run_events, run_health
 from hf_tracking.backends.base import Backend
 from hf_tracking.config import ExperimentConfig
 from hf_tracking.engine.rank_tokens import RankTokens
@@ -173,6 +173,36 @@ class ExperimentTracker:
             at,
         )
 
+    @property
+    def should_stop(self) -> bool:
+        """True once an alert fired and ``on_alert`` is ``stop`` or ``checkpoint_and_stop``: a
+        hand-written loop reads it after ``log_train_step`` and ends (saving first for
+        ``checkpoint_and_stop``); the summary then says "stopped" and why."""
+        return run_health.alert_to_act_on(self._tracked) is not None
+
+    def alert_to_act_on(self) -> dict[str, Any] | None:
+        """The alert that stops the run, or None (always None with ``on_alert="warn"``)."""
+        return run_health.alert_to_act_on(self._tracked)
+
+    def optimizer_step(
+        self, model: Any = None, max_grad_norm: float | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        """``with tracker.optimizer_step(model, max_grad_norm): optimizer.step()`` logs the
+        per-block norms of a logging step when ``track_layers`` is on (``max_grad_norm``: the
+        clipping the gradients saw, undone in the logged gradient norms)."""
+        tracked = self._tracked
+        logs = (tracked.run.gradient_steps + 1) % tracked.config.log_every_steps == 0
+        return run_health.optimizer_step(tracked, model, max_grad_norm, logs)
+
+    def layers_before_step(self, model: Any) -> None:
+        """The Trainer's ``on_pre_optimizer_step`` of a step that logs (``track_layers``)."""
+        if not self._closed():
+            self._tracked.layers.before(model)
+
+    def layers_after_step(self, max_grad_norm: float | None) -> None:
+        """The Trainer's ``on_optimizer_step`` (``track_layers``)."""
+        self._tracked.layers.after(max_grad_norm)
+
     @contextlib.contextmanager
     def validation(self) -> Iterator[ExperimentTracker]:
         """Time a validation pass: ``with tracker.validation(): ...; tracker.log_validation(...)``."""
@@ -297,6 +327,8 @@ class ExperimentTracker:
     clock = property(lambda self: self._tracked.clock)
     window = property(lambda self: self._tracked.window)
     progress = property(lambda self: self._tracked.progress)
+    health = property(lambda self: self._tracked.health)
+    layers = property(lambda self: self._tracked.layers)
     experiment_name = property(lambda self: self._tracked.run.experiment_name)
     gradient_steps = property(lambda self: self._tracked.run.gradient_steps)
     tokens_seen = property(lambda self: self._tracked.current_run().tokens_seen)

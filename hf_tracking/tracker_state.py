@@ -3,7 +3,8 @@ saves, and the parts :meth:`~hf_tracking.ExperimentTracker.load_state_dict` rebu
 
 Version 1: the run state (name, counts, best values, checkpoints), the time ledger's seconds,
 evenly spaced samples of step times and tokens/s (``CARRIED_SAMPLES`` each, for the summary's
-percentiles across resumes), the longest step, and each backend's own state under its name.
+percentiles across resumes), the longest step, the health detectors' windows and alerts
+(``health``, absent in states written before them), and each backend's own state under its name.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def state_of(tracker: Any) -> dict[str, Any]:
             name: evenly_spaced(values, CARRIED_SAMPLES) for name, values in samples.items()
         },
         "max_step_seconds": tracker.clock.max_step_seconds(),
+        "health": tracker.health.state_dict(),
         "backends": tracker.backend_states(),
     }
 
@@ -56,6 +58,10 @@ def load_parts(
     if not isinstance(saved, Mapping):
         raise ConfigError("hf_tracking state: backends must map backend names to states")
     saved = dict(saved)
+    health = state.get("health") or {}
+    if not isinstance(health, Mapping):
+        raise ConfigError("hf_tracking state: health must be a mapping")
+    tracker.health.load_state_dict(health)
     tracker.progress.load_samples(samples)
     if "wandb" in state:  # version 1 states written before backends kept their own
         saved.setdefault("wandb", state["wandb"])

@@ -106,3 +106,9 @@ def test_benchmark_dashboard_quick(tmp_path):
     assert data["series"]["validation_points"] == 20
     assert 0 < data["series"]["whole_points"] <= 2800
     assert data["index"]["index_mb"] > 0 and data["index"]["seconds"] > 0
+
+
+def test_benchmark_layers_quick(tmp_path):
+    data = run_script("benchmark_layers.py", tmp_path / "layers.json")
+    assert data["blocks"] == 4  # embeddings, two blocks, head
+    assert data["track_layers_total"] > 0 and data["adamw"] > 0

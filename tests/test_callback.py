@@ -91,7 +91,7 @@ def check_run(trainer: Trainer, tmp_path) -> dict:
     assert summary["throughput"]["p50_tokens_per_second"] > 0
     ledger = summary["time_ledger_hours"]
     assert ledger["eval"] > 0 and ledger["checkpoint"] > 0 and ledger["train"] > 0
-    parts = sum(ledger[part] for part in ("train", "eval", "checkpoint", "other"))
+    parts = sum(ledger[part] for part in ("train", "eval", "checkpoint", "data_wait", "other"))
     assert parts == pytest.approx(ledger["wallclock"])
     assert 0 < summary["goodput_pct"] < 100
     assert summary["flops"]["flops_per_token"]["total"] > 0
@@ -219,7 +219,7 @@ def test_resume_from_an_earlier_checkpoint(tmp_path):
     assert summary["wandb"]["previous_run_ids"] == [first_summary["wandb"]["run_id"]]
     assert len(find_offline_runs(tmp_path)) == 2
     ledger = summary["time_ledger_hours"]
-    parts = sum(ledger[p] for p in ("train", "eval", "checkpoint", "other"))
+    parts = sum(ledger[p] for p in ("train", "eval", "checkpoint", "data_wait", "other"))
     assert parts == pytest.approx(ledger["wallclock"])
 
 

@@ -104,12 +104,15 @@ def test_ledger_parts_add_up_and_survive_a_resume():
     ledger.add("train", 6.0)
     ledger.add("eval", 2.0)
     ledger.add("checkpoint", 1.0)
+    ledger.add("data_wait", 0.5)
     seconds = ledger.seconds()
-    assert seconds["other"] == pytest.approx(1.0)
-    assert sum(seconds[p] for p in ("train", "eval", "checkpoint", "other")) == pytest.approx(10.0)
+    assert seconds["other"] == pytest.approx(0.5)
+    parts = ("train", "eval", "checkpoint", "data_wait", "other")
+    assert sum(seconds[p] for p in parts) == pytest.approx(10.0)
     assert ledger.training_clock() == pytest.approx(7.0)
     metrics = ledger.metrics()
     assert metrics["efficiency/goodput_pct"] == pytest.approx(60.0)
+    assert metrics["efficiency/data_wait_pct"] == pytest.approx(5.0)
 
     saved = ledger.state()
     clock.now = 1000.0  # downtime between the crash and the resume
@@ -120,8 +123,8 @@ def test_ledger_parts_add_up_and_survive_a_resume():
     after = resumed.seconds()
     assert after["wallclock"] == pytest.approx(14.0)
     assert after["train"] == pytest.approx(9.0)
-    parts = sum(after[p] for p in ("train", "eval", "checkpoint", "other"))
-    assert parts == pytest.approx(after["wallclock"])
+    assert after["data_wait"] == pytest.approx(0.5)
+    assert sum(after[p] for p in parts) == pytest.approx(after["wallclock"])
 
 
 def test_bounded_history_thins_instead_of_forgetting():

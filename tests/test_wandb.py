@@ -5,6 +5,7 @@ process, acknowledged counts, and a W&B run closed when the training process die
 from __future__ import annotations
 
 import logging
+import math
 import subprocess
 import sys
 import time
@@ -101,6 +102,21 @@ def test_rows_reaching_wandb_are_thinned_and_the_local_store_keeps_every_key(tmp
         assert {"train/loss", "train/learning_rate", "train/grad_norm", STEP_KEY} <= set(row)
     assert run.history[-1]["val/loss"] == pytest.approx(1.8)
     assert run.summary[diagnostics] == pytest.approx(local[5][diagnostics])
+
+
+def test_an_alert_reaches_wandb_as_run_alert_and_a_row(tmp_path):
+    tracker = ExperimentTracker(small_config(tmp_path, wandb_mode="offline"))
+    for step in range(1, 4):
+        tracker.log_train_step(loss=math.nan if step == 2 else 2.0, grad_norm=0.5)
+    tracker.finish(wait=True)
+    run = only_run(tmp_path)
+    (alert,) = run.alerts
+    assert alert["title"] == "hf_tracking: nonfinite_loss"
+    assert alert["text"].startswith("nonfinite_loss at step 2: train/loss is nan")
+    (row,) = [row for row in run.history if "alert/threshold" in row or "alert/value" in row]
+    assert row[STEP_KEY] == 2 and "alert/kind" not in row  # strings stay in the local store
+    (local,) = [row for row in metrics_rows(tracker.run_dir) if row["event"] == "alert"]
+    assert local["alert/kind"] == "nonfinite_loss"
 
 
 def test_a_failing_wandb_log_is_named_when_it_happens_and_counted_as_acknowledged(

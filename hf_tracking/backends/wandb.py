@@ -36,6 +36,7 @@ from typing import Any
 
 from hf_tracking.backends import wandb_env, wandb_segments
 from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.backends.flat import numeric_values
 from hf_tracking.backends.wandb_artifacts import (
     artifact_spec,
     checkpoint_artifact,
@@ -44,7 +45,14 @@ from hf_tracking.backends.wandb_artifacts import (
 from hf_tracking.backends.wandb_attach import Attachment, wanted
 from hf_tracking.backends.wandb_pipe import ChildPipe
 from hf_tracking.backends.wandb_rows import RowThinner, wandb_config
-from hf_tracking.catalog import LEDGER_KEYS, PLOTTED_GROUPS, STEP_KEY, TOKENS_KEY, WALLCLOCK_KEY
+from hf_tracking.catalog import (
+    ALERT_KIND,
+    LEDGER_KEYS,
+    PLOTTED_GROUPS,
+    STEP_KEY,
+    TOKENS_KEY,
+    WALLCLOCK_KEY,
+)
 from hf_tracking.redact import redact
 
 logger = logging.getLogger("hf_tracking")
@@ -200,8 +208,11 @@ class WandbBackend(Backend):
             raise RuntimeError(self.pipe.failure)
         if self.attachment.run is None and self.attach_policy == "auto":
             self._maybe_attach()
-        rows, summary, finals, artifacts = [], {}, 0, []
+        rows, summary, finals, artifacts, alerts = [], {}, 0, [], []
         for record in records:
+            if record.kind == "alert":  # a W&B alert too; its row keeps the numbers
+                alerts.append(alert_message(record.values))
+                record = Record("alert", numeric_values(record.values))
             if record.kind == "final":
                 summary.update({k: v for k, v in record.values.items() if v is not None})
                 finals += 1
@@ -221,6 +232,8 @@ class WandbBackend(Backend):
         self.pipe.send({"log": rows, "summary": summary, "extra": finals})
         for artifact in artifacts:
             self.pipe.send({"artifact": artifact})
+        for alert in alerts:
+            self.pipe.send({"alert": alert})
 
     def acknowledged(self) -> int:
         return self.pipe.acknowledged
@@ -278,6 +291,14 @@ class WandbBackend(Backend):
             "path": self.path,
             "sync_command": self.info().get("sync_command"),
         }
+
+
+def alert_message(values: dict[str, Any]) -> dict[str, str]:
+    """``run.alert``'s title (at most 64 characters) and text for an alert row."""
+    return {
+        "title": f"hf_tracking: {values.get(ALERT_KIND)}"[:64],
+        "text": str(values.get("alert/message", "")),
+    }
 
 
 def _wandb_installed() -> bool:

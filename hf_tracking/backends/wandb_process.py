@@ -8,6 +8,7 @@ hf_tracking package. Reads one JSON message per line on stdin and answers on std
 | ``{"start": init kwargs, "step_metric", "axes", "groups"}`` | ``{"path", "sync_dir", "service", "attach_id"}`` or ``{"error"}`` |
 | ``{"log": [rows], "summary": {values}, "extra": n}`` | ``{"ack": records logged so far}`` at most once a second (a row is a record; ``extra`` counts the final records, which only update the summary) |
 | ``{"artifact": {"name", "type", "path", "aliases", "metadata"}}`` | ``{"warning"}`` when it fails |
+| ``{"alert": {"title", "text"}}`` (``run.alert`` at level WARN) | ``{"warning"}`` when it fails |
 | ``{"finish": exit_code}`` | ``{"finished": true, "ack": rows}`` or ``{"error"}`` |
 
 Any exception is answered with ``{"error": "<Type>: <message>", "ack": rows}`` (the last line of
@@ -126,6 +127,11 @@ class Child:
             except Exception as error:
                 name = message["artifact"]["name"]
                 self.answers.send({"warning": f"artifact {name}: {_last_line(error)}"})
+        elif "alert" in message:
+            try:
+                self.run.alert(level="WARN", wait_duration=1, **message["alert"])
+            except Exception as error:
+                self.answers.send({"warning": f"alert: {_last_line(error)}"})
         elif "finish" in message:
             self.close(message["finish"])
             self.answers.send({"finished": True, "ack": self.logged})

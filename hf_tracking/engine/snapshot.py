@@ -45,6 +45,9 @@ class SummarySnapshot:
     world_size: int
     backend_reports: list[dict[str, Any]]
     backend_sections: dict[str, dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    alert_count: int
+    stopped_by: dict[str, Any] | None
 
 
 def take_snapshot(tracker: Any) -> SummarySnapshot:
@@ -94,4 +97,7 @@ def take_snapshot(tracker: Any) -> SummarySnapshot:
         world_size=tracker.world_size,
         backend_reports=tracker.session.backend_reports(),
         backend_sections=sections,
+        alerts=[dict(alert) for alert in tracker.health.alerts],
+        alert_count=tracker.health.alert_count,
+        stopped_by=dict(tracker.health.stop) if run.status == "stopped" else None,
     )

@@ -1,7 +1,9 @@
 """The step clock: the time ledger, the mark of the last event, and step times.
 
 Each session (a start or a resume) is anchored at its first step: set-up before it counts as
-"other" time and stays out of throughput and step times. Step times of the first
+"other" time and stays out of throughput and step times. From then on, the time between the end of
+the last event (a step, a log, an evaluation, a save) and the start of the next step is the wait
+for its batch: the ledger's data-wait part. Step times of the first
 ``WARMUP_STEPS`` steps of a session (compilation, allocator warm-up) are left out of percentiles.
 Evaluation and checkpoint time go to their own ledger parts, never to training.
 """
@@ -41,6 +43,15 @@ class StepClock:
     def anchor(self) -> None:
         """The session's first step begins now."""
         self.mark = self.now()
+        self.anchored = True
+
+    def begin_step(self) -> None:
+        """A step begins now: the time since the last event was spent fetching its batch (the
+        session's first step: set-up, left in "other")."""
+        now = self.now()
+        if self.anchored:
+            self.ledger.session["data_wait"] += now - self.mark
+        self.mark = now
         self.anchored = True
 
     def close_step(self) -> float:

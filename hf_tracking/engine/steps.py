@@ -184,11 +184,10 @@ class TrainingSteps:
                 self.record(now)
 
     def step_begin(self) -> None:
-        """Mark the start of a gradient step (the Trainer's ``on_step_begin``): time before it,
-        such as data loading, counts as "other" rather than training."""
-        clock = self.clock
-        clock.mark = clock.now()  # StepClock.anchor, inline: this runs on every step
-        clock.anchored = True
+        """Mark the start of a gradient step (the Trainer's ``on_step_begin``; a hand-written
+        loop calls it once its batch is fetched): the time since the last event (a step, a log,
+        an evaluation, a save) was the wait for the batch, ``time/data_wait_hours``."""
+        self.clock.begin_step()
         if not self.progress.anchored:
             self.progress.anchor(
                 self.clock.ledger.training_clock(), self.run.tokens_seen, self.run.gradient_steps

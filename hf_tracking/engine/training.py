@@ -2,11 +2,13 @@
 it (off the training thread, :mod:`.jobs`).
 
 Keys: ``train/*`` (:mod:`.records`), ``progress/*`` and ``throughput/*`` (:mod:`.progress`,
-:mod:`.compute`), the time ledger and ``efficiency/goodput_pct``, ``tokens/*`` and ``memory/*``.
+:mod:`.compute`), the time ledger and ``efficiency/*``, ``tokens/*`` and ``memory/*``. The health
+detectors (:mod:`.health`) read the built row; the alerts it starts are rows of their own.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -15,14 +17,18 @@ from hf_tracking.catalog import (
     GRAD_NORM,
     LEARNING_RATE,
     NONFINITE_COUNT,
+    NONFINITE_LOSSES,
     TRAIN_LOSS,
     TRAIN_PERPLEXITY,
 )
 from hf_tracking.engine import records
+from hf_tracking.engine.health import alert_row
 from hf_tracking.engine.values import as_float
 from hf_tracking.engine.window import warn_unreadable
 from hf_tracking.metrics.clock import ledger_metrics
 from hf_tracking.metrics.stats import safe_perplexity
+
+logger = logging.getLogger("hf_tracking")
 
 
 class TrainInputs(NamedTuple):
@@ -98,7 +104,19 @@ def train_record_values(tracker: Any, inputs: tuple) -> dict[str, Any]:
         values.update(extra)
     run.latest_train = values
     tracker.progress.remember(values, throughput)
+    checkpoints = run.checkpoints[:saves]
+    alerts = tracker.health.check(values, values.get(NONFINITE_LOSSES) or 0, seconds, checkpoints)
+    for alert in alerts:
+        raise_alert(tracker, alert)
     return values
+
+
+def raise_alert(tracker: Any, alert: Mapping[str, Any]) -> None:
+    """An alert's warning (once per episode) and its row, queued after the row that started it."""
+    logger.warning("hf_tracking: %s", alert["message"])
+    dispatcher = tracker.session.dispatcher
+    if dispatcher is not None:
+        dispatcher.put_now(("alert", alert_row(alert)))
 
 
 def read_window(window: tuple[Any, Any, Any]) -> tuple[float | None, float | None, float | None]:

@@ -1,10 +1,12 @@
 """Clocks: a pausable Timer, and the time ledger that splits wallclock into where it went.
 
 Ledger keys (hours): ``time/train_hours`` (inside training steps), ``time/eval_hours``
-(validation), ``time/checkpoint_hours`` (saving checkpoints), ``time/other_hours`` (everything else:
-data loading between steps, logging, start-up), which add up to ``time/wallclock_hours``;
-``efficiency/goodput_pct`` is training-step time over wallclock. Evaluation and checkpoint time are
-kept out of the training clock on purpose, so throughput measures training only.
+(validation), ``time/checkpoint_hours`` (saving checkpoints), ``time/data_wait_hours`` (waiting for
+the next batch: from the end of the last event to the start of the next step), ``time/other_hours``
+(everything else: logging, start-up), which add up to ``time/wallclock_hours``;
+``efficiency/goodput_pct`` is training-step time over wallclock and ``efficiency/data_wait_pct`` the
+data-loader wait over wallclock. Evaluation and checkpoint time are kept out of the training clock
+on purpose, so throughput measures training only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections.abc import Callable
 
 Clock = Callable[[], float]
-LEDGER_PARTS = ("train", "eval", "checkpoint")
+LEDGER_PARTS = ("train", "eval", "checkpoint", "data_wait")
 
 
 class Timer:
@@ -60,7 +62,7 @@ class Timer:
 
 
 class TimeLedger:
-    """Wallclock of a run, split into training, evaluation, checkpoints and the rest.
+    """Wallclock of a run, split into training, evaluation, checkpoints, data wait and the rest.
 
     Seconds carried over from before a resume are added as an offset, so the axes continue and the
     time between a crash and the resume is never counted.
@@ -109,16 +111,18 @@ class TimeLedger:
         train = carried["train"] + session["train"]
         evaluation = carried["eval"] + session["eval"]
         checkpoint = carried["checkpoint"] + session["checkpoint"]
+        data_wait = carried["data_wait"] + session["data_wait"]
         return {
             "train": train,
             "eval": evaluation,
             "checkpoint": checkpoint,
-            "other": max(0.0, wallclock - (train + evaluation + checkpoint)),
+            "data_wait": data_wait,
+            "other": max(0.0, wallclock - (train + evaluation + checkpoint + data_wait)),
             "wallclock": wallclock,
         }
 
     def part_seconds(self, part: str) -> float:
-        """Seconds of one part ("train", "eval", "checkpoint") across resumes."""
+        """Seconds of one part ("train", "eval", "checkpoint", "data_wait") across resumes."""
         return self.carried[part] + self.session[part]
 
     def training_clock(
@@ -145,6 +149,8 @@ def ledger_metrics(seconds: dict[str, float]) -> dict[str, float]:
         "time/train_hours": seconds["train"] / 3600.0,
         "time/eval_hours": seconds["eval"] / 3600.0,
         "time/checkpoint_hours": seconds["checkpoint"] / 3600.0,
+        "time/data_wait_hours": seconds["data_wait"] / 3600.0,
         "time/other_hours": seconds["other"] / 3600.0,
         "efficiency/goodput_pct": 100.0 * seconds["train"] / wallclock if wallclock else 0.0,
+        "efficiency/data_wait_pct": 100.0 * seconds["data_wait"] / wallclock if wallclock else 0.0,
     }

@@ -13,10 +13,11 @@ Plots of one run, in ``{run_dir}/plots/``:
 | ``learning_rate.png`` | ``train/learning_rate`` and, when logged, ``train/grad_norm`` against steps |
 | ``throughput.png`` | ``throughput/tokens_per_second``, and ``throughput/mfu_pct`` or else ``throughput/model_tflops_per_second`` when present |
 | ``memory.png`` | ``memory/gpu_*_allocated_gb``/``reserved_gb``/``max_allocated_gb`` when present, ``memory/process_rss_gb``, ``memory/system_memory_percent`` (left out when no ``memory/*`` key was logged) |
-| ``time_ledger.png`` | the summary's ``time_ledger_hours`` (train, eval, checkpoint, other) and ``goodput_pct`` |
+| ``time_ledger.png`` | the summary's ``time_ledger_hours`` (train, eval, checkpoint, data wait, other) and ``goodput_pct`` |
 
 ``report.md`` beside them names the run and its status and gives the key numbers (steps, tokens,
-wallclock, final train loss, best val loss, mean tokens/s, goodput, checkpoints, parameters).
+wallclock, final train loss, best val loss, mean tokens/s, goodput, checkpoints, parameters), what
+stopped it when an alert did, and a table of the run's alerts.
 :func:`compare_runs` overlays the loss curves of several runs on the three axes and writes a table
 (final train loss, best val loss, tokens/s, wallclock hours, parameters) as Markdown and CSV.
 """

@@ -21,7 +21,13 @@ from hf_tracking.report.runs import (
     text,
 )
 
-LEDGER_COLORS = {"train": "#2a9d8f", "eval": "#e9c46a", "checkpoint": "#e76f51", "other": "#8d99ae"}
+LEDGER_COLORS = {
+    "train": "#2a9d8f",
+    "eval": "#e9c46a",
+    "checkpoint": "#e76f51",
+    "data_wait": "#264653",
+    "other": "#8d99ae",
+}
 
 
 # ===================================================================== one run
@@ -69,8 +75,16 @@ def report_markdown(run: Run, images: Sequence[Path]) -> str:
     sync = (summary.get("wandb") or {}).get("sync_command")
     if sync:
         rows.append(("W&B (offline)", f"`{sync}`"))
+    stopped = summary.get("stopped_by")
+    if stopped:
+        rows.insert(1, ("stopped by", stopped.get("message")))
+        rows.insert(2, ("last good checkpoint", stopped.get("last_good_checkpoint")))
     lines = [f"# Run {run.name}", "", "| | |", "| --- | --- |"]
     lines += [f"| {label} | {value} |" for label, value in rows]
+    alerts = summary.get("alerts") or []
+    if alerts:
+        lines += ["", "## Alerts", "", "| step | kind | message |", "| --- | --- | --- |"]
+        lines += [f"| {a.get('step')} | {a.get('kind')} | {a.get('message')} |" for a in alerts]
     lines += ["", "## Plots", ""]
     for image in images:
         relative = os.path.relpath(image, run.run_dir)
@@ -198,7 +212,7 @@ def plot_time_ledger(run: Run, path: Path) -> Path | None:
     panel.set_yticks([])
     panel.set_xlabel("hours")
     panel.set_xlim(0, total)
-    panel.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    panel.legend(ncol=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.35))
     goodput = (run.summary or {}).get("goodput_pct")
     title = f"time ledger: {run.name}, {duration(total)}"
     if goodput is not None:

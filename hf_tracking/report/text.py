@@ -37,6 +37,11 @@ def summary_text(run: Run) -> str:
                 ("name", summary.get("experiment_name")),
                 ("status", summary.get("status")),
                 ("error", summary.get("error")),
+                ("stopped by", (summary.get("stopped_by") or {}).get("message")),
+                (
+                    "last good checkpoint",
+                    (summary.get("stopped_by") or {}).get("last_good_checkpoint"),
+                ),
                 ("started", summary.get("started_at")),
                 ("ended", summary.get("ended_at")),
                 ("run dir", str(run.run_dir)),
@@ -95,6 +100,7 @@ def summary_text(run: Run) -> str:
                 ("non-embedding", count(parameters.get("non_embedding"))),
             ],
         ),
+        ("alerts", alert_lines(summary)),
         (
             "wandb",
             [
@@ -114,3 +120,15 @@ def summary_text(run: Run) -> str:
         lines.append(title)
         lines += [f"  {key + ':':<{width + 1}} {value}" for key, value in items]
     return "\n".join(lines)
+
+
+def alert_lines(summary: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The summary's alerts, one line each: ``step N: message``."""
+    alerts = summary.get("alerts") or []
+    lines: list[tuple[str, Any]] = [
+        (f"step {alert.get('step')}", alert.get("message")) for alert in alerts
+    ]
+    shown, total = len(alerts), summary.get("alert_count") or len(alerts)
+    if total > shown:
+        lines.append(("more", f"{total - shown} later alerts are in metrics.jsonl"))
+    return lines

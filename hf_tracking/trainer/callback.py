@@ -4,7 +4,8 @@
 | --- | --- |
 | ``on_init_end`` | with ``report_to`` naming ``wandb`` too, the WandbCallback is removed (one W&B run, one set of names) and a warning says so |
 | ``on_train_begin`` | the run starts (or resumes from the checkpoint's saved state), on the world-process-zero rank; a forward pre-hook starts keeping the micro-batches' inputs for the token count |
-| ``on_step_begin`` / ``on_step_end`` | the training-step clock of the time ledger; on a step that logs, evaluates, saves or ends training, the token count is read (see below) |
+| ``on_step_begin`` / ``on_step_end`` | the training-step clock of the time ledger (the time from the last event to ``on_step_begin`` is the data-loader wait); on a step that logs, evaluates, saves or ends training, the token count is read (see below) |
+| ``on_pre_optimizer_step`` / ``on_optimizer_step``, and health in ``on_log`` | :mod:`.health`: per-block norms (``track_layers``), the micro-batch losses the NaN filter hides, an alert's action on ``control`` |
 | ``on_log`` | a training record: ``train/*``, the three axes, ``progress/*``, ``throughput/*``, ``tokens/*``, ``memory/*``; other keys pass through as ``train/<key>``; the end-of-training log goes to the summary and the W&B run summary as ``final/*`` (``final/runtime``, ``final/loss``, ...), never as curve points |
 | ``on_evaluate`` | ``val/loss``, ``val/perplexity``, ``val/eval_time_seconds`` (the Trainer's ``eval_runtime``), ``val/train_val_gap``, other eval metrics under ``val/`` (``val/<name>/`` per eval dataset) |
 | ``on_save`` | a checkpoint event with path (in a hyperparameter search, the trial's ``run-<n>/checkpoint-<step>``), step, is_best and the seconds the save took |
@@ -44,6 +45,7 @@ from hf_tracking.tokens import TokenCounter, split_totals
 from hf_tracking.tracker import ExperimentTracker
 from hf_tracking.trainer import logs as trainer_logs
 from hf_tracking.trainer.gather import cuda_usable, gathered_gpu_memory
+from hf_tracking.trainer.health import TrainerHealth
 from hf_tracking.trainer.trainer_config import extra_config, resolve_config
 from hf_tracking.trainer.world import warn_if_independent
 
@@ -67,6 +69,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self._sum_over_processes = False
         self._gather_memory = False
         self._last_event_end = time.perf_counter()
+        self._health: TrainerHealth | None = None
 
     # ------------------------------------------------------------------ checkpoint state
     def state(self) -> dict[str, Any]:
@@ -127,6 +130,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
             tracker.token_counting = (
                 f"Trainer include_num_input_tokens_seen={args.include_num_input_tokens_seen!r}"
             )
+        self._health = TrainerHealth(tracker, model, args.world_size)
         tracker.start()
         self._last_event_end = time.perf_counter()
 
@@ -140,9 +144,19 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self._last_event_end = time.perf_counter()
             return
         self._last_event_end = tracker.step_end(state.global_step)
+        if self._health is not None:
+            self._health.step_ended(control)
         # In one process the tokens are cut by the row's own event: no forward runs before it.
         if self._sum_over_processes and record_follows(control):
             self._sync_tokens(state)
+
+    def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._health is not None:
+            self._health.before_optimizer_step(args, state, kwargs.get("model"))
+
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._health is not None:
+            self._health.after_optimizer_step(args)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.tracker is not None and record_follows(control):
@@ -164,13 +178,17 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self._sync_tokens(state)
         # The pass-through keys are picked out as the row is built, on the writer thread.
         # Without CUDA there is no GPU memory to read: an empty mapping spares the probe.
+        extra = functools.partial(trainer_logs.train_extras, logs)
+        health = self._health
         tracker.log_train_values(
             logs.get("loss"),
             logs.get("learning_rate"),
             logs.get("grad_norm"),
-            extra=functools.partial(trainer_logs.train_extras, logs),
+            extra=extra if health is None else health.row_extra(extra),
             memory=gathered_gpu_memory(args.world_size) if self._gather_memory else {},
         )
+        if health is not None:
+            health.act(control)
         self._last_event_end = time.perf_counter()
 
     def on_evaluate(
@@ -221,6 +239,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if self._token_counter is not None:
             self._token_counter.detach()
             self._token_counter = None
+        if self._health is not None:
+            self._health.close()
+            self._health = None
         if tracker is None:
             return
         path = tracker.end_training()

@@ -37,3 +37,21 @@ def gathered_gpu_memory(world_size: int) -> dict[str, float] | None:
             memory[f"memory/gpu_{r}_{name}"] for r in range(len(gathered))
         )
     return memory
+
+
+def rank_zero_decides(decision: bool, world_size: int) -> bool:
+    """Rank zero's ``decision`` on every rank of a ``world_size``-process run (one broadcast of
+    one number, on logging steps only: every rank calls it at the same event)."""
+    from hf_tracking.system import imported_module
+
+    torch = imported_module("torch")
+    if world_size <= 1 or torch is None:
+        return decision
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return decision
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    flag = torch.tensor([1 if decision else 0], device=device)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())

@@ -1,6 +1,6 @@
 """The tracker's config for a Trainer run: the user's, ``HF_TRACKING_CONFIG``, or one read off the
 TrainingArguments and the model; the evaluation and save intervals and the compute dtype are
-filled in from the arguments either way."""
+filled in from the arguments either way, and ``HF_TRACKING_ON_ALERT`` sets ``on_alert``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from hf_tracking.errors import ConfigError
 from hf_tracking.metrics.params import format_count
 
 CONFIG_ENVIRONMENT = "HF_TRACKING_CONFIG"
+# What an alert does in a Trainer run (report_to users): warn | stop | checkpoint_and_stop.
+ON_ALERT_ENVIRONMENT = "HF_TRACKING_ON_ALERT"
 GENERIC_FIELDS = (
     "model_size",
     "batch_size",
@@ -33,9 +35,11 @@ def resolve_config(user_config: Any, args: Any, state: Any, model: Any) -> Exper
         config = ExperimentConfig.load(os.environ[CONFIG_ENVIRONMENT])
     else:
         config = config_from_trainer(args, state, model)
+    on_alert = os.environ.get(ON_ALERT_ENVIRONMENT) or config.on_alert
     # A copy, filled from the Trainer's arguments: the user's config object stays as it was.
     return dataclasses.replace(
         config,
+        on_alert=on_alert.strip(),
         eval_every_steps=config.eval_every_steps or interval(args.eval_strategy, args.eval_steps),
         save_every_steps=config.save_every_steps or interval(args.save_strategy, args.save_steps),
         compute_dtype=config.compute_dtype

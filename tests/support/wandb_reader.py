@@ -32,6 +32,7 @@ class OfflineRun:
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int | None = None
 
 
@@ -105,6 +106,9 @@ def read_run(run_dir: str | Path) -> OfflineRun:
             run.artifacts.append(
                 {"name": artifact.name, "type": artifact.type, "aliases": list(artifact.aliases)}
             )
+        elif kind == "alert":
+            alert = record.alert
+            run.alerts.append({"title": alert.title, "text": alert.text, "level": alert.level})
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
     return run
