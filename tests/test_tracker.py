@@ -12,6 +12,7 @@ import torch
 
 from hf_tracking import ConfigError, ExperimentConfig, ExperimentTracker
 from hf_tracking.backends import LocalRunStore
+from hf_tracking.catalog import LEDGER_KEYS
 from tests.support.catalog import AXES, CHECKPOINT_NAMES, TRAIN_NAMES, VAL_NAMES
 from tests.support.faults import HangingFinish
 from tests.support.runs import metrics_rows, strict_json
@@ -321,10 +322,7 @@ def test_ledger_sums_to_wallclock(tmp_path):
     tracker.finish()
     for row in metrics_rows(tracker.run_dir):
         if row["event"] == "train":
-            parts = sum(
-                row[f"time/{part}_hours"]
-                for part in ("train", "eval", "checkpoint", "data_wait", "other")
-            )
+            parts = sum(row[key] for key in LEDGER_KEYS)  # the ledger's five parts
             assert parts == pytest.approx(row["time/wallclock_hours"], rel=1e-6, abs=1e-12)
 
 
