@@ -108,7 +108,8 @@ def test_benchmark_dashboard_quick(tmp_path):
     assert data["index"]["index_mb"] > 0 and data["index"]["seconds"] > 0
 
 
-def test_benchmark_layers_quick(tmp_path):
-    data = run_script("benchmark_layers.py", tmp_path / "layers.json")
-    assert data["blocks"] == 4  # embeddings, two blocks, head
-    assert data["track_layers_total"] > 0 and data["adamw"] > 0
+def test_benchmark_health_quick(tmp_path):
+    data = run_script("benchmark_health.py", tmp_path / "health.json")
+    assert data["track_layers"]["blocks"] == 4  # embeddings, two blocks, head
+    assert data["track_layers"]["total_ms"] > 0 and data["track_layers"]["adamw_ms"] > 0
+    assert "per_call_ns" in data["loss_hook"] and "act_us" in data
