@@ -113,3 +113,15 @@ def test_benchmark_health_quick(tmp_path):
     assert data["track_layers"]["blocks"] == 4  # embeddings, two blocks, head
     assert data["track_layers"]["total_ms"] > 0 and data["track_layers"]["adamw_ms"] > 0
     assert "per_call_ns" in data["loss_hook"] and "act_us" in data
+
+
+def test_benchmark_dashboard_scale_quick(tmp_path):
+    data = run_script("benchmark_dashboard_scale.py", tmp_path / "scale.json")
+    found = data["results"]["this tree"]
+    assert found["big"]["rows"] >= 5_000 and len(found["big"]["requests"]) == 5
+    assert found["big"]["peak_rss_mb"] > 0
+    assert found["runs"]["page_rows"] == data["sizes"]["runs"]
+    assert found["compare"]["exit"] == 0 and found["compare"]["runs"] == data["sizes"]["runs"]
+    assert found["wide"]["event_names"] > 0
+    assert found["load"]["answered"] == found["load"]["clients"]
+    assert found["load"]["threads_while_idle"] < found["load"]["idle"]
