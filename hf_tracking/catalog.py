@@ -1,9 +1,10 @@
 """The metric catalog: every name a record may carry, its group, and the axes.
 
 This module is the one source of names: the engine builds records from these constants, every
-backend declares its axes from them, the report code and the tests read them, and the README's
-metric table lists exactly the keys of :data:`CATALOG` (a test checks it). Names with ``<...>``
-or ``{i}`` are families (``val/<name>/loss``, ``memory/gpu_{i}_allocated_gb``).
+backend declares its axes from them, the report code and the tests read them, and the
+documentation's metric catalog is generated from :data:`CATALOG` (the meanings are Markdown).
+Names with ``<...>`` or ``{i}`` are families (``val/<name>/loss``,
+``memory/gpu_{i}_allocated_gb``).
 """
 
 from __future__ import annotations
@@ -63,44 +64,67 @@ CATALOG: dict[str, str] = {
     TOKENS_KEY: "real (non-padding) input tokens, summed over all processes",
     TRAIN_LOSS: "training loss, mean over the logging window",
     TRAIN_PERPLEXITY: "exp(train/loss), inf past overflow",
-    LEARNING_RATE: "learning rate at that step",
+    LEARNING_RATE: (
+        "learning rate at that step (the Trainer reports the value before the scheduler steps)"
+    ),
     GRAD_NORM: "L2 norm of the gradients, pre-clip",
     NONFINITE_COUNT: "NaN/inf values logged so far (they are written as null)",
-    NONFINITE_LOSSES: "micro-batch losses that were NaN/inf in the window (the Trainer's filter hides them)",
-    PARAM_NORM: "L2 norm of the parameters after the step (track_layers)",
-    UPDATE_NORM: "L2 norm of the step's parameter change (track_layers)",
-    UPDATE_RATIO: "train/update_norm / train/param_norm (track_layers)",
-    "train/<key>": "other keys of the Trainer's logs, under clean names (train/epoch, ...)",
+    NONFINITE_LOSSES: (
+        "micro-batch losses that were NaN/inf in the logging window (Trainer runs; its "
+        "default NaN filter keeps them out of `train/loss`)"
+    ),
+    PARAM_NORM: "L2 norm of all parameters after the step (`track_layers`)",
+    UPDATE_NORM: "L2 norm of the step's parameter change (`track_layers`)",
+    UPDATE_RATIO: "`train/update_norm` / `train/param_norm` (`track_layers`)",
+    "train/<key>": "other keys of the Trainer's logs, under clean names (`train/epoch`, ...)",
     COMPLETION: "100 × gradient_steps / planned steps",
-    ETA: "remaining steps at the recent step rate, plus evaluations and saves still due",
-    TOKENS_PER_SECOND: "global tokens per second over the recent window, training clock",
+    ETA: (
+        "remaining steps at the recent step rate, plus the evaluations and saves still due at "
+        "their measured cost"
+    ),
+    TOKENS_PER_SECOND: (
+        "global tokens per second over the last `throughput_window` steps, evaluation and "
+        "checkpoint time excluded"
+    ),
     TOKENS_PER_SECOND_PER_DEVICE: "the same over the number of processes",
     STEPS_PER_HOUR: "gradient steps per hour over the same window",
     MODEL_TFLOPS: "achieved model FLOPs (FLOPs per token × tokens per second)",
-    MFU: "per-device achieved FLOPs over the device's dense peak, where known",
+    MFU: "per-device achieved FLOPs over the device's dense peak; only where the peak is known",
     "tokens/slots": "input positions including padding",
     "tokens/loss_bearing": "labels other than -100, after the causal shift",
     "tokens/padding_efficiency_pct": "100 × real tokens / slots",
-    "time/train_hours": "time inside training steps",
+    "time/train_hours": (
+        "time inside training steps (the ledger's five parts add up to `time/wallclock_hours`)"
+    ),
     "time/eval_hours": "time evaluating",
     "time/checkpoint_hours": "time saving checkpoints",
-    "time/data_wait_hours": "waiting for the next batch, between steps (out of train_hours)",
-    "time/other_hours": "everything else (logging, start-up)",
+    "time/data_wait_hours": (
+        "time waiting for the next batch: from the end of the last event (step, log, "
+        "evaluation, save) to the start of the next step"
+    ),
+    "time/other_hours": "everything else: logging, start-up",
     GOODPUT: "training-step time over wallclock",
     DATA_WAIT_PCT: "data-loader wait over wallclock",
-    "val/loss": "validation loss (val/<name>/... per eval dataset)",
+    "val/loss": "validation loss (`val/<name>/...` per eval dataset)",
     "val/perplexity": "exp(val/loss)",
-    "val/eval_time_seconds": "how long that validation took",
+    "val/eval_time_seconds": "how long that validation took (the Trainer's `eval_runtime`)",
     "val/num_batches": "batches in that validation, when given",
     "val/train_val_gap": "val/loss − the training loss of the latest window",
-    "val/<metric>": "other evaluation metrics (compute_metrics keys, samples_per_second, ...)",
-    "memory/gpu_{i}_allocated_gb": "GPU i's allocated memory now",
-    "memory/gpu_{i}_max_allocated_gb": "GPU i's peak allocated since the previous log",
+    "val/<metric>": (
+        "other evaluation metrics (`val/samples_per_second`, your `compute_metrics` keys)"
+    ),
+    "memory/gpu_{i}_allocated_gb": "GPU i's allocated memory now (absent on the CPU, never zero)",
+    "memory/gpu_{i}_max_allocated_gb": (
+        "GPU i's peak allocated since the previous log (reset after reading)"
+    ),
     "memory/gpu_{i}_reserved_gb": "GPU i's reserved memory",
     "memory/gpu_{i}_fragmentation_gb": "reserved − allocated",
     "memory/gpu_{i}_alloc_retries": "cudaMalloc retries",
     "memory/gpu_{i}_ooms": "out-of-memory errors",
-    "memory/gpu_max_<figure>": "in a multi-GPU run, the maximum of each GPU figure over ranks",
+    "memory/gpu_max_<figure>": (
+        "in a multi-GPU run, the maximum of each GPU figure over the ranks (every rank's own "
+        "is logged as `memory/gpu_{rank}_*`)"
+    ),
     "memory/system_memory_percent": "host RAM in use, percent",
     "memory/process_rss_gb": "this process's resident memory",
     "checkpoint/count": "checkpoints saved so far",
@@ -108,18 +132,33 @@ CATALOG: dict[str, str] = {
     "checkpoint/is_best": "1 when it is the best so far",
     "checkpoint/seconds": "seconds the save took",
     "checkpoint/size_mb": "size on disk",
-    "custom/<name>": "log_custom_metric values",
-    "final/<key>": "the Trainer's end-of-training figures: summary only, never curve points",
-    "resume/from_step": "on the row that marks a resume: the step the run continues from",
-    ALERT_KIND: "an alert row: loss_spike, grad_norm_spike, nonfinite_loss, ... (a string)",
-    "alert/value": "the value that fired the alert",
+    "custom/<name>": (
+        "`log_custom_metric` values (a name with a `group/` keeps it; the `time/` group and "
+        "the axes are refused)"
+    ),
+    "final/<key>": (
+        "the Trainer's end-of-training figures (`final/runtime`, `final/loss`, ...): in the "
+        "summary and the W&B run summary, never as curve points"
+    ),
+    "resume/from_step": (
+        "on the `resume` row the local store writes where a resumed session starts: the step "
+        "it continues from"
+    ),
+    ALERT_KIND: (
+        "on an `alert` row: `nonfinite_loss`, `nonfinite_grad_norm`, `loss_spike`, "
+        '`grad_norm_spike` or `input_bound` (a string; see "Training health")'
+    ),
+    "alert/value": "the value that fired it",
     "alert/baseline": "the recent mean it was compared with, where the rule has one",
     "alert/threshold": "the threshold it passed",
     "alert/message": "the alert in words (a string)",
-    "layers/<block>/grad_norm": "a block's gradient norm, pre-clip (track_layers)",
-    "layers/<block>/param_norm": "a block's parameter norm after the step",
+    "layers/<block>/grad_norm": (
+        "a block's gradient norm, pre-clip (`track_layers`; blocks: `embeddings`, "
+        "`block_0`..., `head`)"
+    ),
+    "layers/<block>/param_norm": "the block's parameter norm after the step",
     "layers/<block>/update_norm": "the norm of the block's parameter change in the step",
-    "layers/<block>/update_ratio": "update_norm / param_norm of the block",
+    "layers/<block>/update_ratio": "`update_norm` / `param_norm` of the block",
 }
 
 

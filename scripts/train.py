@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hf_tracking.recipe import Recipe
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py", description="Train a GPT-2 from a recipe, tracked by hf_tracking."
     )
@@ -44,7 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--output-dir", help="where runs go (the config's output_dir)")
     parser.add_argument("--no-report", action="store_true", help="skip the plots and report.md")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
