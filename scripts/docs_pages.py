@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import importlib.util
 import os
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -194,6 +195,20 @@ def generated() -> dict[str, str]:
             del os.environ["COLUMNS"]
         else:
             os.environ["COLUMNS"] = columns
+
+
+# Sphinx roles in docstrings (":class:`~hf_tracking.X`"), as mkdocstrings renders them.
+SPHINX_ROLE = re.compile(r":(?:class|meth|func|mod|data|attr|exc):<code>(~?)([^<]*)</code>")
+
+
+def plain_role(match: re.Match[str]) -> str:
+    name = match.group(2).rsplit(".", 1)[-1] if match.group(1) else match.group(2)
+    return f"<code>{name}</code>"
+
+
+def on_page_content(html: str, **_: Any) -> str:
+    """mkdocs hook: docstrings' Sphinx roles shown as code, as Sphinx shows them."""
+    return SPHINX_ROLE.sub(plain_role, html)
 
 
 def on_files(files: Any, config: Any) -> Any:

@@ -43,7 +43,10 @@ def table_names(page: str) -> list[str]:
 
 
 def test_every_config_field_is_documented_beside_the_fields():
-    assert list(FIELD_DOCS) == [field.name for field in dataclasses.fields(ExperimentConfig)]
+    fields = {field.name for field in dataclasses.fields(ExperimentConfig)}
+    undocumented, unknown = sorted(fields - set(FIELD_DOCS)), sorted(set(FIELD_DOCS) - fields)
+    message = f"hf_tracking/config_fields.py: add {undocumented}, remove {unknown}"
+    assert not undocumented and not unknown, message
     assert all(text.strip() for text in FIELD_DOCS.values())
 
 
