@@ -13,8 +13,12 @@ reads ``report_to`` names from) or ``accelerate.tracking`` (``LOGGER_TYPE_TO_CLA
 ``log_with`` names) is first executed, it imports ``hf_tracking._registration`` and lets it add
 the entry (after ``accelerate.accelerator``, it wraps the few ``Accelerator`` methods through
 which every process of a loop logging with hf_tracking counts its tokens:
-:mod:`hf_tracking.trainer.accelerate_hooks`); once all have been seen it leaves ``sys.meta_path``. ``import hf_tracking`` installs
-the same finder, so the two paths never add two.
+:mod:`hf_tracking.trainer.accelerate_hooks`); once all have been seen it leaves ``sys.meta_path``.
+``import hf_tracking`` installs the same finder, so the two paths never add two, and puts it back
+at the front when another import hook went before it. A hook before it that finds a watched
+module itself keeps the finder from hooking its loader: then the finder adds the entry the next
+time it is asked for any module (imports go on after the watched one: the rest of transformers,
+accelerate, the Trainer's own).
 
 A broken hf_tracking never breaks the program: every failure here is caught and reported in at
 most one line on stderr per process. The ``.pth`` line does nothing once it has run in a process,
@@ -89,6 +93,8 @@ class RegisteringFinder:
         target: "ModuleType | None" = None,
     ) -> "Any":
         if fullname not in self.pending:
+            if self.pending:
+                self._register_loaded_elsewhere()
             return None
         try:
             self.pending.discard(fullname)
@@ -106,15 +112,30 @@ class RegisteringFinder:
             report_failure(error)
         return None
 
+    def _register_loaded_elsewhere(self) -> None:
+        """Add the entry to a watched module that another finder loaded (complete by now)."""
+        for name in list(self.pending):
+            module = sys.modules.get(name)
+            if module is None or getattr(module.__spec__, "_initializing", False):
+                continue
+            self.pending.discard(name)
+            if not self.pending and self in sys.meta_path:
+                sys.meta_path.remove(self)
+            _registered(name, module)
+
 
 def install(names: "Sequence[str]" = WATCHED_MODULES) -> None:
-    """Watch ``names`` (those not imported yet); one finder serves every caller."""
+    """Watch ``names`` (those not imported yet); one finder serves every caller, first on
+    ``sys.meta_path``."""
     names = [name for name in names if name not in sys.modules]
     if not names:
         return
     for finder in sys.meta_path:
         if isinstance(finder, RegisteringFinder):
             finder.pending.update(names)
+            if sys.meta_path[0] is not finder:
+                sys.meta_path.remove(finder)
+                sys.meta_path.insert(0, finder)
             return
     sys.meta_path.insert(0, RegisteringFinder(names))
 

@@ -2,9 +2,11 @@
 
 The training thread only appends to a deque (well under a microsecond, no lock it can wait on).
 The writer thread polls it, adds the host probes (psutil) to training records, writes every record
-to the local backends itself and offers it to each remote backend's worker
-(:class:`hf_tracking.slots.RemoteWorker`), whose bounded queue drops its oldest record when full
-and counts the drop.
+to the run's local store itself (the source of truth, so it waits on no other backend) and then
+offers a copy of it to every other backend's worker (:class:`hf_tracking.slots.RemoteWorker`),
+whose bounded queue drops its oldest record when full and counts the drop. Nothing a backend
+raises, ``SystemExit`` included, stops the writer; a failure of the writer's own work costs the
+records in hand, counted as lost for every backend and said on stderr.
 
 The training thread never waits long for the writer. Past ``HIGH_WATER`` waiting items it waits
 for room, at most ``block_timeout`` seconds; a writer that made no progress in that time (a hung
@@ -32,6 +34,7 @@ from typing import Any
 
 from hf_tracking import redact
 from hf_tracking.backends.base import Backend, Record, RunInfo
+from hf_tracking.backends.registry import LOCAL
 from hf_tracking.slots import BackendSlot, RemoteWorker
 
 logger = logging.getLogger("hf_tracking")
@@ -53,6 +56,11 @@ def is_record(item: Item) -> bool:
     return item.__class__ is tuple or isinstance(item, Record)
 
 
+def is_local_store(backend: Backend) -> bool:
+    """The run's local store (the source of truth), written by the writer thread itself."""
+    return backend.name == LOCAL and not backend.remote
+
+
 class Dispatcher:
     """Owns the writer thread and every backend of one run."""
 
@@ -66,6 +74,8 @@ class Dispatcher:
         drain_timeout: float = 60.0,
     ) -> None:
         self.slots = [BackendSlot(backend) for backend in backends]
+        # The local run store: the only backend the writer thread calls itself.
+        self._local = next((slot for slot in self.slots if is_local_store(slot.backend)), None)
         # What backends are told of the run passes the same masking as every record.
         self._run = dataclasses.replace(
             run,
@@ -77,17 +87,23 @@ class Dispatcher:
             config=redact.redact(run.config),
         )
         self._host_probe = host_probe
-        self._queue_size = queue_size
         self._block_timeout = block_timeout
         self._drain_timeout = drain_timeout
         self._intake: deque[Item] = deque()
-        self._workers: list[RemoteWorker] = []
+        self._workers = [
+            RemoteWorker(slot, self._run, queue_size)
+            for slot in self.slots
+            if slot is not self._local
+        ]
         self._busy = False
         self._closing = False
         # Records the writer has taken off the intake: how put() tells a slow writer from a stuck one.
         self._progress = 0
         self._stalled_at: int | None = None
         self.stall_dropped = 0
+        # Records the writer took but could not hand on (its own work failed), and why.
+        self.writer_lost = 0
+        self.writer_error: str | None = None
         self.failed_jobs = 0
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hf_tracking-writer", daemon=True)
@@ -95,7 +111,8 @@ class Dispatcher:
 
     @property
     def has_remote_backends(self) -> bool:
-        return any(slot.backend.remote for slot in self.slots)
+        """Whether backends other than the local store (finished in the background) run."""
+        return bool(self._workers)
 
     def put(self, item: Item) -> None:
         """Queue a record (or the tuple of its fields, made into one on the writer thread:
@@ -140,26 +157,25 @@ class Dispatcher:
         self._stalled_at = None
 
     def _loop(self) -> None:
-        local = [slot for slot in self.slots if not slot.backend.remote]
-        for slot in local:
-            slot.start(self._run)
-        self._workers = [
-            RemoteWorker(slot, self._run, self._queue_size)
-            for slot in self.slots
-            if slot.backend.remote
-        ]
+        if self._local is not None:
+            self._local.start(self._run)
         while True:
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
-            self._drain(local)
+            batch: list[Record] = []
+            try:
+                self._drain(batch)
+            except BaseException as error:  # the writer's own work: it goes on
+                self._writer_failed(error, batch)
+            self._busy = False
             if self._closing and not self._intake:
                 return
 
-    def _drain(self, local: list[BackendSlot]) -> None:
-        """Deliver what waits, in order, in batches: one write and one flush per batch."""
+    def _drain(self, batch: list[Record]) -> None:
+        """Deliver what waits, in order, in batches: one write and one flush per batch.
+        ``batch`` holds the records taken and not yet delivered (for the count on a failure)."""
         while self._intake:
             self._busy = True
-            batch: list[Record] = []
             pattern = redact.current_pattern(max_age=ENVIRONMENT_RESCAN_SECONDS)
             while self._intake and len(batch) < BATCH_SIZE:
                 item = self._intake.popleft()
@@ -167,22 +183,33 @@ class Dispatcher:
                 if item.__class__ is tuple:
                     item = Record(*item)
                 if isinstance(item, Record):
+                    batch.append(item)
                     self._prepare(item)
                     if not item.values:  # a row whose build failed
+                        batch.pop()
                         continue
                     item.values = redact.mask_record(item.values, pattern)
-                    batch.append(item)
                     continue
-                self._deliver(batch, local)
-                batch = []
+                self._deliver(batch)
                 try:
                     item()
-                except Exception as error:
+                except BaseException as error:
                     self._job_failed(error)
-            self._deliver(batch, local)
-            self._busy = False
+            self._deliver(batch)
 
-    def _job_failed(self, error: Exception) -> None:
+    def _writer_failed(self, error: BaseException, batch: list[Record]) -> None:
+        """Count the records in hand as lost for every backend, and say it (the first time)."""
+        self.writer_lost += len(batch)
+        batch.clear()
+        if self.writer_error is None:
+            self.writer_error = redact.mask_text(f"{type(error).__name__}: {error}")
+            logger.error(
+                "hf_tracking: the writer thread failed (%s); the records it held are counted "
+                "as lost in the summary, and it goes on with the next ones",
+                self.writer_error,
+            )
+
+    def _job_failed(self, error: BaseException) -> None:
         """Say the first failure of a job (a "running" summary on a full disk); count the rest."""
         self.failed_jobs += 1
         if self.failed_jobs == 1:
@@ -197,21 +224,23 @@ class Dispatcher:
         if record.prepare is not None:
             try:
                 record.prepare(record.values)
-            except Exception:
+            except BaseException:
                 logger.exception("hf_tracking: preparing a %s record failed", record.kind)
         if record.kind == "train" and self._host_probe is not None:
             try:
                 record.values.update(self._host_probe())
-            except Exception:
+            except BaseException:
                 self._host_probe = None
 
-    def _deliver(self, batch: list[Record], local: list[BackendSlot]) -> None:
+    def _deliver(self, batch: list[Record]) -> None:
+        """The local store first, then a copy to every other backend; empties ``batch``."""
         if not batch:
             return
-        for slot in local:
-            slot.log(batch)
+        if self._local is not None:
+            self._local.log(batch)
         for worker in self._workers:
             worker.offer(batch)
+        batch.clear()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued record has reached every backend; True when it did."""
@@ -234,9 +263,9 @@ class Dispatcher:
             self._give_up_on_writer()
         for worker in self._workers:
             worker.request_close(status, exit_code)
-        for slot in self.slots:
-            if not slot.backend.remote and slot.finish_status == "finishing":
-                slot.finish(status, exit_code)
+        local = self._local
+        if local is not None and local.finish_status == "finishing":
+            local.finish(status, exit_code)
         return self.reports()
 
     def _give_up_on_writer(self) -> None:
@@ -251,21 +280,23 @@ class Dispatcher:
             left,
         )
         for slot in self.slots:
-            if slot.pending:
-                slot.lost += slot.pending
-                slot.pending = 0
-            if not slot.backend.remote:
-                slot.finish_status = (
-                    f"writer stalled: not finished within {self._drain_timeout:g} s"
-                )
+            if slot is self._local:
+                slot.give_up(0, f"writer stalled: not finished within {self._drain_timeout:g} s")
 
     def wait_for_remote(self, timeout: float) -> list[dict[str, Any]]:
         """Wait for the remote backends to finish, each within ``timeout``; then report."""
-        for worker in self._workers:
-            worker.wait(timeout)
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:  # they finish side by side: each gets the whole timeout
+            worker.wait(timeout, deadline)
         return self.reports()
 
     def reports(self) -> list[dict[str, Any]]:
+        reports = []
         for slot in self.slots:
             slot.stalled = self.stall_dropped
-        return [{"name": slot.backend.name, **slot.report()} for slot in self.slots]
+            report = {"name": slot.backend.name, **slot.report()}
+            if self.writer_lost:
+                report["records_lost"] += self.writer_lost
+                report["writer_error"] = self.writer_error
+            reports.append(report)
+        return reports

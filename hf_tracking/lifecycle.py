@@ -1,9 +1,11 @@
-"""How runs end when the program does: normal exit, an uncaught exception, Ctrl-C, SIGTERM.
+"""How runs end when the program does: normal exit, an uncaught exception, Ctrl-C, a signal.
 
 A tracker never finished is finished when the main thread ends: "finished" after a normal exit,
-"failed" after an uncaught exception, "interrupted" after Ctrl-C or SIGTERM. Queued records are
-written first and W&B is finished with a non-zero exit code. The program then exits the way it
-would have without hf_tracking: the same exit status, the same signal.
+"failed" after an uncaught exception, "interrupted" after Ctrl-C or a terminating signal: SIGTERM,
+and SIGHUP (the ssh session ended), SIGUSR1 (SLURM's ``--signal`` before a pre-emption) and
+SIGALRM where the program left them at their default (which ends the process). Queued records
+are written first and W&B is finished with a non-zero exit code. The program then exits the way
+it would have without hf_tracking: the same exit status, the same signal.
 
 A signal that arrives while a run is finishing does not cut the drain short: the run is marked
 "interrupted", its queue drains (bounded by the writer's timeouts), its summary is written, and
@@ -186,22 +188,31 @@ def _exit_by_sigint_after_ctrl_c() -> None:
         os.kill(os.getpid(), signal.SIGINT)
 
 
+# Signals that end a process by default and that clusters send: taken over only while at their
+# default, so a handler of the program's own (a checkpoint on SIGUSR1) or nohup's SIG_IGN stays.
+TERMINATING_BY_DEFAULT = tuple(
+    getattr(signal, name) for name in ("SIGHUP", "SIGUSR1", "SIGALRM") if hasattr(signal, name)
+)
+
+
 def _install_signal_handlers() -> None:
-    """On SIGTERM (what a scheduler sends before killing a job) finish every run as
-    "interrupted", then let the signal do what it would have done without the tracker."""
+    """On SIGTERM (what a scheduler sends before killing a job), and on the signals of
+    ``TERMINATING_BY_DEFAULT``, finish every run as "interrupted", then let the signal do what
+    it would have done without the tracker."""
     if _state["signal_handlers"] or threading.current_thread() is not threading.main_thread():
         return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is None:
-        return
-    _previous_handlers[signal.SIGTERM] = previous
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        if _finishing:  # a finish on this thread was interrupted: it completes first
-            _defer_signal(signum, frame)
-            return
-        finish_live_trackers("interrupted", "SIGTERM")
-        _act_on(signum)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
     _state["signal_handlers"] = True
+    for signum in (signal.SIGTERM, *TERMINATING_BY_DEFAULT):
+        previous = signal.getsignal(signum)
+        if previous is None or (signum != signal.SIGTERM and previous is not signal.SIG_DFL):
+            continue
+        _previous_handlers[signum] = previous
+        signal.signal(signum, _on_terminating_signal)
+
+
+def _on_terminating_signal(signum: int, frame: Any) -> None:
+    if _finishing:  # a finish on this thread was interrupted: it completes first
+        _defer_signal(signum, frame)
+        return
+    finish_live_trackers("interrupted", signal.Signals(signum).name)
+    _act_on(signum)

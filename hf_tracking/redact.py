@@ -38,7 +38,9 @@ _SECRET_ENVIRONMENT_NAME = re.compile(
     re.IGNORECASE,
 )
 _SHAPES = (
-    r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",  # user:password@ in a URL
+    # user:password@host in a URL; the password may hold "/" and "@" (left unescaped): it ends
+    # at the "@" followed by a host name (and port) and the end of the authority.
+    r"(?<=://)[^/\s:@]+:\S*?(?=@[\w.\-\[\]:%]+(?:[^\w.\-\[\]:%@]|$))",
     r"(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}",
     r"\b(?:sk|rk|pk)-(?:[A-Za-z0-9]+-)*[A-Za-z0-9_]{16,}",
     r"\bhf_[A-Za-z0-9]{16,}",

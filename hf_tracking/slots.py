@@ -1,15 +1,17 @@
-"""A backend with what happened to it (:class:`BackendSlot`), and a remote backend's own thread
-behind a bounded queue (:class:`RemoteWorker`).
+"""A backend with what happened to it (:class:`BackendSlot`), and a backend's own thread behind a
+bounded queue (:class:`RemoteWorker`).
 
-Every backend call is guarded: a failing backend is reported once, in words that fit it (the local
-run store says its records are lost; a remote one says the others still get them), and never
-stops training or the other backends.
+Every backend call is guarded, against any exception a backend raises (``SystemExit`` included): a
+failing backend is reported once, in words that fit it (the local run store says its records are
+lost; another backend says the others still get them), and never stops training, the writer
+thread or the other backends.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +24,8 @@ logger = logging.getLogger("hf_tracking")
 
 class BackendSlot:
     """A backend with what happened to it: started, failed, records written, lost (a call that
-    failed), dropped (its queue was full) and dropped because the writer thread was stalled."""
+    failed, or that had not returned when the run gave up on the backend), dropped (its queue was
+    full) and dropped because the writer thread was stalled."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -32,11 +35,19 @@ class BackendSlot:
         self.lost = 0
         self.dropped = 0
         self.stalled = 0
-        # Records handed to the backend whose call has not returned yet.
+        # Records of the batch in hand not written yet (handed, or next in line).
         self.pending = 0
+        # Set when the run stopped waiting for the backend: a call that returns later counts
+        # nothing (its records were counted lost then).
+        self.abandoned = False
+        # Whether its latest call failed (it is not waited on at finish then).
+        self.failing = False
         self.finish_status = "finishing"
 
     def _report(self, what: str, error: BaseException) -> None:
+        if _passes_through(error):
+            raise error
+        self.failing = True
         message = mask_text(f"{type(error).__name__}: {error}")
         if self.error is not None:
             return
@@ -67,13 +78,14 @@ class BackendSlot:
         try:
             self.backend.start(run)
             self.started = True
-        except Exception as error:  # a backend never stops training
+        except BaseException as error:  # a backend never stops training
             self._report("start", error)
 
     def log(self, records: list[Record]) -> None:
         if not self.started:
             self.lost += len(records)
             return
+        self.pending = len(records)
         if type(self.backend).log_batch is not Backend.log_batch:
             self._call(self.backend.log_batch, records, len(records))
         else:
@@ -81,15 +93,28 @@ class BackendSlot:
                 self._call(self.backend.log, record, 1)
 
     def _call(self, method: Callable[[Any], None], argument: Any, count: int) -> None:
-        self.pending = count
         try:
             method(argument)
-            self.written += count
-        except Exception as error:
-            self.lost += count
+            self.failing = False
+            if not self.abandoned:
+                self.written += count
+        except BaseException as error:
+            if not self.abandoned:
+                self.lost += count
             self._report("log", error)
         finally:
-            self.pending = 0
+            if not self.abandoned:
+                self.pending -= count
+
+    def give_up(self, queued: int, status: str) -> int:
+        """Stop counting on the backend: what is queued and the call in progress are lost.
+        Returns the records counted lost."""
+        lost = queued + self.pending
+        self.lost += lost
+        self.pending = 0
+        self.abandoned = True
+        self.finish_status = status
+        return lost
 
     def finish(self, status: str, exit_code: int) -> None:
         if not self.started:
@@ -97,9 +122,11 @@ class BackendSlot:
             return
         try:
             self.backend.finish(status, exit_code)
-            self.finish_status = "finished"
-        except Exception as error:
-            self.finish_status = "failed"
+            if not self.abandoned:
+                self.finish_status = "finished"
+        except BaseException as error:
+            if not self.abandoned:
+                self.finish_status = "failed"
             self._report("finish", error)
 
     def report(self) -> dict[str, Any]:
@@ -124,8 +151,29 @@ class BackendSlot:
         }
 
 
+def _backend_health(backend: Backend) -> str | None:
+    try:
+        return backend.health()
+    except Exception as error:
+        return f"health check failed: {type(error).__name__}: {error}"
+
+
+def _passes_through(error: BaseException) -> bool:
+    """Ctrl-C on the main thread (a local store finished in ``finish()``) is the user's, not
+    the backend's failure."""
+    return (
+        isinstance(error, KeyboardInterrupt)
+        and threading.current_thread() is threading.main_thread()
+    )
+
+
 class RemoteWorker:
-    """One remote backend on a thread of its own, behind a bounded queue."""
+    """One backend on a thread of its own, behind a bounded queue. It gets its own copy of every
+    record, so what one backend does to a record reaches no other."""
+
+    # Seconds ``wait`` still gives a backend that has failed already (one that raised, or whose
+    # own writer died) to finish, whatever the run's finish timeout.
+    FAILED_GRACE = 1.0
 
     def __init__(self, slot: BackendSlot, run: RunInfo, queue_size: int) -> None:
         self.slot = slot
@@ -141,9 +189,11 @@ class RemoteWorker:
         self._thread.start()
 
     def offer(self, records: list[Record]) -> None:
-        """Queue records, dropping the oldest past ``queue_size``; one wake-up per batch."""
+        """Queue copies of records, dropping the oldest past ``queue_size``; one wake-up per
+        batch."""
+        copies = [Record(r.kind, dict(r.values), None, r.path) for r in records]
         with self._condition:
-            for record in records:
+            for record in copies:
                 if len(self._queue) >= self._queue_size:
                     self._queue.popleft()
                     self.slot.dropped += 1
@@ -177,18 +227,42 @@ class RemoteWorker:
             self._closing = (status, exit_code)
             self._condition.notify()
 
-    def wait(self, timeout: float) -> None:
-        """Wait for the finish; past ``timeout`` the backend is stopped and the rest counted lost."""
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self.slot.finish_status = f"did not finish within {timeout:g} s"
-            self.slot.lost += len(self._queue)
-            logger.warning(
-                "hf_tracking: backend %r did not finish within %g s; stopped waiting for it",
-                self.slot.backend.name,
-                timeout,
-            )
-            try:
-                self.slot.backend.kill()
-            except Exception:
-                logger.exception("hf_tracking: stopping backend %r failed", self.slot.backend.name)
+    def wait(self, timeout: float, deadline: float | None = None) -> None:
+        """Wait for the finish until ``deadline`` (``timeout`` from now by default; at most
+        ``FAILED_GRACE`` for a backend whose latest call failed); past it the backend is
+        stopped and what it still held is counted lost."""
+        now = time.monotonic()
+        end = now + timeout if deadline is None else deadline
+        failed = self.slot.failing or self._failed_on_its_own()
+        bound = min(timeout, self.FAILED_GRACE) if failed else timeout
+        self._thread.join(max(0.0, min(end, now + bound) - now))
+        if not self._thread.is_alive():
+            return
+        with self._condition:
+            queued = len(self._queue)
+            self._queue.clear()
+        status = self._not_responding(bound)
+        lost = self.slot.give_up(queued, status)
+        logger.warning(
+            "hf_tracking: backend %r %s; stopped waiting for it, %d records it had not "
+            "written are counted lost",
+            self.slot.backend.name,
+            status,
+            lost,
+        )
+        try:
+            self.slot.backend.kill()
+        except Exception:
+            logger.exception("hf_tracking: stopping backend %r failed", self.slot.backend.name)
+
+    def _failed_on_its_own(self) -> bool:
+        error = _backend_health(self.slot.backend)
+        if error and self.slot.error is None:
+            self.slot.error = mask_text(error)
+        return bool(error)
+
+    def _not_responding(self, bound: float) -> str:
+        health = _backend_health(self.slot.backend)
+        if health:
+            return f"did not finish within {bound:g} s ({mask_text(health)})"
+        return f"did not finish within {bound:g} s"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from hf_tracking import ExperimentTracker
+from hf_tracking.backends import LocalRunStore
 from hf_tracking.backends.base import Record, RunInfo
 from hf_tracking.backends.mlflow import MAX_PARAM_VALUE, MlflowBackend, mlflow_key
 from hf_tracking.catalog import STEP_KEY
@@ -131,3 +132,50 @@ def test_a_refused_point_costs_only_itself_and_the_run_ends(tmp_path):
     history = client.get_metric_history(backend.run_id, "train/loss")
     assert sorted((m.step, m.value) for m in history) == [(1, 1.0), (2, 0.5)]
     assert backend.info()["points_lost"] == 3  # the refused key and the huge step's two points
+
+
+class LockedAtStart(MlflowBackend):
+    """MLflow whose store is locked by another writer for its first ``locked_tries`` starts."""
+
+    def __init__(self, locked_tries: int, start_retry_seconds: float) -> None:
+        super().__init__(start_retry_seconds=start_retry_seconds)
+        self.locked_tries = locked_tries
+
+    def _start(self, run: RunInfo) -> None:
+        import sqlite3
+
+        if self.locked_tries > 0:
+            self.locked_tries -= 1
+            super()._start(run)  # the experiment and the run made, then the lock
+            raise sqlite3.OperationalError("database is locked")
+        super()._start(run)
+
+
+def locked_run(tmp_path: Path, name: str, locked_tries: int) -> tuple[dict, ExperimentTracker]:
+    backend = LockedAtStart(locked_tries, start_retry_seconds=1.0)
+    config = backend_config(tmp_path, "mlflow", experiment_name=name)
+    tracker = ExperimentTracker(config, backends=[LocalRunStore(), backend])
+    train(tracker, 1, FIRST_STEPS, 0.0)
+    summary = strict_json(tracker.finish(wait=True))
+    (entry,) = [b for b in summary["backends"] if b["name"] == "mlflow"]
+    return entry, tracker
+
+
+def test_a_store_locked_at_start_is_tried_again_within_a_bound(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    import hf_tracking.backends.mlflow as mlflow_module
+
+    monkeypatch.setattr(mlflow_module, "START_FIRST_WAIT", 0.05)
+    entry, tracker = locked_run(tmp_path, "released", locked_tries=3)
+    assert (entry["status"], entry["start_retries"]) == ("finished", 3)
+    client = MlflowClient(tracking_uri=entry["tracking_uri"])
+    runs = client.search_runs([entry["experiment_id"]], "tags.`hf_tracking.run` = 'released'")
+    assert [run.info.run_id for run in runs] == [entry["run_id"]]  # one run, however many tries
+    expected = under_mlflow_names(expected_points(tracker.run_dir))
+    assert read_history(client, entry["run_id"]) == expected
+    held, _ = locked_run(tmp_path, "held", locked_tries=100)
+    assert held["status"] == "failed"
+    assert held["error"] == "start: OperationalError: database is locked"
+    assert 1 <= held["start_retries"] <= 4  # waits of 0.05, 0.1, 0.2, 0.4 s within 1 s
+    assert held["records_written"] == 0 and held["records_lost"] > 0

@@ -120,3 +120,34 @@ def test_a_second_store_in_the_same_process_is_refused(tmp_path):
     first.finish("finished", 0)
     second.start(run)
     second.finish("finished", 0)
+
+
+def test_a_child_forked_during_the_run_does_not_hold_it(tmp_path):
+    """A DataLoader worker forked while the run writes, still alive after the run finished:
+    a resume of the run gets its local store."""
+    tracker = ExperimentTracker(
+        config(tmp_path, experiment_name="shared"), backends=[LocalRunStore()]
+    )
+    tracker.log_train_step(loss=0.5, tokens=1)
+    assert tracker.flush()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the worker: waits until the test is done with it
+        os.close(write)
+        os.read(read, 1)
+        os._exit(0)
+    os.close(read)
+    try:
+        tracker.log_train_step(loss=0.5, tokens=1)
+        tracker.finish()
+        resumed = ExperimentTracker(
+            config(tmp_path, experiment_name="shared"), backends=[LocalRunStore()]
+        )
+        resumed.load_state_dict(tracker.state_dict())
+        for _ in range(10):
+            resumed.log_train_step(loss=0.25, tokens=1)
+        (local,) = json.loads(resumed.finish().read_text())["backends"]
+    finally:
+        os.close(write)
+        os.waitpid(child, 0)
+    assert (local["error"], local["records_written"], local["records_lost"]) == (None, 10, 0)

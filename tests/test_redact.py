@@ -16,6 +16,7 @@ SHAPED = {
     "hub": "hf_abcdefghijklmnopqrstuvwxyzAB",
     "github": "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
     "url_password": "hunter2hunter2",
+    "url_password_with_slash": "Pa/ss@w0rd/7",
     "bearer": "eyJhbGciOiJIUzI1NiJ9.payload.signature",
 }
 
@@ -30,6 +31,7 @@ def test_secret_values_never_reach_any_file_or_wandb(tmp_path, monkeypatch):
     notes = (
         f"token {HF_TOKEN_VALUE}; key {SHAPED['openai']}; {SHAPED['hub']}; {SHAPED['github']}; "
         f"https://user:{SHAPED['url_password']}@example.com/x; "
+        f"sqlite-over-http://mlflow:{SHAPED['url_password_with_slash']}@db.example:5432/x; "
         f"Authorization: Bearer {SHAPED['bearer']}"
     )
     config = ExperimentConfig(
@@ -98,6 +100,18 @@ def test_mask_text_and_redact():
     }
     assert (redacted["pad_token_id"], redacted["lr"]) == (0, 1e-3)
     assert redacted["include_num_input_tokens_seen"] == "no"
+
+
+def test_url_passwords_holding_slashes_and_at_signs():
+    cases = {
+        "postgresql://me:se/cr@t@db.example:5432/mlflow": "db.example:5432/mlflow",
+        "'https://u:a/b/c@host'": "host'",
+        "mysql://a:b/c@[::1]:3306/db": "[::1]:3306/db",
+    }
+    for text, rest in cases.items():
+        assert redact.mask_text(text).endswith(f"://{redact.REDACTED}@{rest}")
+    for plain in ("http://host:8080/path/x", "https://example.com/a:b", "git@github.com:x/y"):
+        assert redact.mask_text(plain) == plain
 
 
 def test_environment_names_that_hold_secrets(monkeypatch):

@@ -134,6 +134,28 @@ print(any(type(f).__name__ == "RegisteringFinder" for f in sys.meta_path))
 
 
 @pytest.mark.slow
+def test_other_import_hooks_before_ours_do_not_stop_the_registration():
+    """One hook goes before ours before ``import hf_tracking``, another one after it: each finds
+    every module itself, transformers' included."""
+    code = """
+import importlib.machinery, sys, hf_tracking_startup
+hf_tracking_startup.autoload()
+class FindsEverything:
+    def find_spec(self, name, path=None, target=None):
+        return importlib.machinery.PathFinder.find_spec(name, path, target)
+sys.meta_path.insert(0, FindsEverything())
+import hf_tracking
+sys.meta_path.insert(0, FindsEverything())
+from transformers import Trainer, TrainingArguments
+from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+print(INTEGRATION_TO_CALLBACK["hf_tracking"].__name__)
+"""
+    result = python(code, PYTHONPATH=str(ROOT))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "TrackingCallback"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fault", ["RuntimeError('half-removed on purpose')", "SystemExit('half-removed on purpose')"]
 )

@@ -87,6 +87,12 @@ class Backend:
     def kill(self) -> None:
         """Give up on a backend whose finish did not return in time (stop its process, if any)."""
 
+    def health(self) -> str | None:
+        """A failure the backend found outside its calls (its writer thread died, its process
+        stopped answering), in words for the summary; None when there is none. Asked at
+        finish: a backend that failed is not waited on for long."""
+        return None
+
     def acknowledged(self) -> int | None:
         """Records the destination confirmed it holds (it counts as ``records_written``; the
         rest, once the backend failed or finished, as ``records_lost``); None: every record a

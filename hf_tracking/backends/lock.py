@@ -4,15 +4,29 @@ The lock is taken without waiting and held until :meth:`RunDirLock.release` or t
 process (the kernel drops it then, so a ``kill -9`` never leaves a stale lock). The file holds the
 owner's pid, for the error a second writer gets. Where the filesystem has no ``flock`` (some
 network mounts), the lock is reported unavailable and writing goes on unlocked.
+
+A ``flock`` belongs to the open file, which a forked child shares: a DataLoader worker still
+alive after the run ended would keep the run locked. A child forked from Python (``os.fork``,
+``multiprocessing``) closes its copies at once; a child that ``exec``s has none (the descriptor
+is not inheritable).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import weakref
 from pathlib import Path
 
 LOCK_FILE = ".lock"
+_held: weakref.WeakSet[RunDirLock] = weakref.WeakSet()
+
+
+def _close_in_child() -> None:
+    """After a fork, in the child: drop its copies of the held locks (the parent keeps them)."""
+    for lock in list(_held):
+        lock.forget()
 
 
 class RunDirLocked(RuntimeError):
@@ -66,13 +80,28 @@ class RunDirLock:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
         self.state = "held"
+        _held.add(self)
 
     def release(self) -> None:
         """Drop the lock (closing the descriptor releases it)."""
+        _held.discard(self)
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
             self.state = "released"
+
+    def forget(self) -> None:
+        """Close this process's descriptor without unlocking the file: a forked child's copy."""
+        _held.discard(self)
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+            self.state = "held by the parent process"
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_in_child)
 
 
 def _read_pid(fd: int) -> str:

@@ -54,6 +54,15 @@ PARAMS_PER_CALL = 100
 METRICS_PER_CALL = 1000
 SEND_SECONDS = 1.0
 RUN_STATUS = {"interrupted": "KILLED"}
+# A failed start is tried again for this long (a SQLite store locked by another writer for a
+# minute), with waits doubling from the first to the longest.
+START_RETRY_SECONDS = 180.0
+START_FIRST_WAIT = 0.5
+START_MAX_WAIT = 15.0
+# Errors that pass: a locked or busy store, a server that does not answer (yet).
+_PASSING = re.compile(
+    r"locked|busy|timed? ?out|temporar|connection|unavailable|too many|50[234]", re.IGNORECASE
+)
 _NOT_IN_A_KEY = re.compile(r"[^\w\-. :/]")
 
 
@@ -71,6 +80,11 @@ def default_tracking_uri(output_dir: str) -> str:
     return f"sqlite:///{Path(output_dir).resolve().as_posix()}/{STORE_FILE}"
 
 
+def _passing(error: Exception) -> bool:
+    """Whether a start that failed this way may work when tried again."""
+    return not isinstance(error, ImportError) and bool(_PASSING.search(f"{error!r} {error}"))
+
+
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
@@ -79,7 +93,9 @@ class MlflowBackend(Backend):
     name = "mlflow"
     remote = True
 
-    def __init__(self) -> None:
+    def __init__(self, start_retry_seconds: float = START_RETRY_SECONDS) -> None:
+        self.start_retry_seconds = start_retry_seconds
+        self.start_retries = 0
         self.client: Any = None
         self.tracking_uri: str | None = None
         self.experiment_id: str | None = None
@@ -101,20 +117,53 @@ class MlflowBackend(Backend):
         self._saved = dict(state)
 
     def start(self, run: RunInfo) -> None:
+        """Open (or resume) the MLflow run. A start that fails for a passing reason (a SQLite
+        store locked by another writer, a server not answering yet) is tried again after 0.5,
+        1, 2, ... seconds (at most ``START_MAX_WAIT``), for at most ``start_retry_seconds`` from
+        the first failure; records wait in the backend's queue meanwhile."""
+        deadline, wait = None, START_FIRST_WAIT
+        while True:
+            try:
+                self._start(run)
+                return
+            except Exception as error:
+                now = time.monotonic()
+                deadline = now + self.start_retry_seconds if deadline is None else deadline
+                if not _passing(error) or now + wait > deadline:
+                    raise
+                self.start_retries += 1
+                if self.start_retries == 1:
+                    logger.warning(
+                        "hf_tracking: MLflow did not start (%s: %s); trying again for up to %g s",
+                        type(error).__name__,
+                        error,
+                        self.start_retry_seconds,
+                    )
+            time.sleep(wait)
+            wait = min(2 * wait, START_MAX_WAIT)
+
+    def _start(self, run: RunInfo) -> None:
+        """The start, from where a failed try left it (no second run, no second experiment)."""
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(
             run.output_dir
         )
         Path(run.output_dir).mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=self.tracking_uri)
-        experiment_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or run.project
-        experiment = self.client.get_experiment_by_name(experiment_name)
-        self.experiment_id = (
-            experiment.experiment_id
-            if experiment is not None
-            else self.client.create_experiment(experiment_name)
-        )
+        if self.client is None:
+            self.client = MlflowClient(tracking_uri=self.tracking_uri)
+        if self.experiment_id is None:
+            experiment_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or run.project
+            experiment = self.client.get_experiment_by_name(experiment_name)
+            self.experiment_id = (
+                experiment.experiment_id
+                if experiment is not None
+                else self.client.create_experiment(experiment_name)
+            )
+        if self.run_id is not None:  # made by a try that failed after it
+            logged = self.client.get_run(self.run_id).data.params
+            self._log_params(flatten_config(run.config), logged)
+            return
         existing = self._run_to_resume(run)
         if existing is None:
             tags = {RUN_TAG: run.name, "hf_tracking.run_dir": run.run_dir}
@@ -243,4 +292,5 @@ class MlflowBackend(Backend):
             "resumed": self.resumed,
             "points_deleted_on_resume": self.points_deleted,
             "points_lost": self.points_lost,
+            "start_retries": self.start_retries,
         }

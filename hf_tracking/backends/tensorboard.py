@@ -15,7 +15,10 @@ a previous session wrote past S and shows one history.
 
 tensorboardX rather than ``torch.utils.tensorboard``: the latter needs the ``tensorboard``
 package (about 44 MB with grpcio and its data server) and costs ~0.3 s to import next to torch;
-tensorboardX is an 88 KB wheel on protobuf and numpy, ~0.05 s to import.
+tensorboardX is an 88 KB wheel on protobuf and numpy, ~0.05 s to import. Its protobufs and
+checksum are used; the files are written by :mod:`hf_tracking.backends.tensorboard_events`, on
+the backend's own thread, so that a failed write (a full disk) is reported with its error and
+counts instead of stopping the backend silently.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.flat import flatten_config, numeric_values, record_step
+from hf_tracking.backends.tensorboard_events import EventFile
 from hf_tracking.catalog import STEP_KEY, TRAIN_LOSS
 
 SUBDIRECTORY = "tensorboard"
@@ -47,7 +51,7 @@ class TensorBoardBackend(Backend):
     remote = True
 
     def __init__(self) -> None:
-        self.writer: Any = None
+        self.writer: EventFile | None = None
         self.logdir: str | None = None
         self.purge_step: int | None = None
         self._hparams: dict[str, Any] = {}
@@ -56,27 +60,23 @@ class TensorBoardBackend(Backend):
         self.records_skipped = 0
 
     def start(self, run: RunInfo) -> None:
-        from tensorboardX import SummaryWriter
-
         self.logdir = os.path.join(run.run_dir, SUBDIRECTORY)
         if run.resumed_from_step is not None:
             self.purge_step = run.resumed_from_step + 1
         # tensorboardX names a file by the second and the host: a session resumed within the
         # same second would overwrite the last one's file. The suffix (nanoseconds) keeps them
         # apart and in the order TensorBoard must read them for the purge.
-        self.writer = SummaryWriter(
-            self.logdir,
-            purge_step=self.purge_step,
-            flush_secs=10,
-            filename_suffix=f".{time.time_ns()}",
-        )
+        self.writer = EventFile(self.logdir, f".{time.time_ns()}", self.purge_step)
         self._hparams = flatten_config(run.config)
 
     def log_batch(self, records: list[Record]) -> None:
         """One event per record, all its scalars in one Summary."""
+        from tensorboardX.proto.event_pb2 import Event
         from tensorboardX.proto.summary_pb2 import Summary
 
-        file_writer = self.writer.file_writer
+        assert self.writer is not None, "TensorBoardBackend.log_batch before start"
+        events, metrics, last_step = [], dict(self._metrics), self._last_step
+        wall_time = time.time()
         for record in records:
             values = numeric_values(record.values)
             step = record_step(values, STEP_KEY)
@@ -89,11 +89,13 @@ class TensorBoardBackend(Backend):
                     for key, value in values.items()
                 ]
             )
-            file_writer.add_summary(summary, step)
-            self._last_step = max(self._last_step, step)
+            events.append(Event(summary=summary, step=step, wall_time=wall_time))
+            last_step = max(last_step, step)
             for key, value in values.items():
                 if key.startswith(FINAL_PREFIX) or key in HPARAM_METRICS:
-                    self._metrics[key] = value
+                    metrics[key] = value
+        self.writer.write(events)  # what a failed write loses is not counted as shown either
+        self._metrics, self._last_step = metrics, last_step
 
     def finish(self, status: str, exit_code: int) -> None:
         if self.writer is None:
@@ -107,7 +109,7 @@ class TensorBoardBackend(Backend):
         """The config and the run's final figures as one hparams session in ``hparams/``,
         rewritten at every finish so that it describes the run as it ends (TensorBoard keeps
         the first hparams it reads in a directory)."""
-        from tensorboardX import SummaryWriter
+        from tensorboardX.proto.event_pb2 import Event
         from tensorboardX.proto.summary_pb2 import Summary
         from tensorboardX.summary import hparams
 
@@ -115,11 +117,17 @@ class TensorBoardBackend(Backend):
         directory = os.path.join(self.logdir, HPARAMS_SUBDIRECTORY)
         shutil.rmtree(directory, ignore_errors=True)
         metrics = {tensorboard_tag(key): value for key, value in self._metrics.items()}
-        with SummaryWriter(directory, filename_suffix=f".{time.time_ns()}") as writer:
-            for summary in hparams(self._hparams, metrics):
-                writer.file_writer.add_summary(summary)
-            values = [Summary.Value(tag=key, simple_value=value) for key, value in metrics.items()]
-            writer.file_writer.add_summary(Summary(value=values), self._last_step)
+        values = [Summary.Value(tag=key, simple_value=value) for key, value in metrics.items()]
+        now = time.time()
+        events = [
+            Event(summary=summary, wall_time=now) for summary in hparams(self._hparams, metrics)
+        ]
+        events.append(Event(summary=Summary(value=values), step=self._last_step, wall_time=now))
+        writer = EventFile(directory, f".{time.time_ns()}")
+        try:
+            writer.write(events)
+        finally:
+            writer.close()
 
     def info(self) -> dict[str, Any]:
         return {

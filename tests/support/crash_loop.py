@@ -1,8 +1,9 @@
 """A training loop that ends badly, for the interrupt and crash tests.
 
-usage: crash_loop.py OUTPUT_DIR MODE [--no-tracker]
+usage: crash_loop.py OUTPUT_DIR MODE [--no-tracker | SIGNAL]
 MODE: exception (a bug in user code after 20 steps), wait (log forever, printing "ready" after 20
-steps, until a signal arrives), trainer-exception (a Trainer run whose callback raises at step 5).
+steps, until a signal arrives), trainer-exception (a Trainer run whose callback raises at step 5),
+trainer-signal (a Trainer run that gets SIGNAL, e.g. SIGHUP, at step 5, as from outside).
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def hand_loop(output_dir: str, mode: str, use_tracker: bool) -> None:
         time.sleep(0.002)
 
 
-def trainer_run(output_dir: str, use_tracker: bool) -> None:
+def trainer_run(output_dir: str, use_tracker: bool, signal_name: str | None = None) -> None:
+    import os
+    import signal
+
     from transformers import Trainer, TrainerCallback
 
     import hf_tracking  # noqa: F401
@@ -53,7 +57,9 @@ def trainer_run(output_dir: str, use_tracker: bool) -> None:
 
     class Failing(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step == 5:
+            if state.global_step == 5 and signal_name:
+                os.kill(os.getpid(), getattr(signal, signal_name))
+            elif state.global_step == 5:
                 raise RuntimeError("bug in a user callback")
 
     args = training_arguments(
@@ -72,5 +78,7 @@ if __name__ == "__main__":
     with_tracker = "--no-tracker" not in sys.argv
     if mode == "trainer-exception":
         trainer_run(output, with_tracker)
+    elif mode == "trainer-signal":
+        trainer_run(output, True, sys.argv[3])
     else:
         hand_loop(output, mode, with_tracker)

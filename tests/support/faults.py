@@ -69,3 +69,54 @@ class BlockingLocalStore(LocalRunStore):
             self.blocked.set()
             self.release.wait()
         super().log_batch(records)
+
+
+class ExitingOnLog(Backend):
+    """A backend whose ``log`` calls ``sys.exit`` (a library that exits) from the ``fail_on``-th
+    call on; ``remote`` says on which thread it runs."""
+
+    name = "exiting"
+
+    def __init__(self, remote: bool, fail_on: int = 50) -> None:
+        self.remote = remote  # type: ignore[misc]
+        self.fail_on = fail_on
+        self.calls = 0
+
+    def log(self, record: Record) -> None:
+        self.calls += 1
+        if self.calls >= self.fail_on:
+            raise SystemExit(3)
+
+
+class BlockingBackend(Backend):
+    """A backend beside the local store (``remote = False``: local files of its own) whose
+    ``log`` blocks from the ``block_on``-th call until ``release`` is set."""
+
+    name = "blocking"
+    remote = False
+
+    def __init__(self, block_on: int = 50) -> None:
+        self.block_on = block_on
+        self.calls = 0
+        self.release = threading.Event()
+
+    def log(self, record: Record) -> None:
+        self.calls += 1
+        if self.calls >= self.block_on:
+            self.release.wait()
+
+
+class MutatingBackend(Backend):
+    """A backend that changes the records it gets, at once and again later (it keeps them)."""
+
+    name = "mutating"
+
+    def __init__(self) -> None:
+        self.kept: list[Record] = []
+
+    def log(self, record: Record) -> None:
+        for earlier in self.kept[-5:]:
+            earlier.values.clear()
+        record.values["train/loss"] = -1.0
+        record.values.pop("time/gradient_steps", None)
+        self.kept.append(record)

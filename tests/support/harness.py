@@ -29,12 +29,13 @@ class Tally:
 
     def add(self, logged: int, in_file: int, reported_lost: int, torn: int = 0, tail: int = 0):
         """One trial: what was logged, is in the file and was reported lost; the rest was lost
-        silently."""
+        silently. (A batch in flight when the run gave up on a backend is reported lost and may
+        still reach the file: then the trial lost nothing silently.)"""
         self.trials += 1
         self.records_logged += logged
         self.records_in_file += in_file
         self.records_reported_lost += reported_lost
-        self.records_lost_silently += logged - in_file - reported_lost
+        self.records_lost_silently += max(0, logged - in_file - reported_lost)
         self.torn_lines += torn
         self.torn_tails += tail
 
