@@ -144,6 +144,9 @@ CATALOG: dict[str, str] = {
         "on the `resume` row the local store writes where a resumed session starts: the step "
         "it continues from"
     ),
+    "resume/count": (
+        "on the same row: the run's resumes up to this one (the summary's `totals.resumes`)"
+    ),
     ALERT_KIND: (
         "on an `alert` row: `nonfinite_loss`, `nonfinite_grad_norm`, `loss_spike`, "
         '`grad_norm_spike` or `input_bound` (a string; see "Training health")'

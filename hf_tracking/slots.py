@@ -141,7 +141,8 @@ class BackendSlot:
             if self.error or self.finish_status != "finishing":
                 lost += self.written - written
         return {
-            "status": "failed" if self.error else self.finish_status,
+            # Given up on: the status says when (and the error, why).
+            "status": self.finish_status if self.abandoned or not self.error else "failed",
             "error": self.error,
             "records_written": written,
             "records_lost": lost,

@@ -42,7 +42,7 @@ def build_summary(snapshot: Any) -> dict[str, Any]:
         "error": snapshot.error,
         "stopped_by": stopped_by(snapshot.stopped_by),
         "started_at": snapshot.started_at,
-        "ended_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "ended_at": not_before(datetime.now(timezone.utc), snapshot.started_at),
         "run_dir": snapshot.run_dir,
         "config": snapshot.config,
         "tags": snapshot.tags,
@@ -100,6 +100,8 @@ def build_summary(snapshot: Any) -> dict[str, Any]:
         "alerts": [alert_entry(alert) for alert in snapshot.alerts],
         "alert_count": snapshot.alert_count,
     }
+    if snapshot.earlier_configs:
+        summary["earlier_configs"] = snapshot.earlier_configs
     for name, section in snapshot.backend_sections.items():
         summary.setdefault(name, section)
     # Secrets masked in every string: error text, tags, paths, metric names (hf_tracking.redact).
@@ -123,6 +125,18 @@ def stopped_by(alert: dict[str, Any] | None) -> dict[str, Any] | None:
         "message": alert["message"],
         "last_good_checkpoint": alert.get("checkpoint"),
     }
+
+
+def not_before(now: datetime, started_at: str) -> str:
+    """``now`` as the summary writes it, or ``started_at`` when the clock was set back below it
+    (between the sessions of a resumed run, or during one): a run never ends before it started."""
+    try:
+        started = datetime.fromisoformat(started_at)
+        if started.tzinfo is not None and now < started:
+            return started_at
+    except (TypeError, ValueError):
+        pass
+    return now.isoformat(timespec="seconds")
 
 
 def peak_rss_gb() -> float | None:

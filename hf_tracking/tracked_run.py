@@ -27,7 +27,8 @@ from hf_tracking.engine.health import HealthMonitor
 from hf_tracking.engine.jobs import BUILD_AHEAD, RecordJobs
 from hf_tracking.engine.progress import Progress
 from hf_tracking.engine.rank_tokens import RankTokens
-from hf_tracking.engine.run_state import RunState, earlier_checkpoints
+from hf_tracking.engine.resume_config import earlier_configs
+from hf_tracking.engine.run_state import RunState, earlier_checkpoints, earlier_summary
 from hf_tracking.engine.size_label import size_label_warning
 from hf_tracking.engine.snapshot import SummarySnapshot, take_snapshot
 from hf_tracking.engine.step_clock import StepClock
@@ -127,8 +128,14 @@ class TrackedRun:
                 )
                 run.error = run.error or self.session.error
                 if run.resumed_from_step is not None:
-                    earlier = earlier_checkpoints(self.session.earlier_summary_path)
-                    run.fill_checkpoint_details(earlier)
+                    summary_path = self.session.earlier_summary_path
+                    run.fill_checkpoint_details(earlier_checkpoints(summary_path))
+                    run.earlier_configs = earlier_configs(
+                        earlier_summary(summary_path),
+                        self.run_config(),
+                        run.resumed_from_step,
+                        run.experiment_name,
+                    )
 
     def _run_info(self, name: str, run_dir: Path | None) -> RunInfo:
         """The run as the backends start it. A resume's backends take their saved states here,
@@ -147,6 +154,7 @@ class TrackedRun:
             notes=self.config.notes,
             config=self.run_config(),
             resumed_from_step=self.run.resumed_from_step,
+            resumes=self.run.resume_count,
             model=self.model,
         )
 

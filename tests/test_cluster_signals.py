@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import ROOT, child, read_line
+from tests.support.harness import ROOT, child, read_line, tally_report
 from tests.support.runs import metrics_rows, strict_json
 
 SIGNALS = [signal.SIGHUP, signal.SIGUSR1, signal.SIGALRM]
@@ -33,6 +33,9 @@ def test_a_hand_written_loop_ends_interrupted_on_each_cluster_signal(tmp_path):
         train = [row for row in rows if row["event"] == "train"]
         assert summary["totals"]["gradient_steps"] == len(train) >= 20
         (local,) = summary["backends"]
+        logged = summary["totals"]["gradient_steps"]
+        tally = tally_report(f"{signum.name} in a hand-written loop", logged, len(train), local)
+        assert tally.records_lost_silently == 0
         assert (local["records_written"], local["records_lost"]) == (len(rows), 0)
 
 

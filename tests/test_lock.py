@@ -14,6 +14,8 @@ import pytest
 from hf_tracking import ExperimentTracker
 from hf_tracking.backends import LocalRunStore
 from hf_tracking.backends.lock import RunDirLocked
+from tests.support.harness import tally_report
+from tests.support.runs import metrics_rows
 from tests.support.stores import config, run_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,4 +152,7 @@ def test_a_child_forked_during_the_run_does_not_hold_it(tmp_path):
     finally:
         os.close(write)
         os.waitpid(child, 0)
+    in_file = [row for row in metrics_rows(resumed.run_dir) if row["train/loss"] == 0.25]
+    tally = tally_report("a child forked during the run, then a resume", 10, len(in_file), local)
+    assert tally.records_lost_silently == 0
     assert (local["error"], local["records_written"], local["records_lost"]) == (None, 10, 0)

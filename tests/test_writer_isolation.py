@@ -13,6 +13,7 @@ import pytest
 from hf_tracking import ExperimentTracker
 from hf_tracking.backends import LocalRunStore
 from tests.support.faults import BlockingBackend, ExitingOnLog, MutatingBackend
+from tests.support.harness import tally_report
 from tests.support.runs import metrics_rows
 from tests.support.stores import config
 
@@ -43,9 +44,23 @@ def test_a_backend_raising_system_exit_costs_the_local_store_nothing(tmp_path, c
     )
     log(tracker)
     by_name = reports(tracker.finish(wait=True))
+    thread = "on its own thread" if remote else "on the writer thread"
+    local = tally_report(
+        f"SystemExit in a backend {thread}: local store",
+        RECORDS,
+        len(train_steps(tracker)),
+        by_name["local"],
+    )
+    failed = by_name["exiting"]
+    tally_report(
+        f"SystemExit in a backend {thread}: that backend",
+        RECORDS,
+        failed["records_written"],
+        failed,
+    )
+    assert local.records_lost_silently == 0
     assert train_steps(tracker) == list(range(1, RECORDS + 1))
     assert by_name["local"]["records_written"] == RECORDS
-    failed = by_name["exiting"]
     assert failed["status"] == "failed" and failed["error"] == "log: SystemExit: 3"
     assert failed["records_written"] == 49
     assert failed["records_written"] + failed["records_lost"] == RECORDS
@@ -65,11 +80,24 @@ def test_a_blocked_backend_neither_delays_nor_drops_the_local_stores_writes(tmp_
         assert time.monotonic() - started < 5
     finally:
         blocking.release.set()
-    assert train_steps(tracker) == list(range(1, RECORDS + 1))
     local = by_name["local"]
+    tally_report(
+        "a backend blocked beside the local store: local store",
+        RECORDS,
+        len(train_steps(tracker)),
+        local,
+    )
+    stuck = by_name["blocking"]
+    tally = tally_report(
+        "a backend blocked beside the local store: that backend",
+        RECORDS,
+        stuck["records_written"],
+        stuck,
+    )
+    assert tally.records_lost_silently == 0
+    assert train_steps(tracker) == list(range(1, RECORDS + 1))
     assert (local["records_written"], local["records_lost"]) == (RECORDS, 0)
     assert local["records_dropped_writer_stalled"] == 0
-    stuck = by_name["blocking"]
     assert stuck["status"] == "did not finish within 0.5 s"
     assert stuck["records_written"] == 49
     assert stuck["records_written"] + stuck["records_lost"] + stuck["records_dropped"] == RECORDS
@@ -92,7 +120,15 @@ def test_each_backend_gets_the_record_as_built(tmp_path):
     rows = metrics_rows(tracker.run_dir)
     assert [r["train/loss"] for r in rows] == [3.0 - step / 60 for step in range(60)]
     read, _ = read_scalars(Path(tracker.run_dir) / "tensorboard")
-    assert read == as_float32(expected_points(tracker.run_dir))
+    expected = as_float32(expected_points(tracker.run_dir))
+    as_built = sum(point in read.get("train/loss", []) for point in expected["train/loss"])
+    tally_report(
+        "a backend that changes its records: TensorBoard beside it",
+        60,
+        as_built,
+        by_name["tensorboard"],
+    )
+    assert read == expected
 
 
 def test_tensorboard_on_a_full_disk_reports_its_error_and_counts(tmp_path, monkeypatch):
@@ -131,6 +167,8 @@ def test_tensorboard_on_a_full_disk_reports_its_error_and_counts(tmp_path, monke
     assert board["status"] == "failed"
     assert board["error"] == "log: OSError: [Errno 28] No space left on device"
     read, _ = read_scalars(Path(tracker.run_dir) / "tensorboard")
+    tally = tally_report("TensorBoard on a full disk", 60, len(read["train/loss"]), board)
+    assert tally.records_lost_silently == 0
     assert 0 < board["records_written"] == len(read["train/loss"]) < 60
     assert board["records_written"] + board["records_lost"] == 60
     assert by_name["local"]["records_written"] == 60

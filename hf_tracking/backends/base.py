@@ -50,6 +50,8 @@ class RunInfo:
     # The run directory's lock (:mod:`hf_tracking.backends.lock`), taken by the run session
     # when it reserved the directory; the local store adopts it.
     run_dir_lock: Any = dataclasses.field(default=None, compare=False, repr=False)
+    # Resumes of the run up to this session's, this one included (0 for a fresh run).
+    resumes: int = 0
     # The model being trained (or None), for backends that read its config or hook it.
     model: Any = dataclasses.field(default=None, compare=False, repr=False)
 

@@ -19,8 +19,11 @@ there: a process resuming a run that another one writes goes on in a run of its 
 (:mod:`hf_tracking.session`), whose store copies the rows up to the resume step from the run
 it came from (``rows_copied_on_fork``). On a resume from step S the rows past S are cut first,
 under the lock, so the file stays one monotonic history, and a ``resume`` row marks where the
-new session starts: ``{"event": "resume", "resume/from_step": S}`` with the axes of the last row
-kept.
+new session starts: ``{"event": "resume", "resume/from_step": S, "resume/count": N}`` with the
+axes of the last row kept, N being the run's resumes up to this one. The ``resume`` rows of
+sessions the resumed state does not descend from go with the cut (one that resumed from S too,
+before this one, carries a count of N or more), so the file holds one ``resume`` row per resume
+the summary's ``totals.resumes`` counts.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from hf_tracking.jsonio import (
 )
 
 METRICS_FILE = "metrics.jsonl"
+RESUME_COUNT = "resume/count"
 CONFIG_FILE = "config.yaml"
 # A run named N under D keeps its summary beside its directory: D/N_summary.json.
 SUMMARY_SUFFIX = "_summary.json"
@@ -89,7 +93,7 @@ class LocalRunStore(Backend):
                 source = Path(run.forked_from) / METRICS_FILE
                 self.rows_copied = copy_rows_through(source, path, run.resumed_from_step)
             elif run.resumed_from_step is not None and path.exists():
-                self.rows_cut = truncate_after_step(path, run.resumed_from_step)
+                self.rows_cut = truncate_after_step(path, run.resumed_from_step, run.resumes)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             self._good_offset = _whole_lines_end(path)
             self._torn = self._good_offset != os.fstat(self._fd).st_size
@@ -102,7 +106,8 @@ class LocalRunStore(Backend):
             step = run.resumed_from_step
             last = last_jsonl_record(path)
             axes = {key: last[key] for key in AXES if key in last}
-            self.log_batch([Record("resume", {**axes, STEP_KEY: step, "resume/from_step": step})])
+            values = {**axes, STEP_KEY: step, "resume/from_step": step, RESUME_COUNT: run.resumes}
+            self.log_batch([Record("resume", values)])
 
     def log(self, record: Record) -> None:
         self.log_batch([record])
@@ -177,17 +182,18 @@ def _whole_lines_end(path: Path) -> int:
     return 0
 
 
-def truncate_after_step(path: Path, last_step: int) -> int:
-    """Rewrite ``path`` keeping the complete rows up to ``last_step`` (unreadable lines go too);
-    returns rows removed. Called only by :meth:`LocalRunStore.start`, under the run directory's
+def truncate_after_step(path: Path, last_step: int, resumes: int | None = None) -> int:
+    """Rewrite ``path`` keeping the complete rows up to ``last_step`` (unreadable lines go too),
+    less the ``resume`` rows of a count of ``resumes`` or more (sessions this one replaces);
+    returns the rows of records removed (a ``resume`` row is a mark, not a record). Called only by :meth:`LocalRunStore.start`, under the run directory's
     lock. Without room for the rewrite, the file is cut in place at its first row past
     ``last_step`` instead (the history is monotonic, so everything after it is past it too)."""
     kept = []
     removed = 0
     for row in iter_jsonl(path):
         if _past(row, last_step):
-            removed += 1
-        else:
+            removed += row.get("event") != "resume"
+        elif not _replaced_resume(row, resumes):
             kept.append(dumps_line(row))
     try:
         atomic_write_text(path, "".join(kept))
@@ -216,6 +222,16 @@ def copy_rows_through(source: Path, path: Path, last_step: int) -> int:
 def _past(row: dict[str, Any], last_step: int) -> bool:
     step = row.get(STEP_KEY)
     return isinstance(step, (int, float)) and step > last_step
+
+
+def _replaced_resume(row: dict[str, Any], resumes: int | None) -> bool:
+    count = row.get(RESUME_COUNT)
+    return (
+        resumes is not None
+        and row.get("event") == "resume"
+        and isinstance(count, (int, float))
+        and count >= resumes
+    )
 
 
 def _cut_in_place(path: Path, last_step: int) -> int:

@@ -238,6 +238,9 @@ class WandbBackend(Backend):
     def acknowledged(self) -> int:
         return self.pipe.acknowledged
 
+    def health(self) -> str | None:
+        return self.pipe.health()
+
     # ------------------------------------------------------------------ finish
     def finish(self, status: str, exit_code: int) -> None:
         if self.pipe.process is None:

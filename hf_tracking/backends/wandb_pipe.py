@@ -2,7 +2,8 @@
 
 A reader thread sleeps on the child's answers (an acknowledgement a second at most, warnings,
 the first error, the finish). What the child acknowledged is what it logged; its first error is
-kept with its own text for the backend to raise at the next batch.
+kept with its own text for the backend to raise at the next batch. A child that stopped
+(SIGSTOP) is named as not responding (:meth:`ChildPipe.health`), so finish does not wait for it.
 """
 
 from __future__ import annotations
@@ -82,6 +83,18 @@ class ChildPipe:
             self.failure = f"the W&B process exited (status {process.wait()})"
         self.finished.set()
 
+    def health(self) -> str | None:
+        """Why the child cannot answer: it failed or exited, or it is stopped (SIGSTOP, a
+        debugger); None when it runs."""
+        process = self.process
+        if process is None:
+            return None
+        if self.failure is not None:
+            return self.failure
+        if process.poll() is None and _state(process.pid) in ("T", "t"):
+            return f"the W&B process (pid {process.pid}) is stopped and not responding"
+        return None
+
     def reap_in_background(self) -> None:
         """The child's own teardown (W&B's service, the interpreter: about 0.1 s) goes on without
         the training process waiting for it."""
@@ -95,3 +108,14 @@ class ChildPipe:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _state(pid: int) -> str | None:
+    """A process's state letter from ``/proc`` (Linux); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            stat = stream.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[0].decode("ascii", "replace") if fields else None

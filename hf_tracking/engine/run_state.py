@@ -46,6 +46,8 @@ class RunState:
         self.checkpoints: list[dict[str, Any]] = []
         # Written by the writer thread (sizes are read off the disk there), read here.
         self.checkpoint_sizes: dict[str, int] = {}
+        # The configs of earlier sessions that differ from this one's (see engine.resume_config).
+        self.earlier_configs: list[dict[str, Any]] = []
 
     def note_best(self, prefix: str, loss: float | None, perplexity: float | None) -> None:
         if loss is None or not math.isfinite(loss):
@@ -214,11 +216,16 @@ def validated(state: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def earlier_checkpoints(summary_path: Path | None) -> list[Any]:
-    """The checkpoint entries of the summary a resumed run replaces (none when unreadable)."""
+def earlier_summary(summary_path: Path | None) -> dict[str, Any]:
+    """The summary a resumed run replaces (empty when absent or unreadable)."""
     try:
         summary = json.loads(Path(summary_path).read_text()) if summary_path else {}
     except (OSError, ValueError):
-        return []
-    checkpoints = summary.get("checkpoints") if isinstance(summary, dict) else None
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+def earlier_checkpoints(summary_path: Path | None) -> list[Any]:
+    """The checkpoint entries of the summary a resumed run replaces (none when unreadable)."""
+    checkpoints = earlier_summary(summary_path).get("checkpoints")
     return checkpoints if isinstance(checkpoints, list) else []

@@ -48,6 +48,7 @@ class SummarySnapshot:
     alerts: list[dict[str, Any]]
     alert_count: int
     stopped_by: dict[str, Any] | None
+    earlier_configs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def take_snapshot(tracker: Any) -> SummarySnapshot:
@@ -100,4 +101,5 @@ def take_snapshot(tracker: Any) -> SummarySnapshot:
         alerts=[dict(alert) for alert in tracker.health.alerts],
         alert_count=tracker.health.alert_count,
         stopped_by=dict(tracker.health.stop) if run.status == "stopped" else None,
+        earlier_configs=list(run.earlier_configs),
     )

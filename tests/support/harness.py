@@ -111,3 +111,13 @@ def read_line(process: subprocess.Popen, timeout: float) -> str | None:
         if not selector.select(timeout):
             return None
     return process.stdout.readline().strip()
+
+
+def tally_report(scenario: str, logged: int, in_file: int, report: dict) -> Tally:
+    """One trial of a backend (or the local store) as its summary entry reports it: what it
+    lost, dropped or had dropped by a stalled writer counts as reported lost. Printed."""
+    tally = Tally(scenario)
+    reported = report["records_lost"] + report["records_dropped"]
+    tally.add(logged, in_file, reported + report["records_dropped_writer_stalled"])
+    tally.report()
+    return tally
