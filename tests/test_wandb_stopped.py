@@ -33,9 +33,10 @@ def test_a_stopped_wandb_process_is_named_and_its_records_counted(tmp_path, monk
             if step == 49:
                 assert tracker.flush(timeout=120)  # W&B started and has 50 records
                 deadline = time.monotonic() + 30
-                while wandb.acknowledged() < 50 and time.monotonic() < deadline:
+                while wandb.acknowledged() < 40 and time.monotonic() < deadline:
                     time.sleep(0.05)  # it confirms what it logged once a second
                 os.kill(wandb.pipe.process.pid, signal.SIGSTOP)
+                confirmed = wandb.acknowledged()
         started = time.monotonic()
         summary = json.loads(tracker.finish(wait=True).read_text())
         assert time.monotonic() - started < 15
@@ -52,5 +53,5 @@ def test_a_stopped_wandb_process_is_named_and_its_records_counted(tmp_path, monk
         "W&B process stopped (SIGSTOP)", RECORDS, stopped["records_written"], stopped
     )
     assert tally.records_lost_silently == 0
-    assert stopped["records_written"] == 50 and stopped["records_lost"] > 0
+    assert stopped["records_written"] == confirmed >= 40 and stopped["records_lost"] > 0
     assert len(metrics_rows(tracker.run_dir)) == reports["local"]["records_written"] == RECORDS

@@ -1,9 +1,11 @@
 """The public backend interface, after accelerate's ``GeneralTracker``: start, log, finish.
 
-Backends never compute metrics; they write what the engine built. A backend with ``remote =
-True`` runs on a thread of its own behind a bounded queue, so a slow or stuck service costs the
-training loop nothing; a local store (``remote = False``) runs on the writer thread and never drops
-a record. The engine never names a backend: whatever one needs to know about a resume it saves in
+Backends never compute metrics; they write what the engine built. The run's local store (named
+``local``, ``remote = False``) is written by the writer thread itself and never drops a record;
+every other backend runs on a thread of its own behind a bounded queue, with its own copy of each
+record, so a slow, stuck or failing backend costs neither the training loop nor the local store
+anything. ``remote = False`` on another backend says it writes local files: it is left out when
+the run directory cannot be made. The engine never names a backend: whatever one needs to know about a resume it saves in
 :meth:`Backend.state_dict` (stored in the tracker's checkpoint state under its name) and gets back
 in :meth:`Backend.load_state_dict`; what it wants in the run summary it returns from
 :meth:`Backend.summary_section` (a top-level section under its name) and :meth:`Backend.info`
