@@ -152,6 +152,7 @@ def test_a_child_forked_during_the_run_does_not_hold_it(tmp_path):
     finally:
         os.close(write)
         os.waitpid(child, 0)
+    assert resumed.run_dir == tracker.run_dir  # the run itself, not a sibling run of its own
     in_file = [row for row in metrics_rows(resumed.run_dir) if row.get("train/loss") == 0.25]
     tally = tally_report("a child forked during the run, then a resume", 10, len(in_file), local)
     assert tally.records_lost_silently == 0
