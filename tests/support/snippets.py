@@ -50,7 +50,7 @@ DOCS = ROOT / "docs"
 PAGE_RUNS = {
     "guides/trainer.md": [[2, 4], [2, 4]],
     "guides/accelerate.md": [[1, 2, 3, 4]],
-    "guides/hand-written-loop.md": [[1, 2, 3, 4], [2, 4], [2, 4]],
+    "guides/hand-written-loop.md": [[1, 2, 3, 4], [2, 4], [2, 4], [2, 4]],
     "guides/config.md": [],
 }
 
