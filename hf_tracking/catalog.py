@@ -50,6 +50,7 @@ TOKENS_PER_SECOND_PER_DEVICE = "throughput/tokens_per_second_per_device"
 STEPS_PER_HOUR = "throughput/steps_per_hour"
 MODEL_TFLOPS = "throughput/model_tflops_per_second"
 MFU = "throughput/mfu_pct"
+STEP_TIME_MAX_RANK_RATIO = "throughput/step_time_max_rank_ratio"
 GOODPUT = "efficiency/goodput_pct"
 DATA_WAIT_PCT = "efficiency/data_wait_pct"
 PARAM_NORM = "train/param_norm"
@@ -90,6 +91,7 @@ CATALOG: dict[str, str] = {
     STEPS_PER_HOUR: "gradient steps per hour over the same window",
     MODEL_TFLOPS: "achieved model FLOPs (FLOPs per token × tokens per second)",
     MFU: "per-device achieved FLOPs over the device's dense peak; only where the peak is known",
+    STEP_TIME_MAX_RANK_RATIO: "over several ranks: the slowest rank's own compute time (forward and backward, not its wall-clock step) since the last log over the fastest rank's; the summary's `stragglers` names the slowest rank",
     "tokens/slots": "input positions including padding",
     "tokens/loss_bearing": "labels other than -100, after the causal shift",
     "tokens/padding_efficiency_pct": "100 × real tokens / slots",

@@ -21,6 +21,7 @@ from hf_tracking.engine.step_clock import WARMUP_STEPS
 from hf_tracking.jsonio import atomic_write_json
 from hf_tracking.metrics.stats import percentile
 from hf_tracking.redact import mask
+from hf_tracking.topology import layout
 
 FINAL_GROUPS = ("train/", "throughput/", "progress/", "time/")
 
@@ -94,7 +95,8 @@ def build_summary(snapshot: Any) -> dict[str, Any]:
             },
             "process_peak_rss_gb": peak_rss_gb(),
         },
-        "world_size": snapshot.world_size,
+        **layout(snapshot.world_size),
+        "stragglers": snapshot.stragglers,
         "hardware": hardware_fingerprint(),
         "backends": snapshot.backend_reports,
         "alerts": [alert_entry(alert) for alert in snapshot.alerts],

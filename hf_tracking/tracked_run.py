@@ -72,6 +72,8 @@ class TrackedRun:
         # The backends' states a resume loaded, given to them as the run opens.
         self._backend_states: dict[str, Mapping[str, Any]] | None = None
         self.token_counting = "log_train_step(tokens=...)"
+        # The ranks' compute times over the run (a Trainer run on several ranks), for the summary.
+        self.stragglers: dict[str, Any] | None = None
         self.steps = TrainingSteps(
             config,
             RunState(config.experiment_name or config.default_name()),

@@ -312,6 +312,11 @@ class ExperimentTracker:
         lambda self: self._tracked.token_counting,
         lambda self, how: setattr(self._tracked, "token_counting", how),
     )
+    # The slowest and fastest rank's compute times, as the summary states them (several ranks).
+    stragglers = property(
+        lambda self: self._tracked.stragglers,
+        lambda self, figures: setattr(self._tracked, "stragglers", figures),
+    )
     # Read-only views of the parts, under the attribute names of the public API.
     config = property(lambda self: self._tracked.config)
     model = property(lambda self: self._tracked.model)

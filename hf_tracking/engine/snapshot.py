@@ -43,6 +43,7 @@ class SummarySnapshot:
     history_stride: int
     peak_memory_gb: dict[str, float]
     world_size: int
+    stragglers: dict[str, Any] | None
     backend_reports: list[dict[str, Any]]
     backend_sections: dict[str, dict[str, Any]]
     alerts: list[dict[str, Any]]
@@ -96,6 +97,7 @@ def take_snapshot(tracker: Any) -> SummarySnapshot:
         history_stride=tracker.progress.history.stride,
         peak_memory_gb=dict(run.peak_memory_gb),
         world_size=tracker.world_size,
+        stragglers=tracker.stragglers,
         backend_reports=tracker.session.backend_reports(),
         backend_sections=sections,
         alerts=[dict(alert) for alert in tracker.health.alerts],

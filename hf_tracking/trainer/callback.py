@@ -46,6 +46,7 @@ from hf_tracking.tracker import ExperimentTracker
 from hf_tracking.trainer import logs as trainer_logs
 from hf_tracking.trainer.gather import cuda_usable, gathered_gpu_memory
 from hf_tracking.trainer.health import TrainerHealth
+from hf_tracking.trainer.rank_compute import RankCompute, with_figures
 from hf_tracking.trainer.trainer_config import extra_config, resolve_config
 from hf_tracking.trainer.world import warn_if_independent
 
@@ -70,6 +71,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self._gather_memory = False
         self._last_event_end = time.perf_counter()
         self._health: TrainerHealth | None = None
+        self._rank_compute: RankCompute | None = None
 
     # ------------------------------------------------------------------ checkpoint state
     def state(self) -> dict[str, Any]:
@@ -131,6 +133,8 @@ class TrackingCallback(TrainerCallback, ExportableState):
                 f"Trainer include_num_input_tokens_seen={args.include_num_input_tokens_seen!r}"
             )
         self._health = TrainerHealth(tracker, model, args.world_size)
+        if self._sum_over_processes and model is not None:
+            self._rank_compute = RankCompute(model)
         tracker.start()
         self._last_event_end = time.perf_counter()
 
@@ -179,6 +183,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
         # The pass-through keys are picked out as the row is built, on the writer thread.
         # Without CUDA there is no GPU memory to read: an empty mapping spares the probe.
         extra = functools.partial(trainer_logs.train_extras, logs)
+        if self._rank_compute is not None:
+            extra = with_figures(extra, self._rank_compute.gather(state.global_step))
+            tracker.stragglers = self._rank_compute.summary()
         health = self._health
         tracker.log_train_values(
             logs.get("loss"),
@@ -242,6 +249,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if self._health is not None:
             self._health.close()
             self._health = None
+        if self._rank_compute is not None:
+            self._rank_compute.detach()
+            self._rank_compute = None
         if tracker is None:
             return
         path = tracker.end_training()

@@ -1,0 +1,71 @@
+"""Two torchrun agents on 127.0.0.1, two CPU processes each (gloo), each agent in a directory of
+its own as on two machines: one run, written by the global rank zero in its node's directory only,
+tokens summed over the 4 ranks, the layout in the summary, and a straggler named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hf_tracking.catalog import STEP_TIME_MAX_RANK_RATIO
+from tests.support.launch import torchrun_agents
+from tests.support.runs import metrics_rows, strict_json
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+SLOW_RANK = 3  # on the second node
+
+
+def test_two_torchrun_nodes_make_one_run_with_every_rank_counted(tmp_path):
+    nodes = [tmp_path / "node_a", tmp_path / "node_b"]
+    reports = tmp_path / "reports"
+    for directory in (*nodes, reports):
+        directory.mkdir()
+    script = ROOT / "tests" / "support" / "multinode_train.py"
+    results = torchrun_agents(
+        script, str(reports), str(SLOW_RANK), directories=nodes,
+        environment={"HF_TRACKING_BACKENDS": "local"},
+    )  # fmt: skip
+    for result in results:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    ranks = {
+        report["rank"]: report
+        for report in (json.loads(path.read_text()) for path in reports.glob("rank_*.json"))
+    }
+    assert sorted(ranks) == [0, 1, 2, 3]
+    assert {(r["world_size"], r["local_world_size"], r["world"]) for r in ranks.values()} == {
+        (4, 2, 4)
+    }
+    node_zero = Path(ranks[0]["cwd"])
+    assert ranks[0]["group_rank"] == 0 and node_zero in nodes
+    (other,) = [directory for directory in nodes if directory != node_zero]
+    assert sorted(r["rank"] for r in ranks.values() if Path(r["cwd"]) == other) == [2, 3]
+    assert list(other.iterdir()) == []  # the second node writes nothing
+
+    (summary_path,) = (node_zero / "experiments").glob("*_summary.json")
+    run_dirs = [path for path in (node_zero / "experiments").iterdir() if path.is_dir()]
+    assert len(run_dirs) == 1
+    summary = strict_json(summary_path)
+    assert (summary["nodes"], summary["ranks_per_node"], summary["world_size"]) == (2, 2, 4)
+
+    per_rank = [ranks[rank]["tokens_per_step"] for rank in range(4)]
+    assert all(len(steps) == 4 for steps in per_rank)
+    assert len({tuple(steps) for steps in per_rank}) == 4  # other padding on every rank
+    per_step = [sum(step) for step in zip(*per_rank, strict=True)]
+    rows = [row for row in metrics_rows(run_dirs[0]) if row["event"] == "train"]
+    assert [row["time/gradient_steps"] for row in rows] == [1, 2, 3, 4]
+    for row in rows:
+        assert row["time/tokens_seen"] == sum(per_step[: row["time/gradient_steps"]]), row
+    assert summary["totals"]["tokens_seen"] == sum(per_step)
+
+    # Rank 3 sleeps 0.3 s in each forward: its compute time is far above the others' (most of
+    # all past the first step, whose one-time costs every rank pays).
+    ratios = [row[STEP_TIME_MAX_RANK_RATIO] for row in rows]
+    assert ratios[0] > 1 and all(ratio > 2 for ratio in ratios[1:]), ratios
+    stragglers = summary["stragglers"]
+    assert stragglers["slowest_rank"] == SLOW_RANK, stragglers
+    assert stragglers["slowest_compute_seconds"] >= 4 * 0.3
+    assert stragglers["max_rank_ratio"] > 1.5 and stragglers["worst_window_ratio"] > 2
+    print("step_time_max_rank_ratio per row:", ratios, "summary:", stragglers)
