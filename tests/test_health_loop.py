@@ -9,6 +9,7 @@ import pytest
 
 from hf_tracking import ExperimentTracker
 from hf_tracking.backends import LocalRunStore
+from hf_tracking.report import load_run, report_markdown, summary_text
 from tests.support.configs import FakeClock, small_config
 from tests.support.health import CountingDataset, one_thread
 from tests.support.runs import metrics_rows, strict_json
@@ -85,10 +86,18 @@ def test_should_stop_ends_a_loop_at_the_alert(tmp_path):
         if tracker.should_stop:
             break
     assert steps == 5
-    summary = strict_json(tracker.finish())
+    summary_path = tracker.finish()
+    summary = strict_json(summary_path)
     assert summary["status"] == "stopped"
     assert summary["stopped_by"]["last_good_checkpoint"].endswith("checkpoint-3")
     assert "nonfinite_loss at step 5" in summary["stopped_by"]["message"]
+    # hf-tracking summary and report.md say it too.
+    run = load_run(summary_path)
+    text = summary_text(run)
+    assert "stopped by:" in text and "checkpoint-3" in text
+    assert "step 5:" in text and "nonfinite_loss at step 5" in text
+    markdown = report_markdown(run, [])
+    assert "## Alerts" in markdown and "| 5 | nonfinite_loss |" in markdown
 
 
 def test_warn_never_stops_and_step_begin_marks_the_data_wait(tmp_path):
