@@ -1,5 +1,5 @@
-"""The catalog is the one source of names: the README lists exactly its keys, every key a run
-writes belongs to it, and the package's imports flow one way."""
+"""The catalog is the one source of names: the documentation's metric catalog lists exactly its
+keys, every key a run writes belongs to it, and the package's imports flow one way."""
 
 from __future__ import annotations
 
@@ -13,21 +13,18 @@ from hf_tracking import catalog
 from hf_tracking.backends import LocalRunStore
 from hf_tracking.tracker import ExperimentTracker
 from tests.support.configs import small_config
+from tests.support.docs_site import generated_pages, table_names
 from tests.support.runs import metrics_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "hf_tracking"
 
 
-def readme_catalog_keys() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Metric catalog") :]
-    table = section[section.index("| name | meaning |") :].split("\n\n")[0]
-    return [re.match(r"\| `([^`]+)` \|", row).group(1) for row in table.splitlines()[2:]]
-
-
-def test_the_readme_table_names_the_catalog_keys():
-    assert readme_catalog_keys() == list(catalog.CATALOG)
+def test_the_documented_catalog_names_the_catalog_keys():
+    page = generated_pages()["reference/metrics.md"]
+    assert table_names(page) == list(catalog.CATALOG)
+    meanings = dict(re.findall(r"^\| `([^`]+)` \| (.*) \|$", page, re.MULTILINE))
+    assert meanings == {name: text.replace("|", "\\|") for name, text in catalog.CATALOG.items()}
 
 
 def catalog_pattern(name: str) -> re.Pattern[str]:

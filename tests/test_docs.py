@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import importlib.util
 import os
-import re
 import subprocess
 import sys
 
@@ -18,6 +16,7 @@ import pytest
 from hf_tracking import catalog
 from hf_tracking.config import ExperimentConfig
 from hf_tracking.config_fields import FIELD_DOCS
+from tests.support.docs_site import generated_pages, table_names
 from tests.support.runs import metrics_rows, strict_json
 from tests.support.snippets import (
     DOCS,
@@ -29,17 +28,6 @@ from tests.support.snippets import (
 )
 
 PAGES_WITH_EXAMPLES = docs_pages_with_snippets()
-
-
-def generated_pages() -> dict[str, str]:
-    spec = importlib.util.spec_from_file_location("docs_pages", ROOT / "scripts" / "docs_pages.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.generated()
-
-
-def table_names(page: str) -> list[str]:
-    return re.findall(r"^\| `([^`]+)` \|", page, re.MULTILINE)
 
 
 def test_every_config_field_is_documented_beside_the_fields():

@@ -1,6 +1,6 @@
 """``--report_to`` on the command line of an ``HfArgumentParser`` script (transformers 5.25): one
 name only; hf_tracking and TensorBoard together through ``HF_TRACKING_BACKENDS``, or through a
-JSON file of arguments, as the README says."""
+JSON file of arguments, as the Trainer guide says (docs/guides/trainer.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_command_line_takes_one_report_to_name(tmp_path):
-    """The forms that do not work, so the README names none of them."""
+    """The forms that do not work, so the documentation names none of them."""
     with pytest.raises(ValueError, match=r"not used by the HfArgumentParser: \['tensorboard'\]"):
         parse(["--output_dir", str(tmp_path), "--report_to", "hf_tracking", "tensorboard"])
     comma = parse(["--output_dir", str(tmp_path), "--report_to", "hf_tracking,tensorboard"])
@@ -47,7 +47,7 @@ def test_a_json_file_of_arguments_takes_a_list(tmp_path):
 
 @pytest.mark.slow
 def test_report_to_hf_tracking_with_tensorboard_from_the_command_line(tmp_path):
-    """The README's command line: ``HF_TRACKING_BACKENDS=tensorboard ... --report_to
+    """The Trainer guide's command line: ``HF_TRACKING_BACKENDS=tensorboard ... --report_to
     hf_tracking``, in a script that never imports hf_tracking."""
     command = [sys.executable, str(ROOT / "tests" / "support" / "report_to_script.py")]
     command += ["--output_dir", str(tmp_path / "out"), "--report_to", "hf_tracking"]
