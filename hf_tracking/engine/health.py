@@ -47,7 +47,6 @@ ALERT_KINDS = (
     "grad_norm_spike",
     "input_bound",
 )
-ACTIONS = ("warn", "stop", "checkpoint_and_stop")
 # Alerts the summary keeps (the first ones: the run's story starts there).
 MAX_ALERTS = 100
 
