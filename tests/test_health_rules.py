@@ -111,10 +111,13 @@ def test_detector_state_survives_a_resume():
     for step in range(1, 21):
         feed(health, step, 3.0 + 0.01 * (step % 3))
     feed(health, 21, 30.0)
-    resumed = monitor()
+    resumed = monitor(on_alert="stop")
     resumed.load_state_dict(health.state_dict())
-    assert feed(resumed, 22, 30.0) == []  # the episode it reported goes on
     assert resumed.alerts == health.alerts
+    # Armed again: a spike still there after the resume is reported (and acted on) again,
+    # against the baseline from before it.
+    (again,) = feed(resumed, 22, 30.0)
+    assert again["baseline"] == health.alerts[0]["baseline"] and resumed.stop is again
     assert list(resumed.watches["train/loss"].values) == list(health.watches["train/loss"].values)
     with pytest.raises(ConfigError, match="health"):
         monitor().load_state_dict({"windows": {"train/loss": ["x"]}})

@@ -12,8 +12,10 @@ per episode: a kind stays quiet while its condition holds and may fire again onc
 | ``grad_norm_spike`` | the same two rules on ``train/grad_norm`` |
 | ``input_bound`` | the data-loader wait over ``input_bound_pct`` % of step time, summed over the last ``input_bound_rows`` rows (one slow fetch among them does not fire it) |
 
-Its state (windows, counters, open episodes, alerts) is part of the tracker's checkpoint state, so a
-resumed run neither forgets a spike's baseline nor fires again for an episode it already reported.
+Its state (windows, counters, alerts) is part of the tracker's checkpoint state, so a resumed run
+keeps its baselines and its alerts. Episodes are not: a resumed session starts with every kind armed,
+so a fault still there after a resume (from the checkpoint ``checkpoint_and_stop`` left, say) is
+reported, and acted on, again.
 """
 
 from __future__ import annotations
@@ -40,13 +42,6 @@ from hf_tracking.metrics.spikes import (
     zscore_rule,
 )
 
-ALERT_KINDS = (
-    "nonfinite_loss",
-    "nonfinite_grad_norm",
-    "loss_spike",
-    "grad_norm_spike",
-    "input_bound",
-)
 # Alerts the summary keeps (the first ones: the run's story starts there).
 MAX_ALERTS = 100
 
@@ -219,7 +214,6 @@ class HealthMonitor:
         return {
             "windows": {key: list(watch.values) for key, watch in self.watches.items()},
             "outliers": {key: watch.outliers for key, watch in self.watches.items()},
-            "open": sorted(self.open),
             "spans": [list(span) for span in self.spans],
             "last_seconds": list(self.last_seconds) if self.last_seconds else None,
             "alerts": [dict(alert) for alert in self.alerts],
@@ -235,7 +229,6 @@ class HealthMonitor:
                 watch = self.watches[key]
                 watch.values.extend(float(value) for value in values)
                 watch.outliers = int(state.get("outliers", {}).get(key, 0))
-            self.open = {str(kind) for kind in state.get("open", []) if kind in ALERT_KINDS}
             self.spans.extend((float(a), float(b)) for a, b in state.get("spans", []))
             last = state.get("last_seconds")
             self.last_seconds = (float(last[0]), float(last[1])) if last else None
