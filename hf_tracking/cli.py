@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7070, help="port (7070; 0 picks a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument(
+        "--token",
+        help="access token the dashboard requires (generated off loopback; none on loopback)",
+    )
+    serve.add_argument(
         "--memory-mb", type=int, default=1024, help="memory for indexes of finished runs (1024)"
     )
     return parser
@@ -107,7 +111,9 @@ def _summary(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from hf_tracking.serve import serve
 
-    return serve(args.dirs, host=args.host, port=args.port, memory_mb=args.memory_mb)
+    return serve(
+        args.dirs, host=args.host, port=args.port, memory_mb=args.memory_mb, token=args.token
+    )
 
 
 COMMANDS = {"report": _report, "compare": _compare, "summary": _summary, "serve": _serve}

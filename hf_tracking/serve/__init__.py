@@ -33,11 +33,14 @@ def host_warning(host: str) -> str | None:
     """What to say when the dashboard is reachable from other machines."""
     if host in ("0.0.0.0", "::", ""):
         return (
-            f"warning: serving on {host or 'all interfaces'}: anyone who can reach this machine "
-            "can read these runs"
+            f"note: serving on {host or 'all interfaces'}: anyone who can reach this machine and "
+            "has the URL below (its access token) can read these runs"
         )
     if not is_loopback(host):
-        return f"warning: serving on {host}, not only this machine: its network can read these runs"
+        return (
+            f"note: serving on {host}, not only this machine: whoever on its network has the "
+            "URL below (its access token) can read these runs"
+        )
     return None
 
 
@@ -62,8 +65,12 @@ def serve(
     port: int = DEFAULT_PORT,
     memory_mb: int = 1024,
     out: TextIO = sys.stdout,
+    token: str | None = None,
 ) -> int:
-    """Serve the runs under ``dirs`` until interrupted; returns the exit status."""
+    """Serve the runs under ``dirs`` until interrupted; returns the exit status. Off loopback,
+    or with ``token``, requests need the access token (:mod:`~hf_tracking.serve.access`): the
+    printed URL carries it, generated unless ``token`` is given."""
+    from hf_tracking.serve.access import QUERY, new_token
     from hf_tracking.serve.runs import RunCatalog
     from hf_tracking.serve.server import DashboardServer, plotly_js_path
 
@@ -78,14 +85,18 @@ def serve(
     if memory_mb < 1:
         print(f"error: --memory-mb must be >= 1, got {memory_mb}", file=sys.stderr)
         return 2
+    if token is None and not is_loopback(host):
+        token = new_token()
     catalog = RunCatalog(roots, memory_budget=memory_mb * 1024**2)
     try:
-        server = DashboardServer(catalog, host, port)
+        server = DashboardServer(catalog, host, port, token=token)
     except OSError as error:
         print(f"error: cannot listen on {host}:{port} ({error.strerror}); try --port", file=out)
         return 1
     warm(catalog)
-    print(f"hf-tracking dashboard for {', '.join(roots)}: open {server.url}", file=out, flush=True)
+    url = server.url if token is None else f"{server.url}?{QUERY}={token}"
+    # The one line that shows the token.
+    print(f"hf-tracking dashboard for {', '.join(roots)}: open {url}", file=out, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -4,7 +4,8 @@ It answers the page, its stylesheet and scripts (``static/``), ``plotly.min.js``
 package (so it works offline and nothing is copied into this repository), and the JSON of
 :mod:`hf_tracking.serve.api`. Every other path is a 404: files are served from a fixed list, and
 runs are looked up by id in the catalog, so no request can name a file. Bound to a loopback
-address, it answers only requests addressed to a loopback name (no DNS rebinding). Bodies over 1 KiB are
+address, it answers only requests addressed to a loopback name (no DNS rebinding); with an
+access token (:mod:`.access`, required off loopback), only requests that carry it. Bodies over 1 KiB are
 gzipped when the browser accepts it; the page's files are read and gzipped once, on a thread started
 with the server, so a first visit does not wait for the 4.8 MB of ``plotly.min.js`` to compress.
 """
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hf_tracking.serve import api
+from hf_tracking.serve.access import TokenAccess
 from hf_tracking.serve.clean import encode
 from hf_tracking.serve.pool import OneRequestHandler, PooledHTTPServer
 from hf_tracking.serve.runs import RunCatalog
@@ -41,6 +43,7 @@ PLOTLY_PATH = "/static/plotly.min.js"
 # plotly's first compile here); a comment to every other browser.
 COMPILE_HINT = b"//# allFunctionsCalledOnLoad\n"
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+TOKEN_NEEDED = "this dashboard needs its access token: open the URL hf-tracking serve printed"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -119,6 +122,8 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[OneRequestHandler
                 self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
                 return
             url = urlsplit(self.path)
+            if not self._authorised(url.query):
+                return
             route = routes.get(url.path)
             if route is not None:
                 try:
@@ -148,9 +153,33 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[OneRequestHandler
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             return name.strip("[]") in LOOPBACK_NAMES
 
+        def _authorised(self, query: str) -> bool:
+            """With an access token: whether the request carries it (else a 401 is sent); a
+            token in the query is answered by a redirect without it, setting the cookie."""
+            access: TokenAccess | None = getattr(self.server, "access", None)
+            if access is None:
+                return True
+            allowed, rest = access.check(query, self.headers.get("Cookie"))
+            if not allowed:
+                self._error(HTTPStatus.UNAUTHORIZED, TOKEN_NEEDED)
+                return False
+            if rest is None:
+                return True
+            location = urlsplit(self.path).path + (f"?{rest}" if rest else "")
+            self.send_response(HTTPStatus.SEE_OTHER)
+            self.send_header("Location", location)
+            self.send_header("Set-Cookie", access.cookie())
+            self.send_header("Content-Length", "0")
+            self.send_header("Cache-Control", "no-store")
+            for name, value in SECURITY_HEADERS.items():
+                self.send_header(name, value)
+            self.end_headers()
+            return False
+
         def do_HEAD(self) -> None:
             self.close_connection = True  # a body it may have sent is not read
-            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "read-only: GET only")
+            if self._authorised(""):
+                self._error(HTTPStatus.METHOD_NOT_ALLOWED, "read-only: GET only")
 
         do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD
 
@@ -185,11 +214,18 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[OneRequestHandler
 
 class DashboardServer(PooledHTTPServer):
     def __init__(
-        self, catalog: RunCatalog, host: str = "127.0.0.1", port: int = 0, **pool: Any
+        self,
+        catalog: RunCatalog,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        **pool: Any,
     ) -> None:
-        """``pool``: ``workers`` and ``idle_timeout`` of :class:`PooledHTTPServer`."""
+        """``token``: the access token every request must carry (none: no token asked);
+        ``pool``: ``workers`` and ``idle_timeout`` of :class:`PooledHTTPServer`."""
         self.catalog = catalog
         self.loopback_only = host in LOOPBACK_NAMES
+        self.access = TokenAccess(token) if token is not None else None
         assets = _Assets()
         super().__init__((host, port), make_handler(catalog, assets), **pool)
         assets.warm()
