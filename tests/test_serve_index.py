@@ -95,3 +95,7 @@ def test_a_thinned_index_keeps_the_ends_every_extreme_and_stays_within_its_bytes
     every = downsample(*full.columns("train", ("time/gradient_steps", "train/loss")), 400)[1]
     assert shown.max() == every.max() and shown.min() == every.min()
     assert thin.last("train") == full.last("train") and thin.tail("val", 5) == full.tail("val", 5)
+    once = full.tables["train"]
+    once.thin(bucket)  # thinned as it was read, a level at a time: the same as all at once
+    for key, (values, at) in thin.tables["train"].columns.items():
+        assert list(at) == list(once.columns[key][1]) and list(values) == list(once.columns[key][0])

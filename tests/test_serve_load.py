@@ -179,6 +179,12 @@ def test_the_runs_table_is_paged_sorted_filtered_and_built_once_a_run(store, tmp
     assert len(built) == 120  # every row came from the cache
     with pytest.raises(TableError, match="limit must be between 0 and"):
         table.page({"limit": ["100000"]})
+    fresh = RunsTable(catalog, lambda run: api.run_row(catalog, run))
+    first = fresh.page({"limit": ["10"], "run": ["run0003"]})  # rows built for this page only
+    assert len(first["runs"]) == 10 and first["total"] == 120 and first["newest"]
+    assert [row["id"] for row in first["selected"]] == ["run0003"]
+    fresh._filling.join(timeout=60)  # the rest, built on a thread
+    assert len(fresh.rows()) == 120 and fresh.page({"tag": ["odd"]})["matched"] == 60
     server = DashboardServer(catalog, "127.0.0.1", 0)
     server.start()
     try:

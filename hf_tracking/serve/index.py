@@ -82,21 +82,38 @@ class Table:
 
     def thin(self, bucket: int) -> None:
         """Keep each key's first, last, lowest and highest value per bucket of ``bucket`` rows,
-        and the axes (:data:`AXIS_KEYS`) at every row any key keeps."""
-        kept = np.zeros(self.rows, dtype=bool)
+        and the axes (:data:`AXIS_KEYS`) at every row any key keeps. At the bucket of the last
+        thinning, only the rows from the first bucket holding rows read since are looked at
+        (the rows before are thinned already), so thinning as a run is read costs what was
+        read since."""
+        start = 0
+        if bucket == self.bucket and self.kept is not None:
+            start = self.thinned_rows // bucket * bucket
+        kept = np.zeros(self.rows - start, dtype=bool)
         picks = {}
         for key, (values, at) in self.columns.items():
             positions = np.frombuffer(at, dtype=np.int64)
-            picks[key] = extreme_picks(positions, np.frombuffer(values, np.float64), bucket)
-            kept[positions[picks[key]]] = True
+            first = int(np.searchsorted(positions, start))
+            numbers = np.frombuffer(values, np.float64)[first:]
+            picks[key] = first + extreme_picks(positions[first:], numbers, bucket)
+            kept[positions[picks[key]] - start] = True
         for key, (values, at) in list(self.columns.items()):
             positions = np.frombuffer(at, dtype=np.int64)
-            chosen = kept[positions] if key in AXIS_KEYS else picks[key]
+            first = int(np.searchsorted(positions, start))
+            if key in AXIS_KEYS:
+                chosen = np.concatenate(
+                    (np.arange(first), first + np.flatnonzero(kept[positions[first:] - start]))
+                )
+            else:
+                chosen = np.concatenate((np.arange(first), picks[key]))
             self.columns[key] = (
                 _array("d", np.frombuffer(values, np.float64)[chosen]),
                 _array("q", positions[chosen]),
             )
-        self.kept = _array("q", np.flatnonzero(kept))
+        before = self._positions()
+        before = before[: np.searchsorted(before, start)] if before is not None else before
+        fresh = np.flatnonzero(kept) + start
+        self.kept = _array("q", fresh if before is None else np.concatenate((before, fresh)))
         self.bucket, self.thinned_rows = bucket, self.rows
 
     def _positions(self) -> np.ndarray | None:

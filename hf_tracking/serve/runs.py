@@ -56,8 +56,6 @@ class Run:
         time changes. A file that cannot be read (refused by the limits of
         :mod:`hf_tracking.run_files`, or caught mid-rename) keeps the last value read; the
         failure is remembered too, so a refused file is not read again on every request."""
-        if not inside(path, self.root):
-            return None
         try:
             status = path.stat()
         except OSError:
@@ -66,6 +64,8 @@ class Run:
         cached = self._files.get(str(path))
         if cached is None or cached[0] != key:
             try:
+                if not inside(path, self.root):
+                    raise OSError(f"{path} leads out of {self.root}")
                 value = mask(read(path))
             except (OSError, ValueError, RecursionError):
                 value = cached[1] if cached else None
@@ -131,18 +131,20 @@ class Run:
         return None
 
 
-def mask(value: Any) -> Any:
+def mask(value: Any, pattern: re.Pattern[str] | None = None) -> Any:
     """The masking the files had when written: credential-like keys of a config and the
     environment's known secrets in any string. (Key masking over a whole summary would hide
-    figures such as ``flops_per_token``, whose name ends in "token".)"""
+    figures such as ``flops_per_token``, whose name ends in "token".) The environment is
+    scanned once a document, not once a string."""
+    pattern = pattern or current_pattern()
     if isinstance(value, dict):
         return {
-            key: redact(item) if key == "config" and isinstance(item, dict) else mask(item)
+            key: redact(item) if key == "config" and isinstance(item, dict) else mask(item, pattern)
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [mask(item) for item in value]
-    return redact(value) if isinstance(value, str) else value
+        return [mask(item, pattern) for item in value]
+    return mask_text(value, pattern) if isinstance(value, str) else value
 
 
 def field(document: Any, *path: str) -> Any:
