@@ -4,6 +4,7 @@
     hf-tracking compare RUN RUN ...     overlaid loss curves and a table (--output DIR)
     hf-tracking summary RUN             the run summary, readable in a terminal
     hf-tracking serve [DIR ...]         a live dashboard of the runs under DIR (experiments/)
+    hf-tracking scaling RUN RUN ...     compute-optimal scaling fits (--csv FILE for a table)
 
 RUN is a run directory (``experiments/NAME``) or its summary (``experiments/NAME_summary.json``).
 A missing run or one without metrics prints ``error: ...`` and exits 1.
@@ -15,6 +16,7 @@ import argparse
 import os
 import sys
 
+from hf_tracking import scaling_command
 from hf_tracking._version import __version__
 
 DEFAULT_COMPARE_DIR = "experiments/compare"
@@ -37,6 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--output", default=DEFAULT_COMPARE_DIR, help=f"output directory ({DEFAULT_COMPARE_DIR})"
     )
+    compare.add_argument(
+        "--group",
+        nargs="*",
+        metavar="FIELD",
+        help="draw runs whose configs differ only in the seed (and these fields) as one mean",
+    )
+    compare.add_argument(
+        "--band",
+        choices=("minmax", "se"),
+        default="minmax",
+        help="a group's band: min-max (default) or mean ± standard error",
+    )
     summary = commands.add_parser("summary", help="print a run's summary")
     summary.add_argument("run", help=run_help)
     serve = commands.add_parser("serve", help="a live dashboard of the runs in a browser")
@@ -50,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--memory-mb", type=int, default=1024, help="memory for indexes of finished runs (1024)"
     )
+    scaling_command.add_parser(commands, run_help)
     return parser
 
 
@@ -70,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = {
             "matplotlib": ("plots", "plots need matplotlib"),
             "plotly": ("serve", "the dashboard needs plotly"),
+            "scipy": ("analysis", "scaling fits need scipy"),
+            "threadpoolctl": ("analysis", "scaling fits need threadpoolctl"),
         }
         if error.name not in extra:
             raise
@@ -92,8 +109,10 @@ def _report(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from hf_tracking.report import compare_runs
 
-    result = compare_runs(args.runs, args.output)
+    result = compare_runs(args.runs, args.output, group_by=args.group, band=args.band)
     print(result["table"])
+    for group in result["groups"]:
+        print("group: " + ", ".join(group))
     for key, values in result["differences"]:
         print(f"differs: {key}: " + " | ".join(map(str, values)))
     for path in result["paths"]:
@@ -116,7 +135,13 @@ def _serve(args: argparse.Namespace) -> int:
     )
 
 
-COMMANDS = {"report": _report, "compare": _compare, "summary": _summary, "serve": _serve}
+COMMANDS = {
+    "report": _report,
+    "compare": _compare,
+    "summary": _summary,
+    "serve": _serve,
+    "scaling": scaling_command.run,
+}
 
 
 if __name__ == "__main__":

@@ -135,6 +135,17 @@ LAYERS = {
     ),
     "hf_tracking.run_events": ("hf_tracking.tracker", "hf_tracking.trainer"),
     "hf_tracking.tracker": ("hf_tracking.trainer",),
+    # Analysis is pure maths over summaries and rows: what reads files or draws uses it.
+    "hf_tracking.analysis": (
+        "hf_tracking.report",
+        "hf_tracking.serve",
+        "hf_tracking.cli",
+        "hf_tracking.scaling",
+        "hf_tracking.tracker",
+        "hf_tracking.session",
+        "hf_tracking.trainer",
+        "hf_tracking.backends",
+    ),
 }
 
 

@@ -96,7 +96,8 @@ def test_failing_module_costs_one_line_on_stderr(tmp_path):
 def test_import_hf_tracking_imports_neither_accelerate_nor_torch():
     code = (
         "import sys, hf_tracking; "
-        "print([m for m in ('accelerate', 'torch', 'transformers') if m in sys.modules])"
+        "print([m for m in ('accelerate', 'torch', 'transformers', 'scipy', 'threadpoolctl') "
+        "if m in sys.modules])"
     )
     result = python(code, PYTHONPATH=str(ROOT))
     assert result.stdout.strip() == "[]", result.stderr

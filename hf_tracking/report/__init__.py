@@ -9,7 +9,7 @@ Plots of one run, in ``{run_dir}/plots/``:
 
 | file | keys |
 | --- | --- |
-| ``loss.png`` | ``train/loss`` and ``val/loss`` (``val/<name>/loss`` too) against ``time/gradient_steps``, ``time/wallclock_hours`` and ``time/tokens_seen``; checkpoints as dotted lines |
+| ``loss.png`` | ``train/loss`` and ``val/loss`` (``val/<name>/loss`` too) against ``time/gradient_steps``, ``time/wallclock_hours``, ``time/tokens_seen`` and, when the summary states FLOPs per token, compute (tokens × FLOPs/token, its convention in the axis label); checkpoints as dotted lines |
 | ``learning_rate.png`` | ``train/learning_rate`` and, when logged, ``train/grad_norm`` against steps |
 | ``throughput.png`` | ``throughput/tokens_per_second``, and ``throughput/mfu_pct`` or else ``throughput/model_tflops_per_second`` when present |
 | ``memory.png`` | ``memory/gpu_*_allocated_gb``/``reserved_gb``/``max_allocated_gb`` when present, ``memory/process_rss_gb``, ``memory/system_memory_percent`` (left out when no ``memory/*`` key was logged) |

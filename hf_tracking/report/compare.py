@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hf_tracking.analysis.groups import SEED_FIELDS, seed_groups
 from hf_tracking.jsonio import atomic_write_text
+from hf_tracking.report.groups import plot_groups
 from hf_tracking.report.plots import plot_loss
 from hf_tracking.report.runs import (
     Run,
@@ -37,12 +39,21 @@ MAX_LISTED = 20  # up to this many runs, a differing field lists each run's valu
 MAX_DISTINCT = 20  # past that, its distinct values, at most this many
 
 
-def compare_runs(paths: Sequence[str | os.PathLike], output_dir: str | os.PathLike) -> dict:
+def compare_runs(
+    paths: Sequence[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    group_by: Sequence[str] | None = None,
+    band: str = "minmax",
+) -> dict:
     """Overlay loss curves and tabulate runs; returns the rows, differences and file paths.
 
     Runs are read one at a time and let go: a run's rows are read only when its curve is drawn
     (the first ``MAX_PLOTTED``) or it has no summary to take its numbers from, so thousands of
-    runs compare in bounded memory. Every run is a line of ``comparison.csv``."""
+    runs compare in bounded memory. Every run is a line of ``comparison.csv``.
+
+    With ``group_by`` (fields beside the seed that may differ within a group; ``[]`` for the
+    seed alone) the drawn runs are also drawn as seed groups, each its mean with a ``band``
+    (``"minmax"`` or ``"se"``), in ``compare_groups.png``."""
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     plotted: list[Run] = []
@@ -83,13 +94,23 @@ def compare_runs(paths: Sequence[str | os.PathLike], output_dir: str | os.PathLi
             lines.append(f"- `{key}`: {shown}")
         lines.append("")
     lines += ["![loss](compare_loss.png)", ""]
+    paths_made = [plot]
+    groups: list[list[str]] = []
+    if group_by is not None:
+        members = _seed_groups(plotted, group_by)
+        groups = [[run.name for run in group] for group in members]
+        paths_made.append(plot_groups(members, output / "compare_groups.png", band))
+        lines += ["Seed groups:", ""]
+        lines += [f"- {', '.join(group)}" for group in groups]
+        lines += ["", "![groups](compare_groups.png)", ""]
     markdown = output / "comparison.md"
     atomic_write_text(markdown, "\n".join(lines))
     return {
         "rows": rows,
         "differences": differences,
         "table": table,
-        "paths": [plot, markdown, csv_path],
+        "groups": groups,
+        "paths": [*paths_made, markdown, csv_path],
     }
 
 
@@ -153,6 +174,15 @@ def comparison_table(rows: Sequence[dict[str, Any]]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _seed_groups(runs: Sequence[Run], fields: Sequence[str]) -> list[list[Run]]:
+    configs = {
+        str(index): (run.summary or {}).get("config") or {} for index, run in enumerate(runs)
+    }
+    return [
+        [runs[int(key)] for key in group] for group in seed_groups(configs, (*SEED_FIELDS, *fields))
+    ]
 
 
 def config_differences(runs: Sequence[Run]) -> list[tuple[str, list[Any]]]:

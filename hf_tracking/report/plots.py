@@ -10,6 +10,7 @@ from typing import Any
 from hf_tracking.jsonio import atomic_write_text
 from hf_tracking.report.runs import (
     AXES,
+    COMPUTE_AXIS,
     LEDGER_PARTS,
     Run,
     count,
@@ -93,15 +94,17 @@ def report_markdown(run: Run, images: Sequence[Path]) -> str:
 
 
 def plot_loss(runs: Sequence[Run], path: Path) -> Path:
-    """Train (line) and val (dots) loss of each run against the three axes."""
+    """Train (line) and val (dots) loss of each run against the three axes, and against
+    compute (cumulative FLOPs) when every run's summary states its FLOPs per token."""
     plt = _pyplot()
-    figure, panels = plt.subplots(1, 3, figsize=(16, 4.6))
+    axes = loss_axes(runs)
+    figure, panels = plt.subplots(1, len(axes), figsize=(5.4 * len(axes), 4.6))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for index, run in enumerate(runs):
         color = colors[index % len(colors)]
         label = "" if len(runs) == 1 else f"{run.name} "
         val_keys = sorted(key for key in run.metric_names() if is_val_loss(key))
-        for panel, (x_key, x_label) in zip(panels, AXES, strict=True):
+        for panel, (x_key, x_label) in zip(panels, axes, strict=True):
             xs, ys = run.series(x_key, "train/loss", "train")
             panel.plot(xs, ys, color=color, linewidth=1.6, label=f"{label}train")
             for style, key in zip(("o--", "s:", "^:", "d:"), val_keys, strict=False):
@@ -115,6 +118,15 @@ def plot_loss(runs: Sequence[Run], path: Path) -> Path:
     panels[0].legend(fontsize=8)
     title = "loss" if len(runs) > 1 else f"loss: {runs[0].name} (dotted: checkpoints)"
     return _save(figure, path, title)
+
+
+def loss_axes(runs: Sequence[Run]) -> list[tuple[str, str]]:
+    """The x-axes of loss plots: the three of every row, and compute where every run has it."""
+    axes = list(AXES)
+    if runs and all(run.flops_per_token is not None for run in runs):
+        conventions = sorted({run.compute_label for run in runs})
+        axes.append((COMPUTE_AXIS, "compute, FLOPs = " + "; ".join(conventions)))
+    return axes
 
 
 def plot_learning_rate(run: Run, path: Path) -> Path | None:
@@ -235,7 +247,9 @@ def _axis(panel: Any, x_key: str, x_label: str, y_label: str) -> None:
     panel.set_xlabel(x_label)
     panel.set_ylabel(y_label)
     panel.grid(alpha=0.3)
-    if x_key == "time/tokens_seen":
+    if x_key == COMPUTE_AXIS:
+        panel.set_xscale("log")
+    elif x_key == "time/tokens_seen":
         panel.xaxis.set_major_formatter(EngFormatter())
 
 

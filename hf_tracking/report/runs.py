@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hf_tracking.analysis.points import compute_convention, flops_per_token
 from hf_tracking.backends.local import METRICS_FILE, SUMMARY_SUFFIX
 from hf_tracking.jsonio import iter_jsonl
 from hf_tracking.metrics.clock import LEDGER_PARTS as CLOCK_PARTS
@@ -23,6 +24,8 @@ AXES = (
     ("time/tokens_seen", "tokens seen"),
 )
 LEDGER_PARTS = (*CLOCK_PARTS, "other")
+# Cumulative training FLOPs, an x-axis of every row: tokens seen × the run's FLOPs per token.
+COMPUTE_AXIS = "compute"
 
 
 class ReportError(RuntimeError):
@@ -40,16 +43,32 @@ class Run:
     summary_path: Path | None = None
 
     def series(self, x_key: str, y_key: str, event: str | None = None) -> tuple[list, list]:
-        """(x, y) of the records holding finite numbers for both keys, in file order."""
+        """(x, y) of the records holding finite numbers for both keys, in file order.
+        ``x_key`` :data:`COMPUTE_AXIS` is the tokens seen times the run's FLOPs per token (no
+        points when its summary states none)."""
+        scale = 1
+        if x_key == COMPUTE_AXIS:
+            scale = self.flops_per_token
+            if scale is None:
+                return [], []
+            x_key = "time/tokens_seen"
         xs, ys = [], []
         for record in self.records:
             if event is not None and record.get("event") != event:
                 continue
             x, y = record.get(x_key), record.get(y_key)
             if finite(x) and finite(y):
-                xs.append(x)
+                xs.append(x * scale)
                 ys.append(y)
         return xs, ys
+
+    @property
+    def flops_per_token(self) -> float | None:
+        return flops_per_token(self.summary or {})
+
+    @property
+    def compute_label(self) -> str:
+        return compute_convention(self.summary or {})
 
     def metric_names(self) -> set[str]:
         return {key for record in self.records for key in record}

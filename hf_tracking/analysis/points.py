@@ -1,0 +1,202 @@
+"""Scaling points: (N, D, C, loss) per run or CSV row, checked before any fit.
+
+Compute conventions: ``"run"`` takes C = D × the run's own training FLOPs per token (the
+summary's ``flops.flops_per_token.total``: 6N of the non-embedding weights plus attention and the
+output head, forward + backward); ``"6nd"`` takes C = 6·N·D (Kaplan et al., Hoffmann et al.).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from hf_tracking.analysis.options import (
+    CONVENTIONS,
+    DEFAULT_TOLERANCE,
+    LOSSES,
+    PARAMETER_COUNTS,
+    ScalingInputError,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScalingPoints:
+    """Parallel arrays: N (parameters), D (tokens), C (FLOPs) and the loss, one entry a run."""
+
+    n: np.ndarray
+    d: np.ndarray
+    c: np.ndarray
+    loss: np.ndarray
+    names: tuple[str, ...]
+    convention: str
+
+    def __post_init__(self) -> None:
+        for name in ("n", "d", "c", "loss"):
+            object.__setattr__(self, name, positive_array(getattr(self, name), name))
+        sizes = {len(self.n), len(self.d), len(self.c), len(self.loss), len(self.names)}
+        if len(sizes) != 1:
+            raise ScalingInputError("N, D, C, loss and names must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.n)
+
+
+def positive_array(values: Any, name: str) -> np.ndarray:
+    """``values`` as a 1-D float array of finite numbers > 0; ScalingInputError naming ``name``."""
+    try:
+        array = np.asarray(values, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ScalingInputError(f"{name} must be numbers") from None
+    bad = ~(np.isfinite(array) & (array > 0))
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        raise ScalingInputError(
+            f"{name} must be finite and > 0: {int(bad.sum())} value(s) are not "
+            f"(the first at row {index + 1}: {array[index]!r})"
+        )
+    return array
+
+
+def read_csv_points(
+    path: str | os.PathLike,
+    *,
+    n: str,
+    loss: str,
+    d: str | None = None,
+    c: str | None = None,
+    name: str | None = None,
+) -> ScalingPoints:
+    """Points from a CSV with the columns named; with C only, D = C / 6N, with D only, C = 6ND."""
+    if (d is None) == (c is None) and d is None:
+        raise ScalingInputError("name a token column (--d) or a compute column (--c), or both")
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            reader = csv.DictReader(stream)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ScalingInputError(f"cannot read {str(path)!r}: {error}") from None
+    wanted = [column for column in (n, loss, d, c, name) if column is not None]
+    missing = [column for column in wanted if column not in header]
+    if missing:
+        raise ScalingInputError(
+            f"{str(path)!r} has no column {', '.join(map(repr, missing))} "
+            f"(its columns: {', '.join(header) or 'none'})"
+        )
+    if not rows:
+        raise ScalingInputError(f"{str(path)!r} holds no rows")
+
+    def column(key: str) -> np.ndarray:
+        values = []
+        for number, row in enumerate(rows, start=2):
+            try:
+                values.append(float(row[key]))
+            except (TypeError, ValueError):
+                raise ScalingInputError(
+                    f"{str(path)!r} line {number}: column {key!r} is not a number: {row[key]!r}"
+                ) from None
+        return positive_array(values, f"column {key!r}")
+
+    sizes, losses = column(n), column(loss)
+    tokens = column(d) if d else None
+    compute = column(c) if c else None
+    if tokens is None:
+        tokens = compute / (6.0 * sizes)
+    if compute is None:
+        compute = 6.0 * sizes * tokens
+    names = (
+        tuple(row[name] for row in rows) if name else tuple(f"row {i}" for i in range(len(rows)))
+    )
+    return ScalingPoints(sizes, tokens, compute, losses, names, "csv" if c else "6nd")
+
+
+def run_point(
+    summary: dict[str, Any],
+    records: Sequence[dict[str, Any]],
+    *,
+    name: str,
+    parameters: str = "total",
+    loss: str = "val",
+    convention: str = "run",
+) -> dict[str, float]:
+    """One run's N, D, C and loss from its summary (and its rows where the summary lacks them)."""
+    _choice(parameters, PARAMETER_COUNTS, "parameters")
+    _choice(loss, LOSSES, "loss")
+    _choice(convention, CONVENTIONS, "convention")
+    counts = summary.get("parameters") or {}
+    size = counts.get("non_embedding") if parameters == "non_embedding" else None
+    if parameters == "total":
+        size = counts.get("actual_total", counts.get("total"))
+    tokens = (summary.get("totals") or {}).get("tokens_seen")
+    if tokens is None:
+        tokens = next(
+            (r["time/tokens_seen"] for r in reversed(records) if "time/tokens_seen" in r), None
+        )
+    value = _loss(summary, records, loss)
+    for label, number in (
+        ("parameter count", size),
+        ("tokens seen", tokens),
+        (f"{loss} loss", value),
+    ):
+        if not isinstance(number, (int, float)) or not number > 0:
+            hint = " (choose another with --run-loss)" if label.endswith("loss") else ""
+            raise ScalingInputError(f"run {name!r} has no {label}{hint}: got {number!r}")
+    if convention == "6nd":
+        compute = 6.0 * size * tokens
+    else:
+        per_token = flops_per_token(summary)
+        if per_token is None:
+            raise ScalingInputError(
+                f"run {name!r} states no FLOPs per token in its summary; use the 6ND convention"
+            )
+        compute = per_token * tokens
+    return {"n": float(size), "d": float(tokens), "c": float(compute), "loss": float(value)}
+
+
+def group_budgets(compute: Sequence[float], tolerance: float = DEFAULT_TOLERANCE) -> np.ndarray:
+    """A budget index per point: computes sorted and cut where a value exceeds the first of its
+    group by more than ``tolerance`` (relative)."""
+    compute = positive_array(compute, "compute")
+    if not tolerance >= 0:
+        raise ScalingInputError(f"tolerance must be >= 0, got {tolerance!r}")
+    order = np.argsort(compute, kind="stable")
+    labels = np.empty(len(compute), dtype=int)
+    label, first = -1, None
+    for index in order:
+        if first is None or compute[index] > first * (1.0 + tolerance):
+            label, first = label + 1, compute[index]
+        labels[index] = label
+    return labels
+
+
+def flops_per_token(summary: dict[str, Any]) -> float | None:
+    """The run's training FLOPs per token (forward + backward), from its summary."""
+    value = ((summary.get("flops") or {}).get("flops_per_token") or {}).get("total")
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def compute_convention(summary: dict[str, Any]) -> str:
+    """How the run counted its FLOPs, in words."""
+    convention = ((summary.get("flops") or {}).get("flops_per_token") or {}).get("convention")
+    return f"tokens × FLOPs/token ({convention})" if convention else "tokens × FLOPs/token"
+
+
+def _loss(summary: dict[str, Any], records: Sequence[dict[str, Any]], which: str) -> Any:
+    if which == "best_val":
+        return ((summary.get("best") or {}).get("val") or {}).get("loss")
+    key = "val/loss" if which == "val" else "train/loss"
+    event = "val" if which == "val" else "train"
+    for record in reversed(records):
+        if record.get("event") == event and isinstance(record.get(key), (int, float)):
+            return record[key]
+    return (summary.get("final") or {}).get(key)
+
+
+def _choice(value: str, choices: Sequence[str], name: str) -> None:
+    if value not in choices:
+        raise ScalingInputError(f"{name} must be one of {', '.join(choices)}, got {value!r}")

@@ -1,0 +1,167 @@
+"""Both compute-optimal fits over one set of points, as a JSON-ready dict and a text table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hf_tracking.analysis.isoflop import DEFAULT_RESAMPLES, fit_isoflop
+from hf_tracking.analysis.options import (
+    APPROACHES,
+    DEFAULT_LOSS_NOISE,
+    DEFAULT_TOLERANCE,
+    ScalingInputError,
+)
+from hf_tracking.analysis.parametric import (
+    GRIDS,
+    bootstrap_parametric,
+    fit_parametric,
+)
+from hf_tracking.analysis.points import ScalingPoints
+
+
+def fit_scaling(
+    points: ScalingPoints,
+    *,
+    approaches: Sequence[str] | None = None,
+    budget: float | None = None,
+    bootstrap: int = 0,
+    level: float = 0.95,
+    method: str = "akima",
+    tolerance: float = DEFAULT_TOLERANCE,
+    loss_noise: float = DEFAULT_LOSS_NOISE,
+    isoflop_resamples: int = DEFAULT_RESAMPLES,
+    grid: str | dict[str, Sequence[float]] = "full",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Approach 3 (parametric) and Approach 2 (IsoFLOP) over ``points``.
+
+    ``approaches`` None fits whichever the points allow and says in ``"skipped"`` why a fit was
+    not made; naming an approach makes its failure an error (ScalingInputError).
+    """
+    asked = approaches is not None
+    chosen = list(APPROACHES if approaches is None else approaches)
+    unknown = [name for name in chosen if name not in APPROACHES]
+    if unknown or not chosen:
+        raise ScalingInputError(f"approaches must be among {', '.join(APPROACHES)}, got {chosen}")
+    if budget is not None and not budget > 0:
+        raise ScalingInputError(f"budget must be > 0 FLOPs, got {budget!r}")
+    result: dict[str, Any] = {
+        "points": {
+            "n_points": len(points),
+            "convention": points.convention,
+            "budget_tolerance": tolerance,
+        },
+        "skipped": {},
+    }
+    if "3" in chosen:
+        try:
+            fit = fit_parametric(points.n, points.d, points.loss, grid=_grid(grid))
+        except ScalingInputError as error:
+            if asked:
+                raise
+            result["skipped"]["approach3"] = str(error)
+        else:
+            section = fit.as_dict()
+            if bootstrap:
+                section["intervals"] = bootstrap_parametric(
+                    fit,
+                    points.n,
+                    points.d,
+                    points.loss,
+                    resamples=bootstrap,
+                    level=level,
+                    seed=seed,
+                )
+                section["interval_level"] = level
+            if budget is not None:
+                n_opt, d_opt = fit.optimal(budget)
+                section["budget"] = {
+                    "compute": budget,
+                    "n_opt": n_opt,
+                    "d_opt": d_opt,
+                    "loss": float(fit.loss(n_opt, d_opt)),
+                }
+            result["approach3"] = section
+    if "2" in chosen:
+        try:
+            isoflop = fit_isoflop(
+                points.n,
+                points.d,
+                points.loss,
+                points.c,
+                tolerance=tolerance,
+                method=method,
+                loss_noise=loss_noise,
+                resamples=isoflop_resamples,
+                seed=seed,
+            )
+        except ScalingInputError as error:
+            if asked:
+                raise
+            result["skipped"]["approach2"] = str(error)
+        else:
+            section = isoflop.as_dict()
+            if budget is not None:
+                section["budget"] = {"compute": budget, "n_opt": isoflop.n_opt(budget)}
+            result["approach2"] = section
+    if "approach2" not in result and "approach3" not in result:
+        reasons = "; ".join(f"{key}: {text}" for key, text in result["skipped"].items())
+        raise ScalingInputError(f"no fit was possible ({reasons})")
+    return result
+
+
+def scaling_table(result: dict[str, Any]) -> str:
+    """The fitted numbers as aligned text."""
+    lines = [f"points: {result['points']['n_points']} (compute: {result['points']['convention']})"]
+    three = result.get("approach3")
+    if three:
+        intervals = three.get("intervals") or {}
+        lines += ["", "Approach 3: L(N, D) = E + A/N^alpha + B/D^beta (Huber, L-BFGS from a grid)"]
+        for key in ("E", "A", "B", "alpha", "beta", "a", "b"):
+            value = f"  {key:<6} {_number(three[key])}"
+            if key in intervals:
+                low, high = intervals[key]
+                value += f"   [{_number(low)}, {_number(high)}]"
+            lines.append(value)
+        lines.append(f"  objective {three['objective']:.6g} over {three['n_points']} runs")
+        if "budget" in three:
+            budget = three["budget"]
+            lines.append(
+                f"  at C = {budget['compute']:.3g} FLOPs: N* = {budget['n_opt']:.4g}, "
+                f"D* = {budget['d_opt']:.4g}, loss {budget['loss']:.4f}"
+            )
+    two = result.get("approach2")
+    if two:
+        lines += ["", f"Approach 2: IsoFLOP ({two['method']}), N* = k C^a: a = {two['a']:.4f}"]
+        lines.append(f"  {'compute':>10} {'runs':>5} {'N*':>10} {'D*':>10} {'loss*':>8}")
+        for budget in two["budgets"]:
+            if budget["used"]:
+                lines.append(
+                    f"  {budget['compute']:>10.3g} {budget['n_points']:>5} "
+                    f"{budget['n_opt']:>10.4g} {budget['d_opt']:>10.4g} {budget['loss_opt']:>8.4f}"
+                )
+            else:
+                lines.append(
+                    f"  {budget['compute']:>10.3g} {budget['n_points']:>5}   left out: "
+                    f"{budget['reason']}"
+                )
+        if "budget" in two:
+            lines.append(
+                f"  at C = {two['budget']['compute']:.3g} FLOPs: N* = {two['budget']['n_opt']:.4g}"
+            )
+    for key, reason in result.get("skipped", {}).items():
+        lines += ["", f"{key} not fitted: {reason}"]
+    return "\n".join(lines)
+
+
+def _grid(grid: str | dict[str, Sequence[float]]) -> dict[str, Sequence[float]]:
+    if isinstance(grid, dict):
+        return grid
+    if grid not in GRIDS:
+        raise ScalingInputError(f"grid must be one of {', '.join(GRIDS)}, got {grid!r}")
+    return GRIDS[grid]
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}" if abs(value) < 100 else f"{value:.4g}"

@@ -1,0 +1,159 @@
+"""``hf-tracking scaling`` over a grid of tiny runs really trained here, and over a CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hf_tracking.cli import main
+from tests.support.reporting import assert_plot_image
+from tests.support.scaling_grid import BUDGETS, WIDTHS, train_grid
+
+
+@pytest.fixture(scope="module")
+def grid_runs(tmp_path_factory):
+    return train_grid(tmp_path_factory.mktemp("grid") / "experiments")
+
+
+def test_scaling_over_trained_runs_gives_a_fit_and_plots(grid_runs, tmp_path, capsys):
+    out, plots = tmp_path / "fit.json", tmp_path / "plots"
+    code = main(
+        [
+            "scaling",
+            *map(str, grid_runs),
+            "--grid",
+            "coarse",
+            "--budget",
+            "1e10",
+            "--json",
+            str(out),
+            "--plot",
+            str(plots),
+        ]
+    )
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    result = json.loads(out.read_text())
+    three = result["approach3"]
+    assert {"A", "B", "E", "alpha", "beta", "a", "b", "objective", "n_points"} <= set(three)
+    assert three["n_points"] == len(WIDTHS) * len(BUDGETS)
+    assert (
+        three["E"]
+        < min(
+            json.loads(p.with_name(p.name + "_summary.json").read_text())["final"]["train/loss"]
+            for p in grid_runs
+        )
+        + 1.0
+    )
+    assert "budget" in three and three["budget"]["n_opt"] > 0
+    # Three budgets of three sizes each: Approach 2 is fitted or says why not.
+    assert "approach2" in result or "approach2" in result["skipped"]
+    if "approach2" in result:
+        assert {"compute", "n_opt"} <= set(result["approach2"]["budgets"][0])
+    assert "Approach 3" in printed.out
+    for name in ("isoflop.png", "frontier.png", "loss_vs_compute.png"):
+        assert_plot_image(plots / name)
+
+
+def test_the_runs_compute_is_tokens_times_their_flops_per_token(grid_runs):
+    from hf_tracking import scaling
+
+    points = scaling.points_from_runs(grid_runs)
+    six = scaling.points_from_runs(grid_runs, convention="6nd")
+    assert np.all(points.c > six.c)  # attention and the output head on top of 6N
+    assert np.allclose(six.c, 6 * six.n * six.d)
+    labels = {round(float(np.log10(c)), 1) for c in points.c}
+    assert len(labels) >= len(BUDGETS)
+
+
+def test_csv_with_compute_only_takes_tokens_as_c_over_6n(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "runs.csv"
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["params", "flops", "final_loss"])
+        for compute in (1e18, 4e18, 1.6e19):
+            for n in np.geomspace(2e7, 2e9, 7):
+                d = compute / (6 * n)
+                loss = 1.7 + 400 / n**0.34 + 1200 / d**0.3 + 0.002 * rng.standard_normal()
+                writer.writerow([n, compute, loss])
+    out = tmp_path / "fit.json"
+    code = main(
+        [
+            "scaling",
+            "--csv",
+            str(path),
+            "--n",
+            "params",
+            "--c",
+            "flops",
+            "--loss",
+            "final_loss",
+            "--grid",
+            "coarse",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    result = json.loads(out.read_text())
+    assert result["approach3"]["alpha"] == pytest.approx(0.34, abs=0.03)
+    assert result["approach2"]["a"] == pytest.approx(0.30 / 0.64, abs=0.05)
+    assert [b["compute"] for b in result["approach2"]["budgets"]] == pytest.approx(
+        [1e18, 4e18, 1.6e19]
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--n", "params", "--loss", "loss", "--d", "tokens"], "no column 'tokens'"),
+        (["--n", "params", "--loss", "loss"], "--d COL or --c COL"),
+        (["--n", "params", "--loss", "loss", "--c", "flops", "--approach", "3"], "at least 6 runs"),
+        (
+            ["--n", "params", "--loss", "loss", "--c", "flops", "--approach", "2"],
+            "at least 2 budgets",
+        ),
+    ],
+)
+def test_bad_csv_input_is_one_error_line(tmp_path, arguments, message):
+    path = tmp_path / "runs.csv"
+    path.write_text("params,flops,loss\n1e6,1e15,3.1\n2e6,1e15,3.0\n4e6,1e15,3.05\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "hf_tracking.cli", "scaling", "--csv", str(path), *arguments],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_non_positive_values_and_missing_runs_are_errors(tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    path.write_text(
+        "params,flops,loss\n"
+        + "".join(f"{n},1e15,{3 - n / 1e7}\n" for n in (1e6, 2e6, 0, 4e6, 5e6, 6e6))
+    )
+    assert (
+        main(["scaling", "--csv", str(path), "--n", "params", "--c", "flops", "--loss", "loss"])
+        == 1
+    )
+    assert "column 'params' must be finite and > 0" in capsys.readouterr().err
+    assert main(["scaling", str(tmp_path / "nothing")]) == 1
+    assert "no such run" in capsys.readouterr().err
+    assert main(["scaling"]) == 1
+    assert "give run directories" in capsys.readouterr().err
+
+
+def test_import_hf_tracking_and_its_command_line_load_no_scipy():
+    code = (
+        "import sys, hf_tracking, hf_tracking.cli; "
+        "print(sorted(m for m in ('scipy', 'threadpoolctl', 'hf_tracking.scaling') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
