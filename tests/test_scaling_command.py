@@ -113,7 +113,7 @@ def test_csv_with_compute_only_takes_tokens_as_c_over_6n(tmp_path, capsys):
     ("arguments", "message"),
     [
         (["--n", "params", "--loss", "loss", "--d", "tokens"], "no column 'tokens'"),
-        (["--n", "params", "--loss", "loss"], "--d COL or --c COL"),
+        (["--n", "params", "--loss", "loss"], "a token column (--d) or a compute column (--c)"),
         (["--n", "params", "--loss", "loss", "--c", "flops", "--approach", "3"], "at least 6 runs"),
         (
             ["--n", "params", "--loss", "loss", "--c", "flops", "--approach", "2"],

@@ -72,7 +72,7 @@ def read_csv_points(
     name: str | None = None,
 ) -> ScalingPoints:
     """Points from a CSV with the columns named; with C only, D = C / 6N, with D only, C = 6ND."""
-    if (d is None) == (c is None) and d is None:
+    if d is None and c is None:
         raise ScalingInputError("name a token column (--d) or a compute column (--c), or both")
     try:
         with open(path, newline="", encoding="utf-8") as stream:

@@ -47,8 +47,10 @@ def plot_isoflop(points: ScalingPoints, result: dict[str, Any], path: Path) -> P
         sizes = points.n[close][order]
         panel.plot(sizes, points.loss[close][order], "o-", color=color, label=f"C = {compute:.2g}")
         if three and len(sizes) > 1:
+            # Along the budget, D follows the runs' own tokens (their FLOPs convention).
             grid = np.geomspace(sizes[0], sizes[-1], 60)
-            panel.plot(grid, _parametric(three, grid, compute / (6 * grid)), "--", color=color)
+            tokens = np.exp(np.interp(np.log(grid), np.log(sizes), np.log(points.d[close][order])))
+            panel.plot(grid, _parametric(three, grid, tokens), "--", color=color)
     for budget in budgets:
         if budget["used"]:
             panel.plot(budget["n_opt"], budget["loss_opt"], "*", color="black", markersize=13)
@@ -59,7 +61,7 @@ def plot_isoflop(points: ScalingPoints, result: dict[str, Any], path: Path) -> P
     panel.legend(fontsize=8)
     title = "IsoFLOP profiles (stars: minima)"
     if three:
-        title += "; dashed: Approach 3 at C = 6ND"
+        title += "; dashed: Approach 3"
     return _save(figure, path, title)
 
 
