@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hf_tracking.jsonio import dumps_line, iter_jsonl, read_json
@@ -18,6 +19,7 @@ from hf_tracking.serve import host_warning
 from hf_tracking.serve.index import MetricsIndex
 from hf_tracking.serve.runs import RunCatalog
 from hf_tracking.serve.server import DashboardServer
+from hf_tracking.serve.smooth import ema, tau_of
 from tests.support.dashboard import LiveRun, finished_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +111,21 @@ def test_series_downsamples_and_zooms_keeping_ends_and_validation(tmp_path, serv
     assert xs[0] == 999 and xs[-1] == 1201 and 50 < len(xs) <= 100  # one point past each edge
     assert zoom["points"]["x"] == list(range(990, 1220, 10))
 
+    # Smoothed on every row before downsampling: a zoom shows the same smoothed values.
+    every = get_json(url + "api/series?run=long&points=20000&smooth=0.9")
+    rows = every["runs"][0]["line"]
+    assert every["tau"] == pytest.approx(tau_of(0.9, 2999.0))
+    assert rows["smooth"] == pytest.approx(
+        ema(np.array(rows["x"]), np.array(rows["y"]), every["tau"]).tolist(), rel=1e-12
+    )
+    by_x = dict(zip(rows["x"], rows["smooth"], strict=True))
+    for answer in (full, zoom):
+        query = "&lo=1000&hi=1200" if answer is zoom else ""
+        line = get_json(url + f"api/series?run=long&points=100&smooth=0.9{query}")["runs"][0][
+            "line"
+        ]
+        assert line["smooth"] == pytest.approx([by_x[x] for x in line["x"]], rel=1e-12)
+
 
 def test_bad_requests_are_clear_errors(tmp_path, serve):
     finished_run(tmp_path, "run", steps=10)
@@ -119,6 +136,8 @@ def test_bad_requests_are_clear_errors(tmp_path, serve):
     assert status == 400 and b"lo must be a number" in body
     status, body = get(url + "api/series?run=run&points=0")
     assert status == 400 and b"points must be between 4 and" in body
+    status, body = get(url + "api/series?run=run&smooth=1")
+    assert status == 400 and b"smooth must be in [0, 1)" in body
     status, body = get(url + "api/series?run=nope")
     assert status == 404 and b"no run with id" in body
 

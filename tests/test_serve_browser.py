@@ -11,25 +11,17 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hf_tracking.serve.runs import RunCatalog
 from hf_tracking.serve.server import DashboardServer
+from hf_tracking.serve.smooth import ema as smooth_ema
 from tests.support.browser import chromium, plot_pixels, wait_for
 from tests.support.dashboard import LiveRun, finished_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_SCREENSHOT = ROOT / "docs" / "dashboard.png"
-
-
-def ema(values: list[float], weight: float) -> list[float]:
-    mean = norm = 0.0
-    out = []
-    for value in values:
-        mean = weight * mean + (1 - weight) * value
-        norm = weight * norm + (1 - weight)
-        out.append(mean / norm)
-    return out
 
 
 @pytest.mark.slow
@@ -93,15 +85,19 @@ def test_dashboard_on_a_run_still_training(tmp_path):
             assert any(shape["line"]["dash"] == "dot" for shape in layout["shapes"])  # checkpoints
             traces = driver.execute_script(
                 "return document.getElementById('plot').data.map(t => ({role: t.meta.role,"
-                " run: t.meta.run, x: Array.from(t.x), y: Array.from(t.y), hover: t.hovertemplate}))"
+                " run: t.meta.run, x: Array.from(t.x), y: Array.from(t.y), hover: t.hovertemplate,"
+                " tau: t.meta.tau}))"
             )
             assert all("%{y:.10~g}" in trace["hover"] for trace in traces)  # exact values
             raw = {t["run"]: t for t in traces if t["role"] == "raw"}
             smooth = {t["run"]: t for t in traces if t["role"] == "smoothed"}
             assert set(raw) == set(smooth) == {"live_run", "ablation_lr1e-3"}
             assert {t["run"] for t in traces if t["role"] == "val"} == set(raw)
-            expected = ema(raw["ablation_lr1e-3"]["y"], 0.6)
-            assert smooth["ablation_lr1e-3"]["y"] == pytest.approx(expected, rel=1e-12)
+            # The server's time-weighted EMA of every row (the τ of that answer: the live run
+            # widens the x extent it is worked out from).
+            line, tau = raw["ablation_lr1e-3"], smooth["ablation_lr1e-3"]["tau"]
+            expected = smooth_ema(np.array(line["x"]), np.array(line["y"]), tau)
+            assert smooth["ablation_lr1e-3"]["y"] == pytest.approx(expected.tolist(), rel=1e-12)
             assert raw["ablation_lr1e-3"]["x"][:2] == [64 * 1, 64 * 2]  # tokens, not steps
 
             # A row written now shows up without a reload.

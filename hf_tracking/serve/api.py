@@ -5,10 +5,13 @@
 | ``/api/runs[?offset=&limit=&sort=&dir=&q=&tag=&run=]`` | a page of rows, one per run: status, live, steps, tokens, wallclock, best val loss, last train loss, tokens/s, goodput, MFU, tags, flat config; the counts, the selected runs' rows, the tags |
 | ``/api/run?id=R`` | the run's summary and config (redacted), backends, W&B sync command, event list |
 | ``/api/keys?run=R&run=S`` | the metric names of those runs, by event kind |
-| ``/api/series?run=R&y=KEY&x=AXIS[&lo=&hi=&points=N]`` | per run, the curve of KEY against AXIS downsampled to N points within [lo, hi] (all its validation points kept), the validation points of its ``val/`` counterpart, checkpoint and resume markers |
+| ``/api/series?run=R&y=KEY&x=AXIS[&lo=&hi=&points=N&smooth=S]`` | per run, the curve of KEY against AXIS downsampled to N points within [lo, hi] (all its validation points kept), with S > 0 its time-weighted EMA at the same points, the validation points of its ``val/`` counterpart, checkpoint and resume markers |
 
 AXIS is ``time/gradient_steps``, ``time/wallclock_hours``, ``time/tokens_seen`` or ``compute``
-(cumulative FLOPs: tokens × the run's FLOPs per token, computed here).
+(cumulative FLOPs: tokens × the run's FLOPs per token, computed here). Smoothing
+(:mod:`hf_tracking.serve.smooth`) runs on every row the index holds, before downsampling, with one
+τ for all the runs asked (from S and the widest x extent among them), so a zoom, a resume or
+another run's sampling leaves a curve as it is.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from hf_tracking.serve.downsample import DEFAULT_POINTS, downsample
+from hf_tracking.serve.downsample import DEFAULT_POINTS, downsample_indices
 from hf_tracking.serve.runs import Run, RunCatalog, field
+from hf_tracking.serve.smooth import ema, tau_of
 from hf_tracking.serve.table import RunsTable, TableError
 
 AXES = ("time/gradient_steps", "time/wallclock_hours", "time/tokens_seen", "compute")
@@ -212,16 +216,41 @@ def _markers(index: Any, run: Run, event: str, axis: str) -> list[dict[str, Any]
     return markers
 
 
+def _extent(index: Any, run: Run, axis: str, key: str) -> float:
+    """The x extent of the rows of ``run`` holding ``key`` (0 when none)."""
+    event = _table_of(index, key)
+    found = None if event is None else _columns(index, run, event, axis, key)
+    if found is None or found[1] is None:
+        return 0.0
+    xs = found[0][np.isfinite(found[0]) & np.isfinite(found[1])]
+    return float(xs.max() - xs.min()) if len(xs) else 0.0
+
+
 def _curve(
-    index: Any, run: Run, event: str, axis: str, key: str, points: int, lo: Any, hi: Any
+    index: Any,
+    run: Run,
+    event: str,
+    axis: str,
+    key: str,
+    points: int,
+    window: tuple[Any, Any],
+    tau: float | None = None,
 ) -> tuple[dict[str, list[float]], int] | None:
-    """The downsampled curve of ``key`` and how many rows hold it in all."""
+    """The downsampled curve of ``key`` (with its smoothed values under ``smooth`` when ``tau``
+    is given) and how many rows hold it in all."""
     found = _columns(index, run, event, axis, key)
     if found is None or found[1] is None:
         return None
-    xs, ys = found
+    xs, ys = np.asarray(found[0], dtype=np.float64), np.asarray(found[1], dtype=np.float64)
     keep = np.arange(len(ys)) if event == "val" else None  # every validation point
-    return _points(*downsample(xs, ys, points, lo, hi, keep)), index.detail(event, key)[0]
+    chosen = downsample_indices(xs, ys, points, *window, keep)
+    line = _points(xs[chosen], ys[chosen])
+    if tau is not None:
+        finite = np.isfinite(xs) & np.isfinite(ys)
+        smooth = np.full(len(ys), np.nan)
+        smooth[finite] = ema(xs[finite], ys[finite], tau)
+        line["smooth"] = smooth[chosen].tolist()
+    return line, index.detail(event, key)[0]
 
 
 def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -235,6 +264,16 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
     points = DEFAULT_POINTS if asked is None else int(asked)
     if not 4 <= points <= MAX_POINTS:
         raise ApiError(400, f"points must be between 4 and {MAX_POINTS}, got {points}")
+    smoothing = _float_param(query, "smooth") or 0.0
+    if not 0.0 <= smoothing < 1.0:
+        raise ApiError(400, f"smooth must be in [0, 1), got {smoothing}")
+    tau = None
+    if smoothing > 0.0:
+        extents = [0.0]
+        for run_id in run_ids:
+            run = _run(catalog, run_id)
+            extents.append(_extent(catalog.index(run), run, axis, y_key))
+        tau = tau_of(smoothing, max(extents))
     answers = []
     for run_id in run_ids:
         run = _run(catalog, run_id)
@@ -254,7 +293,9 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
             notes.append("no FLOPs per token known for this run")
         if not index.complete:
             notes.append(f"reading metrics: {index.rows:,} rows so far")
-        curve = None if event is None else _curve(index, run, event, axis, y_key, points, lo, hi)
+        curve = None
+        if event is not None:
+            curve = _curve(index, run, event, axis, y_key, points, (lo, hi), tau)
         if curve is not None:
             answer["line"], answer["total"] = curve
             bucket = index.detail(event, y_key)[1]
@@ -264,10 +305,11 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
             answer["note"] = "; ".join(notes)
         if y_key.startswith("train/"):
             val_key = "val/" + y_key.removeprefix("train/")
-            curve = _curve(index, run, "val", axis, val_key, points, lo, hi)
+            curve = _curve(index, run, "val", axis, val_key, points, (lo, hi))
             if curve is not None:
                 answer["points"], answer["points_key"] = curve[0], val_key
         answer["checkpoints"] = _markers(index, run, "checkpoint", axis)
         answer["resumes"] = _markers(index, run, "resume", axis)
         answers.append(answer)
-    return {"x": axis, "y": y_key, "lo": lo, "hi": hi, "runs": answers}
+    answer = {"x": axis, "y": y_key, "lo": lo, "hi": hi, "smooth": smoothing, "tau": tau}
+    return {**answer, "runs": answers}

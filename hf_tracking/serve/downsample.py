@@ -60,16 +60,16 @@ def minmax_indices(y: np.ndarray, buckets: int, keep: np.ndarray | None = None) 
     return chosen[chosen < n]
 
 
-def downsample(
+def downsample_indices(
     x: np.ndarray,
     y: np.ndarray,
     max_points: int = DEFAULT_POINTS,
     lo: float | None = None,
     hi: float | None = None,
     keep: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of at most about ``max_points`` points of the finite part of a curve, within
-    [lo, hi] when given; ``keep`` (indices into x) are kept whatever the budget."""
+) -> np.ndarray:
+    """Indices into (x, y) of at most about ``max_points`` points of the finite part of a curve,
+    within [lo, hi] when given; ``keep`` (indices into x) are kept whatever the budget."""
     if max_points < 4:
         raise ValueError(f"max_points must be >= 4, got {max_points}")
     x = np.asarray(x, dtype=np.float64)
@@ -84,12 +84,26 @@ def downsample(
     if lo is not None or hi is not None:
         if len(x) > 1 and bool(np.all(np.diff(x) >= 0)):
             start, stop = window(x, lo, hi)
-            x, y = x[start:stop], y[start:stop]
+            valid, x, y = valid[start:stop], x[start:stop], y[start:stop]
             kept_mask = None if kept_mask is None else kept_mask[start:stop]
         else:
             inside = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
-            x, y = x[inside], y[inside]
+            valid, x, y = valid[inside], x[inside], y[inside]
             kept_mask = None if kept_mask is None else kept_mask[inside]
     keep_indices = None if kept_mask is None else np.flatnonzero(kept_mask)
-    chosen = minmax_indices(y, max(max_points // 4, 1), keep_indices)
+    return valid[minmax_indices(y, max(max_points // 4, 1), keep_indices)]
+
+
+def downsample(
+    x: np.ndarray,
+    y: np.ndarray,
+    max_points: int = DEFAULT_POINTS,
+    lo: float | None = None,
+    hi: float | None = None,
+    keep: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of the points :func:`downsample_indices` picks."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    chosen = downsample_indices(x, y, max_points, lo, hi, keep)
     return x[chosen], y[chosen]

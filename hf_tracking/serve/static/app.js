@@ -18,7 +18,7 @@ const state = {
 // What the tests and the benchmark read: plotly's draws, when the table and the first curve were
 // shown and plotly was ready (ms from navigation), and what sketch.js drew.
 window.hfDashboard = {
-  state, ema, draws: 0, lastDrawAt: null, tableShownMs: null, firstPaintMs: null, interactiveMs: null, sketch: null,
+  state, draws: 0, lastDrawAt: null, tableShownMs: null, firstPaintMs: null, interactiveMs: null, sketch: null,
 };
 
 const COLUMNS = [
@@ -148,6 +148,7 @@ async function refreshSeries() {
   params.set("x", state.x);
   params.set("points", String(Math.min(4000, 2 * plotWidth())));
   if (state.range) { params.set("lo", state.range[0]); params.set("hi", state.range[1]); }
+  if (state.smoothing > 0) params.set("smooth", String(state.smoothing));
   const ticket = ++seriesRequest;
   // A run not read yet is indexed on this request (seconds for millions of rows).
   const slow = setTimeout(() => { $("plot-note").textContent = "reading metrics…"; }, 300);
@@ -198,7 +199,7 @@ function route() {
 }
 
 function bind() {
-  let typing = null;
+  let typing = null, smoothTimer = null;
   $("filter").addEventListener("input", (e) => {
     state.filter = e.target.value; state.offset = 0;
     clearTimeout(typing); typing = setTimeout(loadRuns, 150);
@@ -232,7 +233,8 @@ function bind() {
   $("smoothing").addEventListener("input", (e) => {
     state.smoothing = Number(e.target.value);
     $("smoothing-value").textContent = state.smoothing.toFixed(2);
-    draw();
+    clearTimeout(smoothTimer);
+    smoothTimer = setTimeout(refreshSeries, 120);  // smoothed on the server, over every row
   });
   $("reset-zoom").addEventListener("click", () => { state.range = null; refreshSeries(); });
   window.addEventListener("hashchange", route);

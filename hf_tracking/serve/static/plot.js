@@ -1,4 +1,4 @@
-// hf-tracking dashboard: the curves: smoothing, traces, markers, zoom (state is app.js's).
+// hf-tracking dashboard: the curves: traces, markers, zoom (state is app.js's).
 "use strict";
 
 // plotly.min.js (4.8 MB) takes seconds to compile on a browser's first visit, and the compile
@@ -13,19 +13,6 @@ function loadPlotly() {
   script.addEventListener("load", () => draw());
   script.addEventListener("error", () => { $("plot-note").textContent = "plotly.min.js did not load: a static plot"; });
   requestAnimationFrame(() => setTimeout(() => document.head.appendChild(script)));
-}
-
-// Exponential moving average with bias correction (as Adam's first moment): the first points
-// are not pulled toward zero. Non-finite values are skipped.
-function ema(values, weight) {
-  const out = new Array(values.length);
-  let mean = 0, norm = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (Number.isFinite(v)) { mean = weight * mean + (1 - weight) * v; norm = weight * norm + (1 - weight); }
-    out[i] = norm > 0 ? mean / norm : null;
-  }
-  return out;
 }
 
 // The server sends at most about two points per pixel column, which SVG draws in milliseconds;
@@ -53,14 +40,16 @@ function figure() {
     const color = colorOf(run.id);
     if (run.line) {
       shown += run.line.x.length; total += run.total || 0;
-      const smooth = state.smoothing > 0;
+      // The server smooths every row before downsampling (time-weighted EMA over x); the raw
+      // line stays, faint, under it.
+      const smooth = state.smoothing > 0 && Array.isArray(run.line.smooth);
       traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: run.line.y, name: plotlyText(run.name),
         line: { color, width: smooth ? 1 : 1.6 }, opacity: smooth ? 0.25 : 1,
         legendgroup: run.id, showlegend: !smooth, hovertemplate: hover(run.name), meta: { role: "raw", run: run.id } });
       if (smooth) {
-        traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: ema(run.line.y, state.smoothing), name: plotlyText(run.name),
+        traces.push({ type: traceType(run.line.x.length), mode: "lines", x: run.line.x, y: run.line.smooth, name: plotlyText(run.name),
           line: { color, width: 2 }, legendgroup: run.id, hovertemplate: hover(run.name + " (smoothed)"),
-          meta: { role: "smoothed", run: run.id } });
+          meta: { role: "smoothed", run: run.id, tau: state.series.tau } });
       }
     }
     if (run.points && run.points.x.length) {
