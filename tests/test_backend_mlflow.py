@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,8 @@ from tests.support.backend_runs import (
     train,
 )
 from tests.support.harness import tally_report
-from tests.support.runs import strict_json
+from tests.support.launch import free_port
+from tests.support.runs import metrics_rows, strict_json
 
 pytest.importorskip("mlflow")
 
@@ -190,3 +194,52 @@ def test_a_store_locked_at_start_is_tried_again_within_a_bound(tmp_path, monkeyp
     assert held["error"] == "start: OperationalError: database is locked"
     assert 1 <= held["start_retries"] <= 4  # waits of 0.05, 0.1, 0.2, 0.4 s within 1 s
     assert held["records_written"] == 0 and held["records_lost"] > 0
+
+
+class _LoginRefused(http.server.BaseHTTPRequestHandler):
+    """A server that answers every request 401, as an authenticating proxy does to a wrong
+    password (the fault injected; MLflow's client would retry nothing here)."""
+
+    def do_GET(self) -> None:
+        self.send_response(401, "Unauthorized")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_wrong_uri_or_a_refused_login_is_one_warning_naming_it_within_seconds(
+    tmp_path, monkeypatch, caplog
+):
+    refusing = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LoginRefused)
+    threading.Thread(target=refusing.serve_forever, daemon=True).start()
+    uris = {
+        "nothing listens": f"http://127.0.0.1:{free_port()}",
+        "login refused": f"http://127.0.0.1:{refusing.server_address[1]}",
+    }
+    try:
+        for case, uri in uris.items():
+            monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+            caplog.clear()
+            began = time.monotonic()
+            config = backend_config(tmp_path / case, "mlflow", experiment_name="unreachable")
+            tracker = ExperimentTracker(config, backends=[LocalRunStore(), MlflowBackend()])
+            train(tracker, 1, FIRST_STEPS, 0.0)
+            summary = strict_json(tracker.finish(wait=True))
+            seconds = time.monotonic() - began
+            (entry,) = [b for b in summary["backends"] if b["name"] == "mlflow"]
+            naming = [r.getMessage() for r in caplog.records if uri in r.getMessage()]
+            print(f"{case}: {seconds:.1f} s; warning: {naming}; summary: {entry['error']}")
+            assert len(naming) == 1, [r.getMessage() for r in caplog.records]
+            assert seconds < 15, seconds
+            assert entry["status"] == "failed" and uri in entry["error"]
+            assert entry["start_retries"] == 0 and entry["records_lost"] > 0
+            expected = "refused the login (HTTP 401" if case == "login refused" else "Refused"
+            assert expected in naming[0] and expected in entry["error"]
+            assert len(metrics_rows(tracker.run_dir)) > 0  # the local store has every row
+    finally:
+        refusing.shutdown()
+        refusing.server_close()

@@ -2,6 +2,8 @@
 
 Where: ``MLFLOW_TRACKING_URI`` when set (a server, a database), else a SQLite store
 ``sqlite:///{output_dir}/mlflow.db`` (``mlflow ui --backend-store-uri sqlite:///experiments/mlflow.db``).
+A server's URI is tried once first (:mod:`hf_tracking.backends.mlflow_reach`): a refused
+connection or login fails the start at once, naming the URI.
 The experiment is ``MLFLOW_EXPERIMENT_NAME`` when set, else the config's ``project``; the MLflow
 run is named after the experiment.
 
@@ -43,6 +45,7 @@ from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.flat import flatten_config, numeric_values, record_step
+from hf_tracking.backends.mlflow_reach import ServerUnreachable, probe
 from hf_tracking.catalog import STEP_KEY
 
 logger = logging.getLogger("hf_tracking")
@@ -82,7 +85,9 @@ def default_tracking_uri(output_dir: str) -> str:
 
 def _passing(error: Exception) -> bool:
     """Whether a start that failed this way may work when tried again."""
-    return not isinstance(error, ImportError) and bool(_PASSING.search(f"{error!r} {error}"))
+    if isinstance(error, (ImportError, ServerUnreachable)):
+        return False
+    return bool(_PASSING.search(f"{error!r} {error}"))
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -151,6 +156,8 @@ class MlflowBackend(Backend):
         )
         Path(run.output_dir).mkdir(parents=True, exist_ok=True)
         if self.client is None:
+            if self.tracking_uri.startswith(("http://", "https://")):
+                probe(self.tracking_uri)  # a wrong URI or login said now, not at finish
             self.client = MlflowClient(tracking_uri=self.tracking_uri)
         if self.experiment_id is None:
             experiment_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or run.project
