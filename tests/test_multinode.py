@@ -1,6 +1,7 @@
 """Two torchrun agents on 127.0.0.1, two CPU processes each (gloo), each agent in a directory of
-its own as on two machines: one run, written by the global rank zero in its node's directory only,
-tokens summed over the 4 ranks, the layout in the summary, and a straggler named."""
+its own as on two machines. A Trainer run, then a hand-written loop: each one run, written by the
+global rank zero in its node's directory only, tokens summed over the 4 ranks, the layout in the
+summary, and (Trainer) a straggler named."""
 
 from __future__ import annotations
 
@@ -44,21 +45,34 @@ def test_two_torchrun_nodes_make_one_run_with_every_rank_counted(tmp_path):
     assert sorted(r["rank"] for r in ranks.values() if Path(r["cwd"]) == other) == [2, 3]
     assert list(other.iterdir()) == []  # the second node writes nothing
 
-    (summary_path,) = (node_zero / "experiments").glob("*_summary.json")
+    summaries = {
+        summary["experiment_name"]: summary
+        for summary in map(strict_json, (node_zero / "experiments").glob("*_summary.json"))
+    }
     run_dirs = [path for path in (node_zero / "experiments").iterdir() if path.is_dir()]
-    assert len(run_dirs) == 1
-    summary = strict_json(summary_path)
-    assert (summary["nodes"], summary["ranks_per_node"], summary["world_size"]) == (2, 2, 4)
+    assert len(run_dirs) == 2 and len(summaries) == 2
+    loop = summaries.pop("multinode_loop")
+    (summary,) = summaries.values()  # the Trainer run
+    for run in (summary, loop):
+        assert (run["nodes"], run["ranks_per_node"], run["world_size"]) == (2, 2, 4)
 
     per_rank = [ranks[rank]["tokens_per_step"] for rank in range(4)]
     assert all(len(steps) == 4 for steps in per_rank)
     assert len({tuple(steps) for steps in per_rank}) == 4  # other padding on every rank
     per_step = [sum(step) for step in zip(*per_rank, strict=True)]
-    rows = [row for row in metrics_rows(run_dirs[0]) if row["event"] == "train"]
+    rows = [row for row in metrics_rows(summary["run_dir"]) if row["event"] == "train"]
     assert [row["time/gradient_steps"] for row in rows] == [1, 2, 3, 4]
     for row in rows:
         assert row["time/tokens_seen"] == sum(per_step[: row["time/gradient_steps"]]), row
     assert summary["totals"]["tokens_seen"] == sum(per_step)
+    # The hand-written loop: every rank logs its own tokens, the rows hold their sum.
+    loop_ranks = [ranks[rank]["loop_tokens_per_step"] for rank in range(4)]
+    assert len({tuple(steps) for steps in loop_ranks}) == 4
+    loop_steps = [sum(step) for step in zip(*loop_ranks, strict=True)]
+    loop_rows = [row for row in metrics_rows(loop["run_dir"]) if row["event"] == "train"]
+    assert [row["time/tokens_seen"] for row in loop_rows] == [
+        sum(loop_steps[:steps]) for steps in (1, 2, 3)
+    ]
 
     # Rank 3 sleeps 0.3 s in each forward: its compute time is far above the others' (most of
     # all past the first step, whose one-time costs every rank pays).

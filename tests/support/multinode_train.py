@@ -1,6 +1,7 @@
-"""A tiny Trainer run for torchrun agents on the CPU (gloo): each rank reports, to a file in a
-directory of the test's, its ranks as the launcher set them and its real tokens per step; the rank
-given by ``--slow-rank`` sleeps inside every training forward (a straggler)."""
+"""A tiny Trainer run, then a hand-written DDP loop, for torchrun agents on the CPU (gloo): each
+rank reports, to a file in a directory of the test's, its ranks as the launcher set them and its
+real tokens per step in each; the rank given as the second argument sleeps inside every training
+forward of the Trainer run (a straggler)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,37 @@ from pathlib import Path
 import torch
 from transformers import Trainer
 
-import hf_tracking  # noqa: F401  (registers report_to="hf_tracking")
+import hf_tracking  # (also registers report_to="hf_tracking")
 from tests.support.tiny import PaddedDataset, tiny_model, training_arguments
 
 SLEEP_SECONDS = 0.3
+LOOP_STEPS, LOOP_BATCH = 3, 2
+
+
+def hand_written_loop(rank: int, world: int) -> list[int]:
+    """Every rank logs its own shard's tokens each step; the tracker sums them over the ranks."""
+    model = torch.nn.parallel.DistributedDataParallel(tiny_model())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    data = PaddedDataset(LOOP_STEPS * LOOP_BATCH * world, seed=2).samples[rank::world]
+    config = hf_tracking.ExperimentConfig(
+        model_size="28K", vocab_size=64, d_model=32, num_layers=2, num_heads=2, seq_length=16,
+        batch_size=LOOP_BATCH, num_iterations=LOOP_STEPS, log_every_steps=1,
+        experiment_name="multinode_loop", track_memory=False,
+    )  # fmt: skip
+    tracker = hf_tracking.ExperimentTracker(config, model.module)
+    tokens_per_step = []
+    for iteration in range(LOOP_STEPS):
+        samples = data[iteration * LOOP_BATCH : (iteration + 1) * LOOP_BATCH]
+        batch = {key: torch.stack([sample[key] for sample in samples]) for key in samples[0]}
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        tokens = int(batch["attention_mask"].sum())
+        tokens_per_step.append(tokens)
+        tracker.log_train_step(loss.detach(), 1e-3, tokens=tokens, iteration=iteration)
+    tracker.finish()
+    return tokens_per_step
 
 
 def main(report_dir: str, slow_rank: int) -> None:
@@ -39,11 +67,15 @@ def main(report_dir: str, slow_rank: int) -> None:
     trainer.train()
     names = ("RANK", "LOCAL_RANK", "GROUP_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE")
     report = {name.lower(): int(os.environ[name]) for name in names}
-    report.update(cwd=os.getcwd(), tokens_per_step=tokens_per_step, world=args.world_size)
-    (Path(report_dir) / f"rank_{args.process_index}.json").write_text(json.dumps(report))
     for callback in trainer.callback_handler.callbacks:
         if hasattr(callback, "wait_for_backends"):
             callback.wait_for_backends()
+    loop_tokens = hand_written_loop(args.process_index, args.world_size)
+    report.update(
+        cwd=os.getcwd(), tokens_per_step=tokens_per_step, world=args.world_size,
+        loop_tokens_per_step=loop_tokens,
+    )  # fmt: skip
+    (Path(report_dir) / f"rank_{args.process_index}.json").write_text(json.dumps(report))
 
 
 if __name__ == "__main__":
