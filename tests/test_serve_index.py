@@ -46,6 +46,20 @@ def test_rows_of_any_shape_line_up_by_key(tmp_path):
     assert index.last("train") == {"b": 4.0}
 
 
+def test_a_null_among_numbers_of_one_shape_keeps_the_column_in_line(tmp_path):
+    """Rows of one shape are added together: a null after numbers (a non-finite loss) must not
+    leave the numbers before it added twice."""
+    path = tmp_path / "metrics.jsonl"
+    losses = [3.0, 2.5, None, 2.0]
+    path.write_text(
+        "".join(dumps_line({"event": "train", "s": s, "loss": v}) for s, v in enumerate(losses))
+    )
+    index = MetricsIndex(path)
+    assert index.update() == 4
+    assert str(index.series("train", "loss").tolist()) == str([3.0, 2.5, float("nan"), 2.0])
+    assert index.series("train", "s").tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
 def test_while_one_thread_reads_a_file_the_others_serve_what_is_read(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(dumps_line({"event": "train", "s": step}) for step in range(5)))

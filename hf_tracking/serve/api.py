@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from hf_tracking.serve.downsample import DEFAULT_POINTS, downsample_indices
+from hf_tracking.serve.panels import panels
 from hf_tracking.serve.runs import Run, RunCatalog, field
 from hf_tracking.serve.smooth import ema, tau_of
 from hf_tracking.serve.table import RunsTable, TableError
@@ -32,7 +33,8 @@ STEP = "time/gradient_steps"
 MAX_POINTS = 20000
 MAX_EVENTS = 2000
 MAX_EVENT_VALUES = 50_000  # a run logging thousands of names per event
-EVENT_ORDER = ("train", "val", "custom", "checkpoint", "resume", "final")
+EVENT_ORDER = ("train", "val", "custom", "checkpoint", "resume", "final", "alert")
+PANEL_EVENTS = ("train", "val", "custom", "alert")
 MAX_CONFIG_DEPTH = 16
 CONFIG_HIDDEN = ("experiment_name", "output_dir", "tags", "notes")
 
@@ -160,11 +162,16 @@ def run_detail(catalog: RunCatalog, run_id: str | None) -> dict[str, Any]:
 
 
 def metric_keys(catalog: RunCatalog, run_ids: list[str]) -> dict[str, Any]:
+    """The runs' metric names by event kind, and the workspace's panels for them."""
     keys: dict[str, set[str]] = {}
     for run_id in run_ids:
         for event, names in catalog.index(_run(catalog, run_id)).keys().items():
             keys.setdefault(event, set()).update(name for name in names if name not in AXES)
-    return {"keys": {event: sorted(names) for event, names in keys.items()}}
+    curves = set().union(*(keys.get(event, set()) for event in PANEL_EVENTS))
+    return {
+        "keys": {event: sorted(names) for event, names in keys.items()},
+        "panels": panels(curves),
+    }
 
 
 def _float_param(query: dict[str, list[str]], name: str) -> float | None:

@@ -70,9 +70,11 @@ class Table:
             column = self.columns.get(key)
             if column is None:
                 column = self.columns[key] = (array("d"), array("q"))
+            size = len(column[0])
             try:
                 column[0].extend(values)
             except TypeError:  # null, a string or a list among the values
+                del column[0][size:]  # extend appended the values before the one it refused
                 column[0].extend(_as_float(value) for value in values)
             column[1].extend(positions)
             self.counts[key] = self.counts.get(key, 0) + len(rows)

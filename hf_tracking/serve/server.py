@@ -33,7 +33,7 @@ STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     **{
         f"/static/{name}": (name, "text/javascript; charset=utf-8")
-        for name in ("common.js", "run.js", "sketch.js", "plot.js", "app.js")
+        for name in ("common.js", "run.js", "sketch.js", "plot.js", "workspace.js", "app.js")
     },
     "/static/app.css": ("app.css", "text/css; charset=utf-8"),
 }

@@ -18,7 +18,7 @@ const state = {
 // What the tests and the benchmark read: plotly's draws, when the table and the first curve were
 // shown and plotly was ready (ms from navigation), and what sketch.js drew.
 window.hfDashboard = {
-  state, draws: 0, lastDrawAt: null, tableShownMs: null, firstPaintMs: null, interactiveMs: null, sketch: null,
+  state, workspace, draws: 0, lastDrawAt: null, tableShownMs: null, firstPaintMs: null, interactiveMs: null, sketch: null,
 };
 
 const COLUMNS = [
@@ -135,6 +135,7 @@ async function loadKeys() {
   const names = [...new Set(Object.values(answer.keys).flat())].sort();
   if (!names.includes(state.y) && names.length) state.y = names.includes("train/loss") ? "train/loss" : names[0];
   select.innerHTML = names.map((n) => `<option${n === state.y ? " selected" : ""}>${esc(n)}</option>`).join("");
+  renderPanels(answer.panels);
 }
 
 function plotWidth() { return Math.max(400, $("plot").clientWidth || 800); }
@@ -157,6 +158,8 @@ async function refreshSeries() {
   state.series = answer;
   answer.runs.forEach((r) => { state.seen[r.id] = { rows: r.rows, status: r.status }; });
   draw();
+  syncUrl();
+  schedulePanels();
 }
 
 // Every second while a run is running or a selected run's metrics are still being read.
@@ -241,7 +244,9 @@ function bind() {
 }
 
 async function main() {
+  readUrl();
   bind();
+  bindPanels();
   route();
   try {
     const answer = await loadRuns();
