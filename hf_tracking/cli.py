@@ -5,6 +5,7 @@
     hf-tracking summary RUN             the run summary, readable in a terminal
     hf-tracking serve [DIR ...]         a live dashboard of the runs under DIR (experiments/)
     hf-tracking scaling RUN RUN ...     compute-optimal scaling fits (--csv FILE for a table)
+    hf-tracking sync RUN [--no-upload]  write RUN's offline W&B run (if not yet), then wandb sync
 
 RUN is a run directory (``experiments/NAME``) or its summary (``experiments/NAME_summary.json``).
 A missing run or one without metrics prints ``error: ...`` and exits 1.
@@ -65,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--memory-mb", type=int, default=1024, help="memory for indexes of finished runs (1024)"
     )
     scaling_command.add_parser(commands, run_help)
+    sync = commands.add_parser("sync", help="write a run's offline W&B run and upload it")
+    sync.add_argument("run", help=run_help)
+    sync.add_argument(
+        "--no-upload", action="store_true", help="write the offline run only; print the command"
+    )
     return parser
 
 
@@ -135,12 +141,23 @@ def _serve(args: argparse.Namespace) -> int:
     )
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from hf_tracking.backends.wandb_deferred import sync_run
+
+    try:
+        return sync_run(args.run, upload=not args.no_upload)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        print(f"error: {args.run}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
 COMMANDS = {
     "report": _report,
     "compare": _compare,
     "summary": _summary,
     "serve": _serve,
     "scaling": scaling_command.run,
+    "sync": _sync,
 }
 
 

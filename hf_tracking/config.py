@@ -23,6 +23,7 @@ from hf_tracking.metrics.params import gpt2_parameter_breakdown, size_label_repo
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 WANDB_ATTACH = ("auto", "always", "never")
+WANDB_OFFLINE = ("deferred", "live")
 COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
 MAX_NAME_LENGTH = 120
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -67,6 +68,7 @@ class ExperimentConfig:
     wandb_mode: str = "auto"
     wandb_diagnostics_seconds: float = 15.0
     wandb_attach: str = "auto"
+    wandb_offline: str = "deferred"
     max_history: int = 10000
     notes: str = ""
     throughput_window: int = 100
@@ -161,6 +163,10 @@ class ExperimentConfig:
         if self.wandb_attach not in WANDB_ATTACH:
             raise _error(
                 "wandb_attach", self.wandb_attach, f"must be one of {WANDB_ATTACH}", source
+            )
+        if self.wandb_offline not in WANDB_OFFLINE:
+            raise _error(
+                "wandb_offline", self.wandb_offline, f"must be one of {WANDB_OFFLINE}", source
             )
         if self.max_history < 10:
             raise _error("max_history", self.max_history, "must be >= 10", source)

@@ -110,6 +110,11 @@ class RunSession:
         # The summary's hardware fingerprint (ms of probes) is taken off the training thread.
         self.dispatcher.put(hardware_fingerprint)
         lifecycle.install_exit_hooks()
+        for backend in backends:
+            try:
+                backend.before_training()
+            except Exception:  # a backend never stops training
+                logger.exception("hf_tracking: backend %r failed before training", backend.name)
         return name
 
     def _reserve(self, name: str, resuming: bool) -> tuple[str, Path]:

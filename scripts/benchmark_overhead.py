@@ -80,15 +80,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--configs",
-        default=",".join(trainer_child.CONFIGS),
+        default=",".join(trainer_child.DEFAULT_CONFIGS),
         help=f"configurations (none first): {','.join(trainer_child.CONFIGS)}",
     )
     parser.add_argument(
         "--torch-threads",
-        type=int,
-        default=1,
-        help="torch intra-op threads (0: torch's default); on a shared 2-core machine torch's 2 "
-        "OpenMP threads spin while a core is taken and give 10-50x outliers",
+        default="0,1",
+        help="torch intra-op thread settings, interleaved (0: torch's default, what a CPU user "
+        "gets; 1 leaves a core to the rest of the process tree)",
     )
     parser.add_argument("--no-warmup", action="store_true", help="no untimed warm-up runs")
     parser.add_argument("--skip-trainer", action="store_true", help="leave out section f")
@@ -104,6 +103,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.calls, args.wandb_calls, args.drain_records = 2000, 300, 500
         args.startup_window, args.repeats, args.max_steps = 0.2, 1, 4
         args.shapes, args.configs = "micro", "none,wandb,hf_tracking"
+        args.torch_threads = "1"
     return args
 
 
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace, temp: Path) -> dict[str, Any]:
                 configs,
                 args.repeats,
                 trainer_sizes(args.max_steps, args.quick),
-                args.torch_threads,
+                [int(threads) for threads in args.torch_threads.split(",")],
                 warmup=not (args.quick or args.no_warmup),
                 runs_log=Path(args.runs_log).resolve() if args.runs_log else None,
             )

@@ -126,7 +126,7 @@ def test_a_failing_wandb_log_is_named_when_it_happens_and_counted_as_acknowledge
     faults = ROOT / "tests" / "support" / "wandb_faults"
     monkeypatch.setenv("PYTHONPATH", f"{faults}:{ROOT}")
     monkeypatch.setenv("HF_TRACKING_FAULT", "wandb-log-fails-after-4")
-    tracker = ExperimentTracker(small_config(tmp_path, wandb_mode="offline"))
+    tracker = ExperimentTracker(small_config(tmp_path, wandb_mode="offline", wandb_offline="live"))
     with caplog.at_level(logging.WARNING, logger="hf_tracking"):
         for _ in range(8):
             tracker.log_train_step(loss=2.0, tokens=16)
@@ -153,8 +153,9 @@ def test_a_failing_wandb_log_is_named_when_it_happens_and_counted_as_acknowledge
 CRASH_DURING_START = """
 import os, sys, time
 from hf_tracking import ExperimentConfig, ExperimentTracker
-config = ExperimentConfig(output_dir=sys.argv[1], wandb_mode="offline", log_every_steps=1,
-                          vocab_size=64, d_model=32, num_layers=2, num_heads=2, seq_length=16)
+config = ExperimentConfig(output_dir=sys.argv[1], wandb_mode="offline", wandb_offline="live",
+                          log_every_steps=1, vocab_size=64, d_model=32, num_layers=2,
+                          num_heads=2, seq_length=16)
 tracker = ExperimentTracker(config).start()
 time.sleep(0.3)  # the W&B process is importing wandb or inside wandb.init
 os._exit(3)
@@ -216,10 +217,9 @@ class UserLogging(TrainerCallback):
 
         if state.global_step == 0:
             self.run_at_first_step = wandb.run
+        # As with report_to="wandb": wandb.run is there from the first step on.
+        wandb.log({"user/step": state.global_step})
         if state.global_step == 6 and not self.logged:
-            deadline = time.monotonic() + 60
-            while wandb.run is None and time.monotonic() < deadline:
-                time.sleep(0.05)
             import numpy as np
 
             wandb.log(
@@ -235,7 +235,7 @@ class UserLogging(TrainerCallback):
 
 
 @pytest.mark.slow
-def test_wandb_run_in_the_training_process_logs_into_the_same_run(tmp_path, monkeypatch):
+def test_wandb_run_is_ready_at_the_first_step_and_logs_into_the_same_run(tmp_path, monkeypatch):
     import wandb
 
     monkeypatch.setenv("WANDB_LOG_MODEL", "checkpoint")
@@ -255,9 +255,10 @@ def test_wandb_run_in_the_training_process_logs_into_the_same_run(tmp_path, monk
     )
     trainer.train()
     assert callback.wait_for_backends(60)
-    assert user.run_at_first_step is None  # W&B started in the background, not before step 1
+    assert user.run_at_first_step is not None  # the script imported wandb: ready before step 1
     assert user.logged and wandb.run is None  # handed back at the end of the run
     run = only_run(tmp_path)
+    assert [row["user/step"] for row in run.history if "user/step" in row] == list(range(12))
     user_rows = [row for row in run.history if "samples/_type" in row]
     assert len(user_rows) == 1
     assert user_rows[0]["weights/_type"] == "histogram"
@@ -345,8 +346,10 @@ def test_config_fields_are_checked(tmp_path):
 
 
 # ---------------------------------------------------------------------- offline resume
-def test_an_offline_resume_is_a_second_run_without_the_steps_the_first_holds(tmp_path):
-    config = small_config(tmp_path, wandb_mode="offline", experiment_name="resumed")
+def test_a_live_offline_resume_is_a_second_run_without_the_steps_the_first_holds(tmp_path):
+    config = small_config(
+        tmp_path, wandb_mode="offline", wandb_offline="live", experiment_name="resumed"
+    )
     first = ExperimentTracker(config)
     state = None
     for iteration in range(6):

@@ -75,6 +75,11 @@ class Backend:
     def start(self, run: RunInfo) -> None:
         """Open the destination; called once, on the thread that will log."""
 
+    def before_training(self) -> None:
+        """Called on the training thread once the run has opened, before the first step: return
+        when what the user's code must find from the first step on is ready (W&B: ``wandb.run``
+        for a script that imported wandb); any wait must be bounded."""
+
     def log(self, record: Record) -> None:
         self.log_batch([record])
 

@@ -28,9 +28,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import secrets
 import shutil
-import string
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,28 +42,16 @@ from hf_tracking.backends.wandb_artifacts import (
     save_final_model,
 )
 from hf_tracking.backends.wandb_attach import Attachment, wanted
+from hf_tracking.backends.wandb_deferred import DeferredWandb, deferrable
 from hf_tracking.backends.wandb_pipe import ChildPipe
-from hf_tracking.backends.wandb_rows import RowThinner, wandb_config
-from hf_tracking.catalog import (
-    ALERT_KIND,
-    LEDGER_KEYS,
-    PLOTTED_GROUPS,
-    STEP_KEY,
-    TOKENS_KEY,
-    WALLCLOCK_KEY,
-)
-from hf_tracking.redact import redact
+from hf_tracking.backends.wandb_rows import RowThinner, alert_message, start_message
+from hf_tracking.catalog import STEP_KEY
 
 logger = logging.getLogger("hf_tracking")
-AXES = (WALLCLOCK_KEY, TOKENS_KEY, *LEDGER_KEYS)
 resolve_mode = wandb_env.resolve_mode
-
-
-def new_run_id() -> str:
-    """An 8-character id like wandb's own, made here so it can be saved before init returns."""
-    # Not the `random` module: the Trainer seeds it, which would give every run the same id.
-    alphabet = string.ascii_lowercase + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(8))
+new_run_id = wandb_env.new_run_id
+# How long the first step waits for wandb.run when the script imported wandb.
+RUN_WAIT_SECONDS = 30.0
 
 
 class WandbBackend(Backend):
@@ -76,18 +63,22 @@ class WandbBackend(Backend):
     remote = True
 
     @classmethod
-    def from_config(cls, config: Any) -> WandbBackend | None:
-        backend = cls(
-            config.wandb_mode,
-            diagnostics_seconds=config.wandb_diagnostics_seconds,
-            attach=config.wandb_attach,
-        )
-        return None if backend.mode == "disabled" else backend
+    def from_config(cls, config: Any) -> Backend | None:
+        """None when W&B is disabled; an offline run that nothing in the training process needs
+        (see :func:`.wandb_deferred.deferrable`) is written after training instead."""
+        mode = resolve_mode(config.wandb_mode)
+        if mode == "disabled":
+            return None
+        if deferrable(mode, config.wandb_offline, config.wandb_attach):
+            return DeferredWandb(config.wandb_diagnostics_seconds)
+        return cls(mode, config.wandb_diagnostics_seconds, config.wandb_attach)
 
     def __init__(
         self, mode: str = "auto", diagnostics_seconds: float = 15.0, attach: str = "auto"
     ) -> None:
         self.pipe = ChildPipe()
+        # Set once start() has returned (the run started and attached, or failed).
+        self.ready = threading.Event()
         self.mode = resolve_mode(mode)
         env_id, self.env_resume = wandb_env.run_id_from_env()
         self.run_id = env_id or new_run_id()
@@ -134,6 +125,12 @@ class WandbBackend(Backend):
 
     # ------------------------------------------------------------------ start
     def start(self, run: RunInfo) -> None:
+        try:
+            self._start(run)
+        finally:
+            self.ready.set()
+
+    def _start(self, run: RunInfo) -> None:
         if self.mode == "disabled":
             return
         if not _wandb_installed():
@@ -143,22 +140,8 @@ class WandbBackend(Backend):
         self._model = run.model
         self._continue_segments(run)
         self.pipe.open()
-        init = wandb_env.init_settings(run)
-        init.update(
-            id=self.run_id,
-            resume="allow" if self.resume else self.env_resume,
-            config=self._config(run),
-            dir=self.directory,
-            mode=self.mode,
-        )
-        self.pipe.send(
-            {
-                "start": init,
-                "step_metric": STEP_KEY,
-                "axes": list(AXES),
-                "groups": list(PLOTTED_GROUPS),
-            }
-        )
+        resume = "allow" if self.resume else self.env_resume
+        self.pipe.send(start_message(run, self.run_id, resume, self.directory, self.mode))
         reply = self.pipe.receive()
         if "error" in reply:
             self.kill()
@@ -168,6 +151,17 @@ class WandbBackend(Backend):
         self._service = reply
         self.pipe.start_reader()
         self._maybe_attach()
+
+    def before_training(self) -> None:
+        """When the user's code will find ``wandb.run`` (see :func:`.wandb_attach.wanted`), wait
+        until the run is started and attached, at most ``RUN_WAIT_SECONDS``."""
+        if not wanted(self.attach_policy, bool(self.watch)) or self.ready.wait(RUN_WAIT_SECONDS):
+            return
+        logger.warning(
+            "hf_tracking: W&B did not start within %g s; training goes on and wandb.run is "
+            "attached once it has",
+            RUN_WAIT_SECONDS,
+        )
 
     def _continue_segments(self, run: RunInfo) -> None:
         """A resumed offline run: skip the steps the previous offline segment already holds."""
@@ -179,17 +173,6 @@ class WandbBackend(Backend):
         end = wandb_segments.segment_end(found[-1] if found else None)
         if end is not None and end > run.resumed_from_step:
             self.skip_through = end
-
-    def _config(self, run: RunInfo) -> dict[str, Any]:
-        model_config, parameters = None, None
-        config = getattr(self._model, "config", None)
-        if config is not None:
-            model_config = config if isinstance(config, dict) else config.to_dict()
-            model_config = redact(model_config)
-        counter = getattr(self._model, "num_parameters", None)
-        if callable(counter):
-            parameters = counter()
-        return wandb_config(run.config, model_config, parameters)
 
     def _maybe_attach(self) -> None:
         if self.attachment.run is not None or not wanted(self.attach_policy, bool(self.watch)):
@@ -294,14 +277,6 @@ class WandbBackend(Backend):
             "path": self.path,
             "sync_command": self.info().get("sync_command"),
         }
-
-
-def alert_message(values: dict[str, Any]) -> dict[str, str]:
-    """``run.alert``'s title (at most 64 characters) and text for an alert row."""
-    return {
-        "title": f"hf_tracking: {values.get(ALERT_KIND)}"[:64],
-        "text": str(values.get("alert/message", "")),
-    }
 
 
 def _wandb_installed() -> bool:

@@ -12,19 +12,28 @@
 | ``WANDB_LOG_MODEL`` | ``checkpoint``: every checkpoint directory as a ``model`` artifact; ``checkpoint`` or ``end``: the final model too |
 | ``WANDB_WATCH`` | ``gradients``, ``parameters`` or ``all``: ``wandb.watch`` in the training process (off by default) |
 
-Pure: reads an environment mapping, imports nothing of wandb.
+Pure: reads an environment mapping, imports nothing of wandb; also makes run ids.
 """
 
 from __future__ import annotations
 
 import netrc
 import os
+import secrets
+import string
 from collections.abc import Mapping
 from typing import Any
 
 TRUE = ("true", "1", "yes")
 LOG_MODEL_CHOICES = ("checkpoint", "end")
 WATCH_CHOICES = ("gradients", "parameters", "all")
+
+
+def new_run_id() -> str:
+    """An 8-character id like wandb's own, made here so it can be saved before init returns."""
+    # Not the `random` module: the Trainer seeds it, which would give every run the same id.
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
 
 
 def resolve_mode(requested: str, environ: Mapping[str, str] | None = None) -> str:

@@ -1,4 +1,5 @@
-"""What the W&B mirror sends: rows thinned on a time cadence, and the run's W&B config.
+"""What the W&B mirror sends: its start message, rows thinned on a time cadence, and the run's
+W&B config.
 
 W&B's work grows with the keys of a row (about 5 ms of CPU per 30-key row in its processes on a
 2-core machine), so a training row goes to W&B with its full-resolution keys only:
@@ -8,6 +9,9 @@ Trainer keys) is a diagnostic, sent with the first training row and then at most
 ``interval`` seconds of the run's wallclock, like W&B's own system metrics, and with the
 training row before each evaluation, each save and the end. Validation, checkpoint and custom rows go
 whole. The local run store keeps every key of every row. Pure: no wandb, no I/O.
+
+The start message and the rows are the same whether the W&B process runs during training or
+writes an offline run from the local store afterwards (:mod:`.wandb_deferred`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hf_tracking.catalog import AXES, GRAD_NORM, LEARNING_RATE, TRAIN_LOSS, WALLCLOCK_KEY
+from hf_tracking.backends import wandb_env
+from hf_tracking.catalog import (
+    ALERT_KIND,
+    AXES,
+    GRAD_NORM,
+    LEARNING_RATE,
+    LEDGER_KEYS,
+    PLOTTED_GROUPS,
+    STEP_KEY,
+    TOKENS_KEY,
+    TRAIN_LOSS,
+    WALLCLOCK_KEY,
+)
+from hf_tracking.redact import redact
 
+DECLARED_AXES = (WALLCLOCK_KEY, TOKENS_KEY, *LEDGER_KEYS)
 FULL_RESOLUTION = frozenset((TRAIN_LOSS, LEARNING_RATE, GRAD_NORM, *AXES))
 # A held training row goes whole when one of these follows it (an evaluation, a save).
 WHOLE_AFTER = ("val", "checkpoint")
@@ -86,3 +104,40 @@ def wandb_config(
     if num_parameters:
         combined["model/num_parameters"] = num_parameters
     return combined
+
+
+def start_message(
+    run: Any, run_id: str, resume: str | None, directory: str, mode: str
+) -> dict[str, Any]:
+    """The W&B process's ``start`` message for a :class:`~hf_tracking.backends.base.RunInfo`:
+    ``wandb.init`` keyword arguments (the ``WANDB_*`` variables over the run's own names) and the
+    axes to declare. Reads the model's config and size when the run has a model."""
+    model, model_config, parameters = run.model, None, None
+    config = getattr(model, "config", None)
+    if config is not None:
+        model_config = redact(config if isinstance(config, dict) else config.to_dict())
+    counter = getattr(model, "num_parameters", None)
+    if callable(counter):
+        parameters = counter()
+    init = wandb_env.init_settings(run)
+    init.update(
+        id=run_id,
+        resume=resume,
+        config=wandb_config(run.config, model_config, parameters),
+        dir=directory,
+        mode=mode,
+    )
+    return {
+        "start": init,
+        "step_metric": STEP_KEY,
+        "axes": list(DECLARED_AXES),
+        "groups": list(PLOTTED_GROUPS),
+    }
+
+
+def alert_message(values: Mapping[str, Any]) -> dict[str, str]:
+    """``run.alert``'s title (at most 64 characters) and text for an alert row."""
+    return {
+        "title": f"hf_tracking: {values.get(ALERT_KIND)}"[:64],
+        "text": str(values.get("alert/message", "")),
+    }

@@ -55,14 +55,31 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "none": {"report_to": "none"},
     "wandb": {"report_to": "wandb"},
     "trackio": {"report_to": "trackio"},
-    # The default: W&B offline; the script never imports wandb.
+    # The default: W&B offline, written after training; the script never imports wandb.
     "hf_tracking": {"report_to": "hf_tracking"},
     # The script imports wandb (to use wandb.run): the training process attaches to the run.
     "hf_tracking_wandb_run": {"report_to": "hf_tracking", "import_wandb": True},
     # The same script with wandb_attach: never.
-    "hf_tracking_no_attach": {"report_to": "hf_tracking", "import_wandb": True, "attach": "never"},
+    "hf_tracking_no_attach": {
+        "report_to": "hf_tracking",
+        "import_wandb": True,
+        "overrides": {"wandb_attach": "never"},
+    },
+    # The W&B process during training (what runs in online mode, without the network).
+    "hf_tracking_live": {"report_to": "hf_tracking", "overrides": {"wandb_offline": "live"}},
     "hf_tracking_local": {"report_to": "hf_tracking", "env": {"HF_TRACKING_BACKENDS": "local"}},
 }
+
+
+# The side by side the README's table shows.
+DEFAULT_CONFIGS = (
+    "none",
+    "wandb",
+    "hf_tracking",
+    "hf_tracking_wandb_run",
+    "hf_tracking_live",
+    "hf_tracking_local",
+)
 
 
 def micro_model() -> Any:
@@ -142,12 +159,12 @@ def _prepare(config: dict[str, Any], clock: EventClock) -> None:
     from hf_tracking.tokens import TokenCounter
 
     TokenCounter._hook = clock.wrap("token_hook", TokenCounter._hook)
-    if config.get("attach"):
+    if config.get("overrides"):  # config fields, as a config file would set them
         import hf_tracking.trainer.callback as callback_module
 
         resolve = callback_module.resolve_config
         callback_module.resolve_config = lambda *args: dataclasses.replace(
-            resolve(*args), wandb_attach=config["attach"]
+            resolve(*args), **config["overrides"]
         )
 
 
@@ -210,7 +227,7 @@ def child_main(spec_json: str) -> int:
 
     if spec["threads"] > 0:
         torch.set_num_threads(spec["threads"])
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"torch_threads_used": torch.get_num_threads()}
 
     def report() -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -100,15 +100,17 @@ def section_trainer(
     configs: list[str],
     repeats: int,
     sizes: dict[str, int],
-    threads: int,
+    thread_settings: list[int],
     warmup: bool,
     runs_log: Path | None = None,
 ) -> dict[str, Any]:
-    """``runs_log``: every run's figures appended as a JSON line as it ends, for
-    :func:`from_runs_log` (a long benchmark on a busy machine can be stopped and summarized)."""
+    """One table per torch thread setting, the settings interleaved with the configurations
+    (every repetition runs each configuration under each setting). ``runs_log``: every run's
+    figures appended as a JSON line as it ends, for :func:`from_runs_log` (a long benchmark on a
+    busy machine can be stopped and summarized)."""
 
-    def spec(config: str, tag: str) -> dict[str, Any]:
-        workdir = temp / f"f_{shape}_{tag}_{config}"
+    def spec(config: str, tag: str, threads: int) -> dict[str, Any]:
+        workdir = temp / f"f_{shape}_{tag}_t{threads}_{config}"
         return {
             "workdir": str(workdir),
             "shape": shape,
@@ -119,31 +121,43 @@ def section_trainer(
 
     if warmup:  # file caches and compiled bytecode of every library, untimed
         for config in ("none", "wandb", "hf_tracking"):
-            measured_run(spec(config, "warmup"))
-    runs: dict[str, list[dict[str, Any]]] = {config: [] for config in configs}
+            measured_run(spec(config, "warmup", thread_settings[0]))
+    runs: dict[int, dict[str, list[dict[str, Any]]]] = {
+        threads: {config: [] for config in configs} for threads in thread_settings
+    }
     for repeat in range(repeats):
         shift = repeat % len(configs)
-        for config in configs[shift:] + configs[:shift]:
-            result = measured_run(spec(config, str(repeat)))
-            runs[config].append(result)
-            if runs_log is not None:
-                line = {"shape": shape, "config": config, "repeat": repeat, "sizes": sizes}
-                with open(runs_log, "a", encoding="utf-8") as stream:
-                    stream.write(json.dumps({**line, "threads": threads, "result": result}) + "\n")
-    return summarize(runs, sizes, shape, repeats, threads)
+        settings = thread_settings if repeat % 2 == 0 else thread_settings[::-1]
+        for threads in settings:
+            for config in configs[shift:] + configs[:shift]:
+                result = measured_run(spec(config, str(repeat), threads))
+                runs[threads][config].append(result)
+                if runs_log is not None:
+                    line = {"shape": shape, "config": config, "repeat": repeat, "sizes": sizes}
+                    with open(runs_log, "a", encoding="utf-8") as stream:
+                        line.update(threads=threads, result=result)
+                        stream.write(json.dumps(line) + "\n")
+    return {
+        threads_label(threads): summarize(runs[threads], sizes, shape, repeats, threads)
+        for threads in thread_settings
+    }
+
+
+def threads_label(threads: int) -> str:
+    return "torch's default threads" if threads == 0 else f"torch threads {threads}"
 
 
 def from_runs_log(paths: list[Path]) -> dict[str, Any]:
     """The section's results from runs logs (each log's repetitions apart), over the
-    repetitions every configuration finished."""
+    repetitions every configuration finished, per shape and thread setting."""
     lines = []
     for index, path in enumerate(paths):
         for text in path.read_text(encoding="utf-8").splitlines():
             line = json.loads(text)
             lines.append({**line, "repeat": (index, line["repeat"])})
-    results = {}
-    for shape in dict.fromkeys(line["shape"] for line in lines):
-        mine = [line for line in lines if line["shape"] == shape]
+    results: dict[str, dict[str, Any]] = {}
+    for shape, threads in dict.fromkeys((line["shape"], line["threads"]) for line in lines):
+        mine = [line for line in lines if (line["shape"], line["threads"]) == (shape, threads)]
         configs = list(dict.fromkeys(line["config"] for line in mine))
         configs = ["none", *[config for config in configs if config != "none"]]
         done = [
@@ -158,7 +172,9 @@ def from_runs_log(paths: list[Path]) -> dict[str, Any]:
             ]
             for config in configs
         }
-        results[shape] = summarize(runs, mine[0]["sizes"], shape, len(done), mine[0]["threads"])
+        results.setdefault(shape, {})[threads_label(threads)] = summarize(
+            runs, mine[0]["sizes"], shape, len(done), threads
+        )
     return results
 
 
@@ -174,6 +190,7 @@ def summarize(
         "shape": {**SHAPES[shape], **sizes},
         "repeats": repeats,
         "torch_threads": threads,
+        "torch_threads_used": base[0].get("torch_threads_used"),
         "none_ms_per_step": round(
             1e3 * statistics.median(r["train_s"] for r in base) / sizes["max_steps"], 2
         ),
@@ -184,10 +201,8 @@ def summarize(
         exit_ratios = [
             r["to_exit_s"] / b["to_exit_s"] for r, b in zip(config_runs, base, strict=True)
         ]
-        per_thousand = [
-            1e3 * (r["cpu_tree_s"] - b["cpu_tree_s"]) / r["records"]
-            for r, b in zip(config_runs, base, strict=True)
-        ]
+        extra = [r["cpu_tree_s"] - b["cpu_tree_s"] for r, b in zip(config_runs, base, strict=True)]
+        per_thousand = [1e3 * cpu / r["records"] for cpu, r in zip(extra, config_runs, strict=True)]
         results["configs"][config] = {
             "what": CONFIGS[config],
             "train_s": spread([r["train_s"] for r in config_runs]),
@@ -195,6 +210,8 @@ def summarize(
             "to_exit_ratio": spread(exit_ratios),
             "cpu_self_s": spread([r["cpu_self_s"] for r in config_runs], 2),
             "cpu_children_s": spread([r["cpu_children_s"] for r in config_runs], 2),
+            "cpu_tree_s": spread([r["cpu_tree_s"] for r in config_runs], 2),
+            "extra_cpu_tree_s": spread(extra, 2),
             "cpu_s_per_1000_records": spread(per_thousand, 2),
             "records": config_runs[0]["records"],
             "thread_us_per_step": spread([r["thread_us_per_step"] for r in config_runs], 1),

@@ -115,6 +115,12 @@ def read_run(run_dir: str | Path) -> OfflineRun:
 
 
 def find_offline_runs(root: str | Path) -> list[Path]:
+    """The offline runs under ``root``, the deferred ones written first from their local stores
+    (as ``hf-tracking sync --no-upload`` writes them)."""
+    from hf_tracking.backends.wandb_deferred import SPEC_FILE, write_offline_run
+
+    for spec in Path(root).rglob(SPEC_FILE):
+        write_offline_run(spec.parent)
     return sorted(Path(root).rglob("offline-run-*"))
 
 
