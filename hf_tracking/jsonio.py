@@ -78,7 +78,9 @@ def atomic_write_json(
 def dump_yaml(value: Any) -> str:
     import yaml
 
-    return yaml.safe_dump(finite_or_none(value), sort_keys=False, allow_unicode=True)
+    # libyaml's emitter writes the same text as the pure-Python one, several times faster.
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(finite_or_none(value), Dumper=dumper, sort_keys=False, allow_unicode=True)
 
 
 # Readers refuse integers longer than this: no metric needs more, and a huge one overflows every

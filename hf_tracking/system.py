@@ -138,8 +138,10 @@ def hardware_fingerprint() -> dict[str, Any]:
         info["driver_version"] = _nvidia_driver_version()
     versions = {}
     for package in ("hf_tracking", "torch", "transformers", "accelerate", "wandb", "datasets"):
+        # An imported package's own version; reading a distribution's metadata costs ~10 ms.
+        version = getattr(sys.modules.get(package), "__version__", None)
         try:
-            versions[package] = metadata.version(package.replace("_", "-"))
+            versions[package] = version or metadata.version(package.replace("_", "-"))
         except metadata.PackageNotFoundError:
             versions[package] = None
     info["versions"] = versions

@@ -70,7 +70,7 @@ def test_train_tiny_and_ablation_then_report_and_compare(tmp_path):
     assert summary["parameters"]["actual_total"] == summary["parameters"]["total"]
     reports = printed(base, "report")
     assert reports[-1].endswith("report.md") and len(reports) >= 5
-    assert "wandb sync" in base.stdout
+    assert f"upload it with: hf-tracking sync {run_dir}" in base.stdout
     assert (tmp_path / "out" / "checkpoints" / summary["experiment_name"]).is_dir()
 
     ablation = train(
@@ -108,7 +108,7 @@ def test_train_tiny_and_ablation_then_report_and_compare(tmp_path):
 
     summary_lines = cli(tmp_path, "summary", summary_path)
     assert summary_lines.returncode == 0
-    assert "wandb sync" in summary_lines.stdout
+    assert "hf-tracking sync" in summary_lines.stdout
 
 
 @pytest.mark.slow

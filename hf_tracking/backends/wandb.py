@@ -25,7 +25,6 @@ both ids go to the summary.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import shutil
@@ -133,7 +132,7 @@ class WandbBackend(Backend):
     def _start(self, run: RunInfo) -> None:
         if self.mode == "disabled":
             return
-        if not _wandb_installed():
+        if not wandb_env.wandb_installed():
             raise ImportError("wandb is not installed; pip install wandb")
         self.directory = os.environ.get("WANDB_DIR") or run.output_dir
         os.makedirs(self.directory, exist_ok=True)
@@ -277,10 +276,3 @@ class WandbBackend(Backend):
             "path": self.path,
             "sync_command": self.info().get("sync_command"),
         }
-
-
-def _wandb_installed() -> bool:
-    try:
-        return importlib.util.find_spec("wandb") is not None
-    except (ImportError, ValueError):
-        return False

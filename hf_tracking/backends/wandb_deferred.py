@@ -92,6 +92,8 @@ class DeferredWandb(Backend):
         self._continues_live = True
 
     def start(self, run: RunInfo) -> None:
+        if not wandb_env.wandb_installed():  # said now, not when the run is synced
+            raise ImportError("wandb is not installed; pip install wandb")
         self.directory = os.environ.get("WANDB_DIR") or run.output_dir
         spec = start_message(run, self.run_id, self.env_resume, self.directory, "offline")
         spec.update(diagnostics_seconds=self.diagnostics_seconds, previous_ids=self.previous_ids)

@@ -17,6 +17,7 @@ Pure: reads an environment mapping, imports nothing of wandb; also makes run ids
 
 from __future__ import annotations
 
+import importlib.util
 import netrc
 import os
 import secrets
@@ -34,6 +35,14 @@ def new_run_id() -> str:
     # Not the `random` module: the Trainer seeds it, which would give every run the same id.
     alphabet = string.ascii_lowercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def wandb_installed() -> bool:
+    """Whether wandb can be imported (found, not imported)."""
+    try:
+        return importlib.util.find_spec("wandb") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def resolve_mode(requested: str, environ: Mapping[str, str] | None = None) -> str:
