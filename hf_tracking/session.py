@@ -110,12 +110,17 @@ class RunSession:
         # The summary's hardware fingerprint (ms of probes) is taken off the training thread.
         self.dispatcher.put(hardware_fingerprint)
         lifecycle.install_exit_hooks()
-        for backend in backends:
-            try:
-                backend.before_training()
-            except Exception:  # a backend never stops training
-                logger.exception("hf_tracking: backend %r failed before training", backend.name)
         return name
+
+    def before_training(self) -> None:
+        """Let each backend get ready for the user's code of the first step (bounded waits)."""
+        for slot in self.dispatcher.slots if self.dispatcher is not None else []:
+            try:
+                slot.backend.before_training()
+            except Exception:  # a backend never stops training
+                logger.exception(
+                    "hf_tracking: backend %r failed before training", slot.backend.name
+                )
 
     def _reserve(self, name: str, resuming: bool) -> tuple[str, Path]:
         """The run's name and directory, locked: the one being resumed, or a fresh one."""

@@ -76,8 +76,10 @@ class ExperimentTracker:
     def start(self) -> ExperimentTracker:
         """Open the run: reserve its directory and start the backends on the writer thread.
         Called by the first record; call it early to overlap W&B's start-up with the first
-        steps. Resume with :meth:`load_state_dict` before this."""
+        steps (when the process has imported wandb, this waits until ``wandb.run`` is ready, at
+        most 30 s). Resume with :meth:`load_state_dict` before this."""
         self._tracked.start()
+        self._tracked.session.before_training()
         return self
 
     def end_training(self, timeout: float = 5.0) -> Path | None:

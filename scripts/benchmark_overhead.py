@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/benchmark_overhead.py                 # everything (about 30 min on 2 cores)
     .venv/bin/python scripts/benchmark_overhead.py --quick         # tiny sizes (smoke test)
-    .venv/bin/python scripts/benchmark_overhead.py --only-trainer --shapes gpt2_64 --repeats 7 \
+    .venv/bin/python scripts/benchmark_overhead.py --only-trainer --shapes gpt2_64 --repeats 5 \
         --runs-log runs.jsonl      # then, even if stopped early: --from-runs-log runs.jsonl
 
 Sections (W&B offline, every output in a temporary directory; the code is in scripts/overhead/):
@@ -10,12 +10,15 @@ Sections (W&B offline, every output in a temporary directory; the code is in scr
 a–c. per-call costs on the calling thread (:mod:`overhead.calls`): ``log_train_step``,
      ``TrackingCallback.on_log`` and the step events, a direct ``wandb.log``;
 d–e. one-off costs (:mod:`overhead.oneoff`): ``finish()`` after a backlog, W&B start-up delay;
-f.   whole Trainer runs (:mod:`overhead.trainer_runs`): report_to none / wandb / trackio /
-     hf_tracking (default, with ``wandb.run`` in use, ``wandb_attach: never``, local only), each
-     in a fresh process, interleaved, on the test suite's GPT-2 (``micro``) and on issue 15's shape
-     (``gpt2_64``): ``train()`` ratio to none, CPU of the process and of its children (W&B's
-     service included), tracking CPU per 1,000 records, the tracking callback's time on the
-     training thread per step (token hook, step events, ``on_log``, evaluations and saves).
+f.   whole Trainer runs (:mod:`overhead.trainer_runs`): report_to none / wandb / hf_tracking
+     (default: W&B offline, written after training; the script imports wandb, so ``wandb.run`` is
+     attached; ``wandb_offline: live``, the W&B process during training as in online mode; local
+     store only; trackio and ``wandb_attach: never`` on request), each in a fresh process, under
+     torch's default threads and one thread, all interleaved, on the test suite's GPT-2
+     (``micro``) and on issue 15's shape (``gpt2_64``): ``train()`` ratio to none, CPU of the
+     whole process tree (every process a run starts, W&B's service included, until it exits),
+     its extra over none and as a share of report_to="wandb"'s, the tracking callback's time on
+     the training thread per step (token hook, step events, ``on_log``, evaluations and saves).
 """
 
 from __future__ import annotations

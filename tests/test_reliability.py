@@ -264,10 +264,14 @@ def test_kill_9_leaves_readable_files(tmp_path):
         text=True,
     )
     assert process.stdout.readline().strip() == "ready"
-    time.sleep(0.5)
+    metrics = tmp_path / "runs" / "crash" / "metrics.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+        metrics.exists() and len(list(iter_jsonl(metrics))) >= 20
+    ):
+        time.sleep(0.1)  # the writer thread has started and written the first rows
     process.kill()
     process.wait()
-    metrics = tmp_path / "runs" / "crash" / "metrics.jsonl"
     complete = [line for line in metrics.read_text().split("\n")[:-1]]
     for line in complete:
         strict_json_line(line)

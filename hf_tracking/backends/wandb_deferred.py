@@ -95,6 +95,10 @@ class DeferredWandb(Backend):
         if not wandb_env.wandb_installed():  # said now, not when the run is synced
             raise ImportError("wandb is not installed; pip install wandb")
         self.directory = os.environ.get("WANDB_DIR") or run.output_dir
+        if run.forked_from is not None and not self._continues_live:
+            # The run written by another process keeps the id; this one's history is its own.
+            self.previous_ids.append(self.run_id)
+            self.run_id = wandb_env.new_run_id()
         spec = start_message(run, self.run_id, self.env_resume, self.directory, "offline")
         spec.update(diagnostics_seconds=self.diagnostics_seconds, previous_ids=self.previous_ids)
         if self._continues_live and run.resumed_from_step is not None:
