@@ -42,6 +42,9 @@ FIELD_DOCS: dict[str, str] = {
     "often (0: on every row); loss, learning rate and grad norm go on every row.",
     "wandb_attach": "`auto`, `always` or `never`: attach `wandb.run` in the training process to "
     "the W&B run (`auto`: when the script imports wandb).",
+    "wandb_offline": "`deferred` or `live`: an offline W&B run is written after training from the "
+    "local store (`hf-tracking sync RUN`), or by a W&B process during training (as when the "
+    "script imports wandb).",
     "max_history": "Rows kept in memory; older rows are thinned evenly, never the start.",
     "notes": "Notes of the run (W&B notes, MLflow description).",
     "throughput_window": "Gradient steps over which throughput is measured.",
