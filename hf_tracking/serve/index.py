@@ -99,23 +99,24 @@ class Table:
             numbers = np.frombuffer(values, np.float64)[first:]
             picks[key] = first + extreme_picks(positions[first:], numbers, bucket)
             kept[positions[picks[key]] - start] = True
-        for key, (values, at) in list(self.columns.items()):
+        del positions, numbers  # no view may be left on an array that is cut below
+        for key, (values, at) in self.columns.items():
             positions = np.frombuffer(at, dtype=np.int64)
             first = int(np.searchsorted(positions, start))
             if key in AXIS_KEYS:
-                chosen = np.concatenate(
-                    (np.arange(first), first + np.flatnonzero(kept[positions[first:] - start]))
-                )
+                chosen = first + np.flatnonzero(kept[positions[first:] - start])
             else:
-                chosen = np.concatenate((np.arange(first), picks[key]))
-            self.columns[key] = (
-                _array("d", np.frombuffer(values, np.float64)[chosen]),
-                _array("q", positions[chosen]),
-            )
-        before = self._positions()
-        before = before[: np.searchsorted(before, start)] if before is not None else before
-        fresh = np.flatnonzero(kept) + start
-        self.kept = _array("q", fresh if before is None else np.concatenate((before, fresh)))
+                chosen = picks[key]
+            tail = np.frombuffer(values, np.float64)[chosen].tobytes(), positions[chosen].tobytes()
+            del positions
+            del values[first:], at[first:]  # the rows before ``start`` stay as they are
+            values.frombytes(tail[0])
+            at.frombytes(tail[1])
+        if self.kept is None:
+            self.kept = array("q")
+        else:
+            del self.kept[bisect_left(self.kept, start) :]
+        self.kept.frombytes((np.flatnonzero(kept) + start).astype(np.int64).tobytes())
         self.bucket, self.thinned_rows = bucket, self.rows
 
     def _positions(self) -> np.ndarray | None:
@@ -159,12 +160,6 @@ class Table:
             values.itemsize * len(values) + at.itemsize * len(at)
             for values, at in self.columns.values()
         )
-
-
-def _array(kind: str, values: np.ndarray) -> array:
-    out = array(kind)
-    out.frombytes(np.ascontiguousarray(values).tobytes())
-    return out
 
 
 def _as_float(value: Any) -> float:

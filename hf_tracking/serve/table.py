@@ -117,6 +117,9 @@ class RunsTable:
             )
             matched = total
         else:
+            filling = self._filling
+            if filling is not None:
+                filling.join()  # the rows it is building are not built twice
             rows = self.rows()
             found = [row for row in rows if _matches(row, text, tag)]
             page = _sorted(found, sort, descending)[offset : offset + limit]
