@@ -34,7 +34,6 @@ from hf_tracking.engine.snapshot import SummarySnapshot, take_snapshot
 from hf_tracking.engine.step_clock import StepClock
 from hf_tracking.engine.steps import TrainingSteps
 from hf_tracking.engine.training import device_memory, train_record_values
-from hf_tracking.engine.window import TrainingWindow
 from hf_tracking.metrics.clock import Clock
 from hf_tracking.redact import redact
 from hf_tracking.run_health import LayerWatch
@@ -74,15 +73,21 @@ class TrackedRun:
         self.token_counting = "log_train_step(tokens=...)"
         # The ranks' compute times over the run (a Trainer run on several ranks), for the summary.
         self.stragglers: dict[str, Any] | None = None
+        # The parts the gradient steps move on: the steps part and this one hold the same
+        # objects (plain attributes: rows read them without a call); a resume replaces them in both.
+        self.run = RunState(config.experiment_name or config.default_name())
+        self.clock = StepClock(clock, config.max_history)
+        self.progress = Progress(planned_steps, config.throughput_window, config.max_history)
         self.steps = TrainingSteps(
             config,
-            RunState(config.experiment_name or config.default_name()),
-            StepClock(clock, config.max_history),
-            Progress(planned_steps, config.throughput_window, config.max_history),
+            self.run,
+            self.clock,
+            self.progress,
             is_main_process,
             planned_steps,
             self.warn_once,
         )
+        self.window = self.steps.window
         self.steps.record = self.train_record
         self.compute = ComputeProfile(config, model)
         self.jobs = RecordJobs()
@@ -107,12 +112,6 @@ class TrackedRun:
             warning = size_label_warning(config.model_size, model)
             if warning:
                 logger.warning(warning)
-
-    # The parts the gradient steps move on, read where the steps keep them.
-    run: RunState = property(lambda self: self.steps.run)  # type: ignore[assignment]
-    clock: StepClock = property(lambda self: self.steps.clock)  # type: ignore[assignment]
-    window: TrainingWindow = property(lambda self: self.steps.window)  # type: ignore[assignment]
-    progress: Progress = property(lambda self: self.steps.progress)  # type: ignore[assignment]
 
     def start(self) -> None:
         """Open the run: reserve its directory and start the backends on the writer thread."""
@@ -268,10 +267,9 @@ class TrackedRun:
             self.count_tokens()
         if memory is None and self.config.track_memory:
             memory = device_memory()  # on the training thread: its current device
-        steps = self.steps
-        run = steps.run
+        run = self.run
         if window is None:
-            window = steps.window.close()
+            window = self.window.close()
         if self.layers.pending is not None:  # per-block norms of this step (track_layers)
             extra = self.layers.row_extra(extra, window[2])
         # TrainInputs' fields, as a plain tuple (cheaper to make than the named one).
@@ -282,7 +280,7 @@ class TrackedRun:
             source,
             None if source is None else source.take(),
             now,
-            steps.clock.ledger.session.copy(),
+            self.clock.ledger.session.copy(),
             run.eval_count,
             len(run.checkpoints),
             window,
@@ -309,8 +307,9 @@ class TrackedRun:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if self.session.dispatcher is not None:
             raise RuntimeError("hf_tracking: load_state_dict must come before the first record")
-        steps = self.steps
-        steps.run, steps.clock, self._backend_states = tracker_state.load_parts(self, state)
+        run, clock, self._backend_states = tracker_state.load_parts(self, state)
+        self.run = self.steps.run = run
+        self.clock = self.steps.clock = clock
 
     def backend_states(self) -> dict[str, Any]:
         """Each backend's state by name (those a resume loaded, until the run opens)."""
