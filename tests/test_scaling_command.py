@@ -67,6 +67,8 @@ def test_the_runs_compute_is_tokens_times_their_flops_per_token(grid_runs):
     six = scaling.points_from_runs(grid_runs, convention="6nd")
     assert np.all(points.c > six.c)  # attention and the output head on top of 6N
     assert np.allclose(six.c, 6 * six.n * six.d)
+    bare = scaling.points_from_runs(grid_runs, parameters="non_embedding", loss="best_val")
+    assert np.all(bare.n < points.n) and np.allclose(bare.d, points.d)
     labels = {round(float(np.log10(c)), 1) for c in points.c}
     assert len(labels) >= len(BUDGETS)
 
