@@ -133,8 +133,10 @@ class TrackingCallback(TrainerCallback, ExportableState):
                 f"Trainer include_num_input_tokens_seen={args.include_num_input_tokens_seen!r}"
             )
         self._health = TrainerHealth(tracker, model, args.world_size)
-        if self._sum_over_processes and model is not None:
-            self._rank_compute = RankCompute(model)
+        if self._rank_compute is not None:  # the last train() ended with an exception
+            self._rank_compute.detach()
+        distributed = self._sum_over_processes and model is not None
+        self._rank_compute = RankCompute(model) if distributed else None
         tracker.start()
         self._last_event_end = time.perf_counter()
 
