@@ -70,7 +70,15 @@ def test_the_keys_answer_names_the_run_s_panels(runs, serve):
     url = serve(runs)
     answer = get_json(url + "api/keys?run=ws")
     assert [panel["id"] for panel in answer["panels"]] == GROUPS
-    assert alert_steps(runs)  # the non-finite loss raised an alert
+    steps = alert_steps(runs)
+    assert steps  # the non-finite loss raised an alert
+    for y in ("train/loss", "val/loss", "custom/accuracy"):
+        alerts = get_json(url + f"api/series?run=ws&y={y}")["runs"][0]["alerts"]
+        assert [(a["x"], a["step"], a["kind"]) for a in alerts] == [
+            (step, step, "nonfinite_loss") for step in steps
+        ]
+    rows = {row["id"]: row for row in get_json(url + "api/runs")["runs"]}
+    assert rows["ws"]["alerts"] == len(steps) == 1
 
 
 @pytest.mark.slow
@@ -88,6 +96,20 @@ def test_the_workspace_grid_and_a_copied_link(runs):
             driver.get(server.url + "?run=ws")
             wait_for(driver, drawn, timeout=30)
             assert driver.execute_script("return " + ids) == GROUPS  # one panel per group
+            # The alert at step S: a marker at S on the chart and on every panel drawn.
+            marks = driver.execute_script(
+                "return [document.getElementById('plot'),"
+                " ...document.querySelectorAll('.panel-plot')].map(n =>"
+                " n.layout.shapes.filter(s => s.name === 'alert').map(s => s.x0))"
+            )
+            assert len(marks) == len(GROUPS) + 1
+            assert all(found == alert_steps(runs) for found in marks), marks
+            cell = driver.execute_script(  # the runs table's alerts column
+                "const at = [...document.querySelectorAll('#runs thead th')]"
+                ".findIndex(th => th.dataset.key === 'alerts');"
+                "return document.querySelector(\"#runs tr[data-id='ws']\").cells[at].textContent"
+            )
+            assert cell == "1"
 
             # Shared choices: tokens on x, smoothing; a panel collapsed, another enlarged.
             driver.find_element("css selector", "#x-key option[value='time/tokens_seen']").click()

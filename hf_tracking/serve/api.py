@@ -5,7 +5,7 @@
 | ``/api/runs[?offset=&limit=&sort=&dir=&q=&tag=&run=]`` | a page of rows, one per run: status, live, steps, tokens, wallclock, best val loss, last train loss, tokens/s, goodput, MFU, tags, flat config; the counts, the selected runs' rows, the tags |
 | ``/api/run?id=R`` | the run's summary and config (redacted), backends, W&B sync command, event list |
 | ``/api/keys?run=R&run=S`` | the metric names of those runs, by event kind |
-| ``/api/series?run=R&y=KEY&x=AXIS[&lo=&hi=&points=N&smooth=S]`` | per run, the curve of KEY against AXIS downsampled to N points within [lo, hi] (all its validation points kept), with S > 0 its time-weighted EMA at the same points, the validation points of its ``val/`` counterpart, checkpoint and resume markers |
+| ``/api/series?run=R&y=KEY&x=AXIS[&lo=&hi=&points=N&smooth=S]`` | per run, the curve of KEY against AXIS downsampled to N points within [lo, hi] (all its validation points kept), with S > 0 its time-weighted EMA at the same points, the validation points of its ``val/`` counterpart, checkpoint, resume and health-alert markers |
 
 AXIS is ``time/gradient_steps``, ``time/wallclock_hours``, ``time/tokens_seen`` or ``compute``
 (cumulative FLOPs: tokens × the run's FLOPs per token, computed here). Smoothing
@@ -73,6 +73,7 @@ def run_row(catalog: RunCatalog, run: Run) -> dict[str, Any]:
         "goodput_pct": _number(summary.get("goodput_pct")),
         "mfu_pct": _number(field(summary, "flops", "mfu_pct")),
         "resumes": _number(field(summary, "totals", "resumes")),
+        "alerts": len(alerts) if isinstance(alerts := field(summary, "alerts"), list) else None,
         "tags": [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else [],
         "config": flat_config(run.config()),
         "rows": None,
@@ -93,6 +94,7 @@ def run_row(catalog: RunCatalog, run: Run) -> dict[str, Any]:
             goodput_pct=last.get("efficiency/goodput_pct", row["goodput_pct"]),
             mfu_pct=last.get("throughput/mfu_pct", row["mfu_pct"]),
             rows=index.rows,
+            alerts=index.detail("alert", STEP)[0],
         )
         val = index.series("val", "val/loss")
         if val is not None and np.isfinite(val).any():
@@ -233,6 +235,37 @@ def _extent(index: Any, run: Run, axis: str, key: str) -> float:
     return float(xs.max() - xs.min()) if len(xs) else 0.0
 
 
+def _alerts(index: Any, run: Run, axis: str) -> list[dict[str, Any]]:
+    """The run's health alerts at their x: step and value from its ``alert`` rows, the kind and
+    message from its summary's ``alerts`` (the index holds numbers only)."""
+    found = _columns(index, run, "alert", axis, STEP, "alert/value")
+    if found is None:
+        return []
+    listed = field(run.summary() or {}, "alerts")
+    words = {}
+    for alert in listed if isinstance(listed, list) else []:
+        if isinstance(alert, dict) and _number(alert.get("step")) is not None:
+            words[_number(alert["step"])] = alert
+    xs, steps, values = found
+    alerts = []
+    for position, x in enumerate(xs.tolist()[-MAX_EVENTS:], start=max(len(xs) - MAX_EVENTS, 0)):
+        if not math.isfinite(x):
+            continue
+        step = _number(steps[position]) if steps is not None else None
+        said = words.get(step, {})
+        kind, message = said.get("kind"), said.get("message")
+        alerts.append(
+            {
+                "x": x,
+                "step": step,
+                "value": _number(values[position]) if values is not None else None,
+                "kind": kind if isinstance(kind, str) else None,
+                "message": message if isinstance(message, str) else None,
+            }
+        )
+    return alerts
+
+
 def _curve(
     index: Any,
     run: Run,
@@ -317,6 +350,7 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
                 answer["points"], answer["points_key"] = curve[0], val_key
         answer["checkpoints"] = _markers(index, run, "checkpoint", axis)
         answer["resumes"] = _markers(index, run, "resume", axis)
+        answer["alerts"] = _alerts(index, run, axis)
         answers.append(answer)
     answer = {"x": axis, "y": y_key, "lo": lo, "hi": hi, "smooth": smoothing, "tau": tau}
     return {**answer, "runs": answers}

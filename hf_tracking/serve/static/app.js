@@ -34,6 +34,8 @@ const COLUMNS = [
   { key: "tokens_per_second", title: "tokens/s", cell: (r) => fmtNumber(r.tokens_per_second, 3) },
   { key: "goodput_pct", title: "goodput %", cell: (r) => fmtNumber(r.goodput_pct, 3) },
   { key: "mfu_pct", title: "MFU %", cell: (r) => fmtNumber(r.mfu_pct, 3) },
+  { key: "alerts", title: "alerts", cell: (r) =>
+    (r.alerts ? `<span class="alerts">${fmtNumber(r.alerts)}</span>` : fmtNumber(r.alerts)) },
   { key: "tags", title: "tags", left: true, cell: (r) => (r.tags || []).map((t) => `<span class="tag">${esc(t)}</span>`).join("") },
 ];
 

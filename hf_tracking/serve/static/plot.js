@@ -30,6 +30,16 @@ function hasWebgl() {
 const traceType = (points) =>
   (glParam !== "0" && (glParam === "1" || points > GL_POINTS) && hasWebgl() ? "scattergl" : "scatter");
 
+// A red line at each health alert of the run (kind and value on hover of its label), on the
+// chart and every panel.
+function alertShapes(run) {
+  return (run.alerts || []).map((mark) => ({
+    type: "line", name: "alert", xref: "x", yref: "paper", x0: mark.x, x1: mark.x, y0: 0, y1: 1,
+    line: { color: "#d62728", width: 1.5 }, opacity: 0.8,
+    label: { text: plotlyText(mark.kind || "alert"), textposition: "end", font: { size: 10, color: "#d62728" } },
+  }));
+}
+
 // The traces and layout of the selected runs' curves, as plotly takes them (sketch.js draws
 // the same).
 function figure() {
@@ -65,6 +75,7 @@ function figure() {
       shapes.push({ type: "line", xref: "x", yref: "paper", x0: mark.x, x1: mark.x, y0: 0, y1: 1,
         line: { color: "#000", width: 1.5, dash: "dash" }, label: { text: "resume", textposition: "start", font: { size: 10 } } });
     }
+    shapes.push(...alertShapes(run));
   }
   const xaxis = { title: { text: AXIS_TITLES[state.x] }, type: state.logX ? "log" : "linear", showspikes: true };
   if (state.range) {

@@ -133,7 +133,7 @@ function sketch(host, traces, layout) {
     ctx.globalAlpha = shape.opacity ?? 1;
     ctx.strokeStyle = shape.line.color;
     ctx.lineWidth = shape.line.width;
-    ctx.setLineDash(shape.line.dash === "dot" ? [2, 3] : [6, 4]);
+    ctx.setLineDash(shape.line.dash === "dot" ? [2, 3] : shape.line.dash ? [6, 4] : []);
     ctx.beginPath(); ctx.moveTo(px(shape.x0), m.t); ctx.lineTo(px(shape.x0), m.t + h); ctx.stroke();
   }
   ctx.setLineDash([]);

@@ -5,7 +5,9 @@
 // panels, with the axis, smoothing, metric and runs, live in the URL (syncUrl).
 "use strict";
 
-const workspace = { panels: [], collapsed: new Set(), big: null, ticket: 0, timer: null };
+const workspace = {
+  panels: [], collapsed: new Set(), big: null, ticket: 0, timer: null, busy: false, lastPass: -Infinity,
+};
 
 function readUrl() {
   const params = new URLSearchParams(location.search);
@@ -49,9 +51,31 @@ function renderPanels(panels) {
   if (grid.hfHtml !== html) { grid.innerHTML = html; grid.hfHtml = html; }
 }
 
+// At most one pass over the panels at a time and one a second (a running run asks for its
+// curves every second); a pass under way when a newer one is due stops at its next panel.
+const PANEL_INTERVAL_MS = 1000;
 function schedulePanels() {
-  clearTimeout(workspace.timer);
-  workspace.timer = setTimeout(drawPanels, 50);
+  if (workspace.timer) return;  // a pass is due already
+  const wait = Math.max(50, workspace.lastPass + PANEL_INTERVAL_MS - performance.now());
+  workspace.timer = setTimeout(runPanels, wait);
+}
+
+async function runPanels() {
+  if (workspace.busy) {
+    workspace.ticket += 1;
+    workspace.timer = setTimeout(runPanels, 100);
+    return;
+  }
+  workspace.timer = null;
+  workspace.busy = true;
+  try {
+    await drawPanels();
+  } catch (error) {
+    $("plot-note").textContent = `panels: ${error.message}`;
+  } finally {
+    workspace.busy = false;
+    workspace.lastPass = performance.now();
+  }
 }
 
 async function panelSeries(key) {
@@ -103,7 +127,8 @@ async function drawPanels() {
   }
 }
 
-// Markers every panel shares, from the series answer of the panel's first name: resumes.
+// Markers every panel shares, from the series answer of the panel's first name: resumes and
+// health alerts.
 function panelMarkers(answer) {
   const shapes = [];
   for (const run of answer.runs) {
@@ -111,6 +136,7 @@ function panelMarkers(answer) {
       shapes.push({ type: "line", xref: "x", yref: "paper", x0: mark.x, x1: mark.x, y0: 0, y1: 1,
         line: { color: "#000", width: 1, dash: "dash" } });
     }
+    shapes.push(...alertShapes(run));
   }
   return shapes;
 }
