@@ -123,7 +123,8 @@ async function loadRuns() {
     await Promise.all([loadKeys(), refreshSeries()]);
   } else {
     state.selected = state.selected.filter((id) => known.has(id));
-    state.chosen = answer.selected;
+    // An answer asked for before a run was unticked may still list it.
+    state.chosen = answer.selected.filter((r) => state.selected.includes(r.id));
   }
   renderTable();
   return answer;
