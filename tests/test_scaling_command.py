@@ -123,16 +123,39 @@ def test_csv_with_compute_only_takes_tokens_as_c_over_6n(tmp_path, capsys):
         ),
     ],
 )
-def test_bad_csv_input_is_one_error_line(tmp_path, arguments, message):
+def test_bad_csv_input_is_one_error_line(tmp_path, capsys, arguments, message):
+    path = tmp_path / "runs.csv"
+    path.write_text("params,flops,loss\n1e6,1e15,3.1\n2e6,1e15,3.0\n4e6,1e15,3.05\n")
+    assert main(["scaling", "--csv", str(path), *arguments]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and error.count("\n") == 1, error
+
+
+def test_the_console_command_prints_no_traceback_for_bad_input(tmp_path):
     path = tmp_path / "runs.csv"
     path.write_text("params,flops,loss\n1e6,1e15,3.1\n2e6,1e15,3.0\n4e6,1e15,3.05\n")
     result = subprocess.run(
-        [sys.executable, "-m", "hf_tracking.cli", "scaling", "--csv", str(path), *arguments],
+        [
+            sys.executable,
+            "-m",
+            "hf_tracking.cli",
+            "scaling",
+            "--csv",
+            str(path),
+            "--n",
+            "params",
+            "--loss",
+            "loss",
+            "--c",
+            "flops",
+            "--approach",
+            "2",
+        ],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 1
-    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "at least 2 budgets" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_non_positive_values_and_missing_runs_are_errors(tmp_path, capsys):

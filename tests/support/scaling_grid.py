@@ -67,8 +67,16 @@ def tiny_gpt2(width: int) -> Any:
 
 
 def train_grid(output_dir: Path, widths=WIDTHS, budgets=BUDGETS) -> list[Path]:
-    """One run per width and budget; their run directories."""
-    return [train_run(output_dir, w, steps_for(w, c)) for c in budgets for w in widths]
+    """One run per width and budget; their run directories. On one thread: models this small
+    spend more CPU time in a second thread's hand-offs than in their arithmetic."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return [train_run(output_dir, w, steps_for(w, c)) for c in budgets for w in widths]
+    finally:
+        torch.set_num_threads(threads)
 
 
 def train_run(output_dir: Path, width: int, steps: int, seed: int = 0) -> Path:
