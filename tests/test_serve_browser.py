@@ -189,7 +189,7 @@ def test_metric_names_show_as_text_and_thousands_of_them_stay_usable(tmp_path):
     try:
         with chromium() as driver:
             driver.get(server.url + "?run=markup")
-            wait_for(driver, "window.hfDashboard.draws > 0")
+            wait_for(driver, "window.hfDashboard.draws > 0", timeout=60)
             driver.execute_script(
                 "window.hfDashboard.state.y = arguments[0]; refreshSeries();", f"train/{key}"
             )
@@ -201,6 +201,7 @@ def test_metric_names_show_as_text_and_thousands_of_them_stay_usable(tmp_path):
                 " legend: [...document.querySelectorAll('#plot .legendtext')].map(e => e.textContent),"
                 " links: document.querySelectorAll('#plot a').length,"
                 " bold: document.querySelectorAll('#plot tspan[style*=\"bold\"]').length}; })()",
+                timeout=60,
             )
             assert shown["title"] == f"train/{key}"
             assert f"markup val/{key}" in shown["legend"]
@@ -208,7 +209,7 @@ def test_metric_names_show_as_text_and_thousands_of_them_stay_usable(tmp_path):
 
             # A run of 20,000 metric names: a bounded table and the names searchable.
             driver.execute_script("location.hash = '#run=wide'")
-            wait_for(driver, "document.getElementById('metric-count') !== null")
+            wait_for(driver, "document.getElementById('metric-count') !== null", timeout=60)
             cells = driver.execute_script("return document.querySelectorAll('#run-body td').length")
             assert cells < 30_000, cells  # one column a name: 4,000,000 cells
             count = driver.find_element("id", "metric-count").text
