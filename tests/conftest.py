@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
 import pytest
+
+# The signal tests send SIGINT and SIGHUP to child processes and expect their default effect. A
+# suite started in the background (`cmd &`, nohup) has them ignored, and children would inherit
+# that; they get their defaults back here.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)

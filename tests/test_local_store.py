@@ -93,7 +93,19 @@ def small_filesystem(path: Path, size: str):
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def run_on_small_disk(disk: Path, records: int, remount_at: int | None, wandb: bool):
+def fill(disk: Path) -> None:
+    """Take what room the disk has left, so nothing more can be written there."""
+    with open(disk / "filler", "wb", buffering=0) as filler:
+        try:
+            while filler.write(b"\0" * 512):
+                pass
+        except OSError:
+            pass
+
+
+def run_on_small_disk(
+    disk: Path, records: int, remount_at: int | None, wandb: bool, full_at_finish: bool = False
+):
     backends = [LocalRunStore(), WandbBackend()] if wandb else [LocalRunStore()]
     tracker = ExperimentTracker(
         config(disk / "experiments", wandb_mode="offline" if wandb else "disabled"),
@@ -105,6 +117,9 @@ def run_on_small_disk(disk: Path, records: int, remount_at: int | None, wandb: b
             tracker.flush()
         if step == remount_at:
             subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)
+    if full_at_finish:
+        tracker.flush()
+        fill(disk)
     return tracker, tracker.finish(wait=True)
 
 
@@ -135,7 +150,9 @@ def test_disk_full_then_space_again(tmp_path, monkeypatch, capfd, caplog):
 
 def test_a_disk_that_stays_full_says_why_there_is_no_summary_once(tmp_path, capfd):
     with small_filesystem(tmp_path / "disk", "300k") as disk:
-        tracker, summary_path = run_on_small_disk(disk, 2000, remount_at=None, wandb=False)
+        tracker, summary_path = run_on_small_disk(
+            disk, 2000, remount_at=None, wandb=False, full_at_finish=True
+        )
         assert summary_path is None
         tracker.finish()  # a second finish says nothing more
         whole, bad = file_lines(tracker.run_dir / "metrics.jsonl")

@@ -28,15 +28,21 @@ def test_a_stopped_wandb_process_is_named_and_its_records_counted(tmp_path, monk
         backends=[LocalRunStore(), wandb],
     )
     try:
-        for step in range(RECORDS):
+        logged, deadline = 0, float("inf")
+        while logged < 50 or (wandb.acknowledged() < 40 and time.monotonic() < deadline):
             tracker.log_train_step(loss=1.0, tokens=8)
-            if step == 49:
+            logged += 1
+            if logged == 50:
                 assert tracker.flush(timeout=120)  # W&B started and has 50 records
                 deadline = time.monotonic() + 30
-                while wandb.acknowledged() < 40 and time.monotonic() < deadline:
-                    time.sleep(0.05)  # it confirms what it logged once a second
-                os.kill(wandb.pipe.process.pid, signal.SIGSTOP)
-                confirmed = wandb.acknowledged()
+            elif logged > 50:
+                # The child confirms what it logged at most once a second, as records arrive.
+                assert tracker.flush(timeout=30)
+                time.sleep(0.2)
+        os.kill(wandb.pipe.process.pid, signal.SIGSTOP)
+        confirmed = wandb.acknowledged()
+        for _ in range(RECORDS - logged):
+            tracker.log_train_step(loss=1.0, tokens=8)
         started = time.monotonic()
         summary = json.loads(tracker.finish(wait=True).read_text())
         assert time.monotonic() - started < 15
