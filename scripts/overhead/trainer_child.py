@@ -71,7 +71,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-# The side by side the README's table shows.
+# The side by side the performance page's table shows (docs/performance.md).
 DEFAULT_CONFIGS = (
     "none",
     "wandb",
