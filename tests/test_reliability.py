@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -13,13 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from transformers import Trainer
 
 import hf_tracking.backends.registry
-from hf_tracking import ConfigError, ExperimentConfig, ExperimentTracker, TrackingCallback
+from hf_tracking import ExperimentConfig, ExperimentTracker, TrackingCallback
 from hf_tracking.backends import LocalRunStore, WandbBackend
 from hf_tracking.jsonio import iter_jsonl
 from tests.support.faults import HangingFinish, RaisingOnLog, StuckLog
@@ -293,59 +289,6 @@ def test_a_torn_last_line_is_skipped(tmp_path):
 
 
 # ---------------------------------------------------------------------- hostile input
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=10,
-)
-field_names = st.sampled_from(
-    [f.name for f in ExperimentConfig.__dataclass_fields__.values()]
-) | st.text(max_size=15)
-
-
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(field_names, json_values, max_size=6))
-def test_fuzzed_dicts_raise_only_config_errors(fields):
-    for build in (ExperimentConfig.from_dict, lambda data: ExperimentConfig(**data)):
-        try:
-            config = build(fields)
-        except ConfigError:
-            continue
-        config.default_name()
-        config.estimate_parameters()
-        assert config.all_tags
-
-
-@settings(
-    max_examples=1000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-@given(text=st.text(max_size=200), suffix=st.sampled_from([".yaml", ".json", ".yml"]))
-def test_fuzzed_files_raise_only_config_errors(tmp_path, text, suffix):
-    path = tmp_path / f"fuzz{suffix}"
-    path.write_text(text, encoding="utf-8")
-    with contextlib.suppress(ConfigError):
-        ExperimentConfig.load(path)
-
-
-@settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    st.dictionaries(field_names, json_values, max_size=6).map(
-        lambda d: yaml.safe_dump(d, allow_unicode=True)
-    )
-)
-def test_fuzzed_yaml_documents(tmp_path, document):
-    path = tmp_path / "fuzz.yaml"
-    path.write_text(document, encoding="utf-8")
-    with contextlib.suppress(ConfigError):
-        ExperimentConfig.load(path)
-
-
 @pytest.mark.parametrize(
     "name",
     [
