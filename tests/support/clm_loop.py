@@ -7,6 +7,7 @@ import json
 import runpy
 from pathlib import Path
 
+from tests.support.clm_example import save_tokenizer_and_config
 from tests.support.launch import accelerate_launch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,25 +17,13 @@ SCRIPT = ROOT / "tests" / "fixtures" / "clm_no_trainer.py"
 def loop_inputs(directory: Path) -> list[str]:
     """A tiny GPT-2 config, a tokenizer and one sentence a line (shorter than a block, so the
     batches are padded); returns the script's arguments for them."""
-    from transformers import GPT2Config, PreTrainedTokenizerFast
-
     from hf_tracking.corpus import story_corpus
-    from hf_tracking.recipe import END_OF_TEXT, train_bpe
 
     corpus = story_corpus(train_size=40, validation_size=4)
     for name, stories in (("train", corpus.train), ("validation", corpus.validation)):
         sentences = [part.strip() + "." for story in stories for part in story.split(". ")]
         (directory / f"{name}.txt").write_text("\n".join(sentences) + "\n")
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=train_bpe(corpus.train, 256), eos_token=END_OF_TEXT, model_max_length=32
-    )
-    tokenizer.save_pretrained(str(directory / "tokenizer"))
-    end = tokenizer.eos_token_id
-    config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=32, n_embd=32, n_layer=2, n_head=2,
-        bos_token_id=end, eos_token_id=end,
-    )  # fmt: skip
-    config.save_pretrained(str(directory / "config"))
+    save_tokenizer_and_config(directory, corpus.train, 256)
     return [
         "--train_file", str(directory / "train.txt"),
         "--validation_file", str(directory / "validation.txt"),
