@@ -85,7 +85,7 @@ def build_summary(snapshot: Any) -> dict[str, Any]:
         },
         "tokens": {"counting": snapshot.token_counting, **snapshot.token_kinds},
         "flops": snapshot.compute,
-        "checkpoints": snapshot.checkpoints,
+        "checkpoints": snapshot.checkpoint_entries(),
         "parameters": snapshot.parameters,
         "history": {"rows_kept": snapshot.history_rows, "stride": snapshot.history_stride},
         "memory": {

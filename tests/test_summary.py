@@ -83,3 +83,28 @@ def test_checkpoint_summaries_are_built_on_the_writer_thread(tmp_path, monkeypat
     assert written["status"] == "running"
     tracker.finish()
     assert strict_json(tracker.summary_path)["status"] == "finished"
+
+
+def test_a_summary_written_soon_after_a_checkpoint_holds_its_measured_size(tmp_path, monkeypatch):
+    """The snapshot is taken on the training thread before the writer thread measures the
+    checkpoint; the summary built after the measurement still shows its size."""
+    import hf_tracking.run_events
+
+    measured = threading.Event()
+    real_size = hf_tracking.run_events.path_size
+
+    def slow_size(path):
+        assert not measured.wait(0.3)  # the training thread has taken its snapshot by now
+        measured.set()
+        return real_size(path)
+
+    monkeypatch.setattr(hf_tracking.run_events, "path_size", slow_size)
+    checkpoint = tmp_path / "checkpoint-4"
+    checkpoint.mkdir()
+    (checkpoint / "weights.bin").write_bytes(b"x" * 1234)
+    tracker = tracker_with_steps(tmp_path)
+    tracker.log_checkpoint(checkpoint)
+    tracker.flush()
+    (entry,) = strict_json(tracker.summary_path)["checkpoints"]
+    assert entry["size_bytes"] == 1234
+    tracker.finish()

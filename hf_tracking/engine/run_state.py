@@ -23,6 +23,14 @@ from hf_tracking.errors import ConfigError
 CHECKPOINT_DETAILS = ("seconds", "size_bytes", "wallclock_hours")
 
 
+def with_sizes(entries: list[dict[str, Any]], sizes: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Copies of checkpoint entries, each with its size as measured by now."""
+    return [
+        {**entry, "size_bytes": sizes.get(entry["path"], entry.get("size_bytes"))}
+        for entry in entries
+    ]
+
+
 class RunState:
     def __init__(self, experiment_name: str) -> None:
         self.experiment_name = experiment_name
@@ -74,11 +82,7 @@ class RunState:
 
     def checkpoint_list(self) -> list[dict[str, Any]]:
         """Copies of the checkpoint entries, with the sizes the writer thread has measured."""
-        sizes = self.checkpoint_sizes
-        return [
-            {**entry, "size_bytes": sizes.get(entry["path"], entry.get("size_bytes"))}
-            for entry in self.checkpoints
-        ]
+        return with_sizes(self.checkpoints, self.checkpoint_sizes)
 
     def fill_checkpoint_details(self, earlier: list[Any]) -> None:
         """Fill what this run's checkpoint entries lack (``seconds``, ``size_bytes``,

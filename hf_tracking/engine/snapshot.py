@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any
 
 from hf_tracking.catalog import MFU
+from hf_tracking.engine.run_state import with_sizes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,13 @@ class SummarySnapshot:
     alert_count: int
     stopped_by: dict[str, Any] | None
     earlier_configs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # The run's live map of measured checkpoint sizes: the writer thread measures a checkpoint
+    # after the snapshot that lists it may have been taken, and before that summary is built.
+    checkpoint_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def checkpoint_entries(self) -> list[dict[str, Any]]:
+        """The checkpoint entries, each with its size as measured by now."""
+        return with_sizes(self.checkpoints, self.checkpoint_sizes)
 
 
 def take_snapshot(tracker: Any) -> SummarySnapshot:
@@ -92,6 +100,7 @@ def take_snapshot(tracker: Any) -> SummarySnapshot:
         token_kinds=dict(run.token_kinds),
         compute=tracker.compute.summary(tracker.progress.latest_throughput.get(MFU)),
         checkpoints=run.checkpoint_list(),
+        checkpoint_sizes=run.checkpoint_sizes,
         parameters=parameters,
         history_rows=len(tracker.progress.history),
         history_stride=tracker.progress.history.stride,
