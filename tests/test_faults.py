@@ -110,7 +110,7 @@ def test_enospc_at_random_writes(tmp_path, monkeypatch):
     """Writes that fail with ENOSPC after a random part of the batch reached the disk."""
     tally = Tally("ENOSPC at random writes")
     rng = random.Random(28)
-    real_write_all = local_module._write_all
+    real_write_all = local_module.write_all
 
     def sometimes_full(fd, data):
         if rng.random() < 0.3:
@@ -118,7 +118,7 @@ def test_enospc_at_random_writes(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write_all(fd, data)
 
-    monkeypatch.setattr(local_module, "_write_all", sometimes_full)
+    monkeypatch.setattr(local_module, "write_all", sometimes_full)
     for trial in range(5 * TRIALS_SCALE):
         records = rng.randrange(100, 400)
         tracker = ExperimentTracker(config(tmp_path / f"trial{trial}"), backends=[LocalRunStore()])

@@ -27,7 +27,7 @@ def local_report(summary_path: Path) -> dict:
 
 
 def test_a_failed_write_is_cut_back_to_the_last_whole_line(tmp_path, monkeypatch, caplog):
-    real_write_all = local_module._write_all
+    real_write_all = local_module.write_all
     calls = {"n": 0}
 
     def disk_full_now_and_then(fd, data):
@@ -37,7 +37,7 @@ def test_a_failed_write_is_cut_back_to_the_last_whole_line(tmp_path, monkeypatch
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write_all(fd, data)
 
-    monkeypatch.setattr(local_module, "_write_all", disk_full_now_and_then)
+    monkeypatch.setattr(local_module, "write_all", disk_full_now_and_then)
     tracker = ExperimentTracker(config(tmp_path), backends=[LocalRunStore()])
     with caplog.at_level(logging.WARNING, logger="hf_tracking"):
         for step in range(300):

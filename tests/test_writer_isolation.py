@@ -145,7 +145,7 @@ def test_tensorboard_on_a_full_disk_reports_its_error_and_counts(tmp_path, monke
     from hf_tracking.backends.tensorboard import TensorBoardBackend
     from tests.support.backend_readers import read_scalars
 
-    real_write_all, writes = tensorboard_events._write_all, []
+    real_write_all, writes = tensorboard_events.write_all, []
 
     def filling_disk(fd: int, data: bytes) -> None:
         writes.append(len(data))
@@ -154,7 +154,7 @@ def test_tensorboard_on_a_full_disk_reports_its_error_and_counts(tmp_path, monke
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write_all(fd, data)
 
-    monkeypatch.setattr(tensorboard_events, "_write_all", filling_disk)
+    monkeypatch.setattr(tensorboard_events, "write_all", filling_disk)
     tracker = ExperimentTracker(
         config(tmp_path, backend_finish_timeout=60),
         backends=[LocalRunStore(), TensorBoardBackend()],

@@ -34,6 +34,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hf_tracking.backends.appends import WholeAppends, write_all
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.lock import RunDirLock
 from hf_tracking.catalog import AXES, STEP_KEY
@@ -62,13 +63,9 @@ class LocalRunStore(Backend):
         self.path: Path | None = None
         self.rows_cut = 0
         self.rows_copied: int | None = None  # from the run this one forked from
-        self.repairs = 0
         self.config_error: str | None = None
-        self._fd: int | None = None
+        self._file: WholeAppends | None = None
         self._lock: RunDirLock | None = None
-        # Bytes of the file that end in a whole line written by this store (or found there).
-        self._good_offset = 0
-        self._torn = False
 
     def start(self, run: RunInfo) -> None:
         run_dir = Path(run.run_dir)
@@ -94,9 +91,8 @@ class LocalRunStore(Backend):
                 self.rows_copied = copy_rows_through(source, path, run.resumed_from_step)
             elif run.resumed_from_step is not None and path.exists():
                 self.rows_cut = truncate_after_step(path, run.resumed_from_step, run.resumes)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            self._good_offset = _whole_lines_end(path)
-            self._torn = self._good_offset != os.fstat(self._fd).st_size
+            path.touch()
+            self._file = WholeAppends(path, _whole_lines_end(path), write=write_all)
         except BaseException:
             lock.release()
             raise
@@ -114,39 +110,22 @@ class LocalRunStore(Backend):
 
     def log_batch(self, records: list[Record]) -> None:
         """Write complete lines: a crash loses no line already returned from here."""
-        assert self._fd is not None, "LocalRunStore.log before start"
+        assert self._file is not None, "LocalRunStore.log before start"
         data = "".join(
             dumps_line({"event": record.kind, **record.values}) for record in records
         ).encode("utf-8")
-        if self._torn:
-            self._repair()
-        try:
-            _write_all(self._fd, data)
-        except BaseException:
-            self._torn = True
-            # Cut the partial write now, so a crash before the next write leaves a clean file;
-            # if that fails too, it is tried again before the next write.
-            with contextlib.suppress(OSError):
-                self._repair()
-            raise
-        self._good_offset += len(data)
-
-    def _repair(self) -> None:
-        """Truncate the file to its last whole line written by this store."""
-        assert self._fd is not None
-        os.ftruncate(self._fd, self._good_offset)
-        self._torn = False
-        self.repairs += 1
+        self._file.append(data)
 
     def finish(self, status: str, exit_code: int) -> None:
-        if self._fd is not None:
-            if self._torn:
-                with contextlib.suppress(OSError):  # readers skip a torn line left in place
-                    self._repair()
-            os.close(self._fd)
-            self._fd = None
+        if self._file is not None:
+            self._file.close()
         if self._lock is not None:
             self._lock.release()
+
+    @property
+    def repairs(self) -> int:
+        """Times the file was cut back to its last whole line after a failed write."""
+        return self._file.repairs if self._file is not None else 0
 
     def info(self) -> dict[str, Any]:
         return {
@@ -157,13 +136,6 @@ class LocalRunStore(Backend):
             "lock": self._lock.state if self._lock else "not taken",
             **({"config_error": self.config_error} if self.config_error else {}),
         }
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """``os.write`` until every byte is written (a write may take only part of it)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _whole_lines_end(path: Path) -> int:

@@ -12,12 +12,13 @@ the serialized ``Event`` and its masked CRC-32C.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import struct
 import time
 from typing import Any
+
+from hf_tracking.backends.appends import WholeAppends, write_all
 
 
 class EventFile:
@@ -30,9 +31,7 @@ class EventFile:
         os.makedirs(logdir, exist_ok=True)
         name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}{suffix}"
         self.path = os.path.join(logdir, name)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._good_offset = 0
-        self._torn = False
+        self._file = WholeAppends(self.path, write=write_all)
         first = [Event(wall_time=time.time(), file_version="brain.Event:2")]
         if purge_step is not None:
             start = SessionLog(status=SessionLog.START)
@@ -42,31 +41,10 @@ class EventFile:
 
     def write(self, events: list[Any]) -> None:
         """Append ``events`` in one write; raises the ``OSError`` of a failed one."""
-        assert self._fd is not None, "EventFile.write after close"
-        data = b"".join(_framed(event.SerializeToString()) for event in events)
-        if self._torn:
-            self._repair()
-        try:
-            _write_all(self._fd, data)
-        except BaseException:
-            self._torn = True
-            with contextlib.suppress(OSError):
-                self._repair()
-            raise
-        self._good_offset += len(data)
-
-    def _repair(self) -> None:
-        assert self._fd is not None
-        os.ftruncate(self._fd, self._good_offset)
-        self._torn = False
+        self._file.append(b"".join(_framed(event.SerializeToString()) for event in events))
 
     def close(self) -> None:
-        if self._fd is not None:
-            if self._torn:
-                with contextlib.suppress(OSError):
-                    self._repair()
-            os.close(self._fd)
-            self._fd = None
+        self._file.close()
 
 
 def _framed(data: bytes) -> bytes:
@@ -81,9 +59,3 @@ def _framed(data: bytes) -> bytes:
             struct.pack("<I", masked_crc32c(data)),
         )
     )
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
