@@ -19,7 +19,7 @@ from hf_tracking.backends import LocalRunStore, WandbBackend
 from hf_tracking.backends.wandb_rows import FULL_RESOLUTION, RowThinner, wandb_config
 from hf_tracking.catalog import STEP_KEY, WALLCLOCK_KEY
 from tests.support.configs import small_config
-from tests.support.runs import metrics_rows, strict_json
+from tests.support.runs import crashed_and_resumed, metrics_rows, strict_json
 from tests.support.tiny import PaddedDataset, tiny_model, training_arguments
 from tests.support.wandb_reader import find_offline_runs, wait_for_exit
 
@@ -350,17 +350,7 @@ def test_a_live_offline_resume_is_a_second_run_without_the_steps_the_first_holds
     config = small_config(
         tmp_path, wandb_mode="offline", wandb_offline="live", experiment_name="resumed"
     )
-    first = ExperimentTracker(config)
-    state = None
-    for iteration in range(6):
-        first.log_train_step(loss=2.0, tokens=16, iteration=iteration)
-        if iteration == 2:
-            state = first.state_dict()  # the checkpoint at step 3
-    first.finish(status="failed", wait=True)  # the crash after step 6
-    second = ExperimentTracker(config)
-    second.load_state_dict(state)
-    for iteration in range(3, 8):
-        second.log_train_step(loss=1.5, tokens=16, iteration=iteration)
+    _, second = crashed_and_resumed(config)
     summary = strict_json(second.finish(wait=True))
     first_dir, second_dir = sorted(find_offline_runs(tmp_path), key=lambda p: p.stat().st_mtime)
     steps = [[row[STEP_KEY] for row in wait_for_exit(d).history] for d in (first_dir, second_dir)]

@@ -12,10 +12,9 @@ import sys
 import psutil
 import pytest
 
-from hf_tracking import ExperimentTracker
 from hf_tracking.catalog import STEP_KEY
 from tests.support.configs import small_config
-from tests.support.runs import metrics_rows, strict_json
+from tests.support.runs import crashed_and_resumed, metrics_rows, strict_json
 from tests.support.wandb_reader import find_offline_runs, read_run, wait_for_exit
 
 KILLED_LOOP = """
@@ -71,17 +70,7 @@ def test_a_deferred_run_resumed_is_one_wandb_run_with_the_resumed_values(tmp_pat
     # A process that has not imported wandb (this one may have, reading W&B files for tests).
     monkeypatch.delitem(sys.modules, "wandb", raising=False)
     config = small_config(tmp_path, wandb_mode="offline", experiment_name="resumed")
-    first = ExperimentTracker(config)
-    state = None
-    for iteration in range(6):
-        first.log_train_step(loss=2.0, tokens=16, iteration=iteration)
-        if iteration == 2:
-            state = first.state_dict()  # the checkpoint at step 3
-    first.finish(status="failed", wait=True)  # the crash after step 6
-    second = ExperimentTracker(config)
-    second.load_state_dict(state)
-    for iteration in range(3, 8):
-        second.log_train_step(loss=1.5, tokens=16, iteration=iteration)
+    state, second = crashed_and_resumed(config)
     summary = strict_json(second.finish(wait=True))
     report = next(entry for entry in summary["backends"] if entry["name"] == "wandb")
     assert report["sync_command"] == f"hf-tracking sync {second.run_dir}"
