@@ -8,7 +8,8 @@
     hf-tracking sync RUN [--no-upload]  write RUN's offline W&B run (if not yet), then wandb sync
 
 RUN is a run directory (``experiments/NAME``) or its summary (``experiments/NAME_summary.json``).
-A missing run or one without metrics prints ``error: ...`` and exits 1.
+A missing run, one without metrics, or input a scaling fit cannot take prints ``error: ...`` and
+exits 1.
 """
 
 from __future__ import annotations
@@ -80,11 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from hf_tracking.analysis.options import ScalingInputError
     from hf_tracking.report import ReportError
 
     try:
         return COMMANDS[args.command](args)
-    except ReportError as error:
+    except (ReportError, ScalingInputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ModuleNotFoundError as error:

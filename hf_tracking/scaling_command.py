@@ -10,7 +10,6 @@ frontier and (for runs) loss against compute. Bad input prints ``error: ...`` an
 from __future__ import annotations
 
 import argparse
-import sys
 
 from hf_tracking.analysis.options import (
     APPROACHES,
@@ -96,14 +95,8 @@ def add_parser(commands: argparse._SubParsersAction, run_help: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except ScalingInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-
-
-def _run(args: argparse.Namespace) -> int:
+    """The fits asked by ``args``; ScalingInputError for input they cannot take (``hf_tracking.cli``
+    prints it as one ``error:`` line)."""
     from hf_tracking import scaling
     from hf_tracking.jsonio import atomic_write_json
 

@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 from hf_tracking.jsonio import dumps_line, iter_jsonl, read_json
+from hf_tracking.metrics.time_ema import ema
 from hf_tracking.serve import host_warning
 from hf_tracking.serve.index import MetricsIndex
 from hf_tracking.serve.runs import RunCatalog
 from hf_tracking.serve.server import DashboardServer
-from hf_tracking.serve.smooth import ema, tau_of
+from hf_tracking.serve.smooth import tau_of
 from tests.support.dashboard import LiveRun, finished_run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hf_tracking.metrics.time_ema import ema as smooth_ema
 from hf_tracking.serve.runs import RunCatalog
 from hf_tracking.serve.server import DashboardServer
-from hf_tracking.serve.smooth import ema as smooth_ema
 from tests.support.browser import chromium, plot_pixels, wait_for
 from tests.support.dashboard import LiveRun, finished_run
 

@@ -1,4 +1,5 @@
-"""The time-weighted EMA (hf_tracking.serve.smooth) on numbers."""
+"""The time-weighted EMA (hf_tracking.metrics.time_ema) and the dashboard slider's τ
+(hf_tracking.serve.smooth), on numbers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from hf_tracking.serve.smooth import ema, tau_of
+from hf_tracking.metrics.time_ema import ema
+from hf_tracking.serve.smooth import tau_of
 
 
 def reference(x: np.ndarray, y: np.ndarray, tau: float) -> np.ndarray:

@@ -54,57 +54,22 @@ def fit_scaling(
         },
         "skipped": {},
     }
-    if "3" in chosen:
+    fits = {
+        "approach3": lambda: _approach3(points, grid, bootstrap, level, seed, budget),
+        "approach2": lambda: _approach2(
+            points, tolerance, method, loss_noise, isoflop_resamples, seed, budget
+        ),
+    }
+    for name in ("3", "2"):
+        if name not in chosen:
+            continue
+        key = f"approach{name}"
         try:
-            fit = fit_parametric(points.n, points.d, points.loss, grid=_grid(grid))
+            result[key] = fits[key]()
         except ScalingInputError as error:
             if asked:
                 raise
-            result["skipped"]["approach3"] = str(error)
-        else:
-            section = fit.as_dict()
-            if bootstrap:
-                section["intervals"] = bootstrap_parametric(
-                    fit,
-                    points.n,
-                    points.d,
-                    points.loss,
-                    resamples=bootstrap,
-                    level=level,
-                    seed=seed,
-                )
-                section["interval_level"] = level
-            if budget is not None:
-                n_opt, d_opt = fit.optimal(budget)
-                section["budget"] = {
-                    "compute": budget,
-                    "n_opt": n_opt,
-                    "d_opt": d_opt,
-                    "loss": float(fit.loss(n_opt, d_opt)),
-                }
-            result["approach3"] = section
-    if "2" in chosen:
-        try:
-            isoflop = fit_isoflop(
-                points.n,
-                points.d,
-                points.loss,
-                points.c,
-                tolerance=tolerance,
-                method=method,
-                loss_noise=loss_noise,
-                resamples=isoflop_resamples,
-                seed=seed,
-            )
-        except ScalingInputError as error:
-            if asked:
-                raise
-            result["skipped"]["approach2"] = str(error)
-        else:
-            section = isoflop.as_dict()
-            if budget is not None:
-                section["budget"] = {"compute": budget, "n_opt": isoflop.n_opt(budget)}
-            result["approach2"] = section
+            result["skipped"][key] = str(error)
     if "approach2" not in result and "approach3" not in result:
         reasons = "; ".join(f"{key}: {text}" for key, text in result["skipped"].items())
         raise ScalingInputError(f"no fit was possible ({reasons})")
@@ -153,6 +118,58 @@ def scaling_table(result: dict[str, Any]) -> str:
     for key, reason in result.get("skipped", {}).items():
         lines += ["", f"{key} not fitted: {reason}"]
     return "\n".join(lines)
+
+
+def _approach3(
+    points: ScalingPoints,
+    grid: str | dict[str, Sequence[float]],
+    bootstrap: int,
+    level: float,
+    seed: int,
+    budget: float | None,
+) -> dict[str, Any]:
+    fit = fit_parametric(points.n, points.d, points.loss, grid=_grid(grid))
+    section = fit.as_dict()
+    if bootstrap:
+        section["intervals"] = bootstrap_parametric(
+            fit, points.n, points.d, points.loss, resamples=bootstrap, level=level, seed=seed
+        )
+        section["interval_level"] = level
+    if budget is not None:
+        n_opt, d_opt = fit.optimal(budget)
+        section["budget"] = {
+            "compute": budget,
+            "n_opt": n_opt,
+            "d_opt": d_opt,
+            "loss": float(fit.loss(n_opt, d_opt)),
+        }
+    return section
+
+
+def _approach2(
+    points: ScalingPoints,
+    tolerance: float,
+    method: str,
+    loss_noise: float,
+    resamples: int,
+    seed: int,
+    budget: float | None,
+) -> dict[str, Any]:
+    isoflop = fit_isoflop(
+        points.n,
+        points.d,
+        points.loss,
+        points.c,
+        tolerance=tolerance,
+        method=method,
+        loss_noise=loss_noise,
+        resamples=resamples,
+        seed=seed,
+    )
+    section = isoflop.as_dict()
+    if budget is not None:
+        section["budget"] = {"compute": budget, "n_opt": isoflop.n_opt(budget)}
+    return section
 
 
 def _grid(grid: str | dict[str, Sequence[float]]) -> dict[str, Sequence[float]]:

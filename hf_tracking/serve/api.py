@@ -9,7 +9,7 @@
 
 AXIS is ``time/gradient_steps``, ``time/wallclock_hours``, ``time/tokens_seen`` or ``compute``
 (cumulative FLOPs: tokens × the run's FLOPs per token, computed here). Smoothing
-(:mod:`hf_tracking.serve.smooth`) runs on every row the index holds, before downsampling, with one
+(:mod:`hf_tracking.metrics.time_ema`) runs on every row the index holds, before downsampling, with one
 τ for all the runs asked (from S and the widest x extent among them), so a zoom, a resume or
 another run's sampling leaves a curve as it is.
 """
@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from hf_tracking.metrics.time_ema import ema
 from hf_tracking.serve.downsample import DEFAULT_POINTS, downsample_indices
 from hf_tracking.serve.panels import panels
 from hf_tracking.serve.runs import Run, RunCatalog, field
-from hf_tracking.serve.smooth import ema, tau_of
+from hf_tracking.serve.smooth import tau_of
 from hf_tracking.serve.table import RunsTable, TableError
 
 AXES = ("time/gradient_steps", "time/wallclock_hours", "time/tokens_seen", "compute")
