@@ -357,6 +357,11 @@ class TrackedRun:
             self._warned.add(topic)
             logger.warning(message, *args)
 
+    @property
+    def rows_closed(self) -> bool:
+        """Rows come from the main process only, until the run finishes."""
+        return not self.is_main_process or self.steps.finished
+
     def current_run(self) -> RunState:
         """The run state with every row built and the tokens counted up to now."""
         self.jobs.catch_up()

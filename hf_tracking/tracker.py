@@ -2,24 +2,14 @@
 
 Records carry the three axes on every row: ``time/gradient_steps`` (optimizer steps),
 ``time/wallclock_hours`` (across resumes, downtime excluded) and ``time/tokens_seen`` (all
-processes), exact at every row: tokens added on a device are read whenever a record is built. A
-training record (every ``log_every_steps`` gradient steps) adds:
-
-| key | meaning |
-| --- | --- |
-| ``train/loss`` | mean loss over the micro-batches of the logging window |
-| ``train/perplexity`` | exp(train/loss), inf past overflow |
-| ``train/learning_rate``, ``train/grad_norm`` | latest values in the window |
-| ``train/nonfinite_count`` | logged values so far that were NaN or inf |
-| ``progress/*``, ``throughput/*`` | see :mod:`hf_tracking.engine.progress` and :mod:`~hf_tracking.engine.compute` |
-| ``time/*_hours``, ``efficiency/goodput_pct`` | the time ledger, :mod:`hf_tracking.metrics.clock` |
-| ``tokens/*`` | token kinds, when counted (:mod:`hf_tracking.engine.records`) |
-| ``memory/*`` | see :mod:`hf_tracking.system` |
-
+processes), exact at every row. A training record (every ``log_every_steps`` gradient steps) adds
+the window's loss, learning rate and gradient norm, throughput, the time ledger, token kinds and
+memory: every key is in the metric catalog (:mod:`hf_tracking.catalog`).
 Validation, checkpoint and custom rows: see :mod:`hf_tracking.run_events`. Custom metrics are
 ``custom/<name>`` unless the name has a ``group/`` prefix; the ``time/`` group is the tracker's.
 The parts composed: :class:`~hf_tracking.tracked_run.TrackedRun` (state, rows, session),
-:class:`~hf_tracking.engine.steps.TrainingSteps` (the per-step path), :mod:`~hf_tracking.run_events`.
+:class:`~hf_tracking.engine.steps.TrainingSteps` (the per-step path), :mod:`~hf_tracking.run_events`,
+and ``hooks``, the calls of the framework integrations (:mod:`hf_tracking.tracker_hooks`).
 """
 
 from __future__ import annotations
@@ -34,11 +24,10 @@ from typing import Any
 from hf_tracking import lifecycle, run_events, run_health
 from hf_tracking.backends.base import Backend
 from hf_tracking.config import ExperimentConfig
-from hf_tracking.engine.rank_tokens import RankTokens
 from hf_tracking.engine.snapshot import SummarySnapshot
 from hf_tracking.metrics.clock import Clock
-from hf_tracking.tokens import TokenCounter
 from hf_tracking.tracked_run import TrackedRun
+from hf_tracking.tracker_hooks import FrameworkHooks
 
 
 class ExperimentTracker:
@@ -70,6 +59,7 @@ class ExperimentTracker:
         self.log_train_step = steps.log_train_step
         self.step_begin = steps.step_begin
         self.step_end = steps.step_end
+        self.hooks = FrameworkHooks(tracked)
         if tracked.is_main_process:
             lifecycle.track(self)
 
@@ -146,45 +136,12 @@ class ExperimentTracker:
         else:
             self.finish(status=lifecycle.failure_status(exc), error=f"{type(exc).__name__}: {exc}")
 
-    def log_train_values(
-        self,
-        loss: Any,
-        learning_rate: Any = None,
-        grad_norm: Any = None,
-        tokens_seen: int | None = None,
-        token_kinds: Mapping[str, int] | None = None,
-        extra: Mapping[str, Any] | None = None,
-        memory: Mapping[str, float] | None = None,
-        at: float | None = None,
-    ) -> None:
-        """Emit a training record from values already aggregated over the window (the Trainer's
-        ``on_log``): ``tokens_seen`` and ``token_kinds`` are run totals over all processes.
-        ``at`` is the clock reading the row describes (default: now), e.g. the moment training
-        stopped for an evaluation not logged yet."""
-        if self._closed():
-            return
-        run_events.log_train_values(
-            self._tracked,
-            loss,
-            learning_rate,
-            grad_norm,
-            tokens_seen,
-            token_kinds,
-            extra,
-            memory,
-            at,
-        )
-
     @property
     def should_stop(self) -> bool:
         """True once an alert fired and ``on_alert`` is ``stop`` or ``checkpoint_and_stop``: a
         hand-written loop reads it after ``log_train_step`` and ends (saving first for
         ``checkpoint_and_stop``); the summary then says "stopped" and why."""
         return run_health.alert_to_act_on(self._tracked) is not None
-
-    def alert_to_act_on(self) -> dict[str, Any] | None:
-        """The alert that stops the run, or None (always None with ``on_alert="warn"``)."""
-        return run_health.alert_to_act_on(self._tracked)
 
     def optimizer_step(
         self, model: Any = None, max_grad_norm: float | None = None
@@ -195,15 +152,6 @@ class ExperimentTracker:
         tracked = self._tracked
         logs = (tracked.run.gradient_steps + 1) % tracked.config.log_every_steps == 0
         return run_health.optimizer_step(tracked, model, max_grad_norm, logs)
-
-    def layers_before_step(self, model: Any) -> None:
-        """The Trainer's ``on_pre_optimizer_step`` of a step that logs (``track_layers``)."""
-        if not self._closed():
-            self._tracked.layers.before(model)
-
-    def layers_after_step(self, max_grad_norm: float | None) -> None:
-        """The Trainer's ``on_optimizer_step`` (``track_layers``)."""
-        self._tracked.layers.after(max_grad_norm)
 
     @contextlib.contextmanager
     def validation(self) -> Iterator[ExperimentTracker]:
@@ -252,13 +200,8 @@ class ExperimentTracker:
             return
         run_events.log_custom_metric(self._tracked, name, value)
 
-    def log_final(self, metrics: Mapping[str, Any]) -> None:
-        """End-of-training figures (the Trainer's final log): kept for the summary and the W&B
-        run summary, never logged as a row that would overwrite curves."""
-        self._tracked.run.final_trainer_metrics.update(metrics)
-
-    def _closed(self) -> bool:  # rows come from the main process only, until the finish
-        return not self._tracked.is_main_process or self._tracked.steps.finished
+    def _closed(self) -> bool:
+        return self._tracked.rows_closed
 
     def state_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable state; a new tracker given it continues the same run."""
@@ -268,10 +211,6 @@ class ExperimentTracker:
         """Continue a run from :meth:`state_dict`: same name, axes carried on (wallclock and tokens
         do not restart), downtime not counted. Call before the first record."""
         self._tracked.load_state_dict(state)
-
-    def note_resumed_checkpoint(self, path: str | os.PathLike) -> None:
-        """List the checkpoint a run resumed from: its state was saved before its save ended."""
-        self._tracked.run.note_resumed_checkpoint(str(path))
 
     def samples(self) -> dict[str, list[float]]:
         """Step times (warm-up excluded) and windowed tokens/s of the whole run."""
@@ -286,46 +225,17 @@ class ExperimentTracker:
         arguments), with credentials redacted; shared, not to be changed."""
         return self._tracked.run_config()
 
-    def rank_tokens(self) -> RankTokens | None:
-        """The sum of tokens over ranks, when this loop runs on several; None otherwise."""
-        return self._tracked.rank_tokens()
-
     def sync_tokens(self) -> None:
         """Sum the tokens of every rank now (a collective: call it on every rank), so that the
         next row between logging steps, or the state of a checkpoint, has the exact count."""
         self._tracked.sync_tokens()
 
-    def set_token_totals(
-        self, tokens_seen: int | None, token_kinds: Mapping[str, int] | None = None
-    ) -> None:
-        """Run totals counted outside the tracker (the Trainer's callback, over all ranks)."""
-        self._tracked.set_token_totals(tokens_seen, token_kinds)
-
-    def count_tokens_from(self, counter: TokenCounter) -> None:
-        """Take the run's tokens from ``counter`` at every row (counted as the row is built)."""
-        self._tracked.count_tokens_from(counter)
-
-    def observe_seq_length(self, seq_length: int) -> None:
-        """The sequence length the model actually sees, when it differs from the config's."""
-        self._tracked.observe_seq_length(seq_length)
-
-    # How the run's tokens are counted, as the summary states it (set by the Trainer's callback).
-    token_counting = property(
-        lambda self: self._tracked.token_counting,
-        lambda self, how: setattr(self._tracked, "token_counting", how),
-    )
-    # The slowest and fastest rank's compute times, as the summary states them (several ranks).
-    stragglers = property(
-        lambda self: self._tracked.stragglers,
-        lambda self, figures: setattr(self._tracked, "stragglers", figures),
-    )
     # Read-only views of the parts, under the attribute names of the public API.
     config = property(lambda self: self._tracked.config)
     model = property(lambda self: self._tracked.model)
     is_main_process = property(lambda self: self._tracked.is_main_process)
     world_size = property(lambda self: self._tracked.world_size)
     planned_steps = property(lambda self: self._tracked.planned_steps)
-    extra_config = property(lambda self: self._tracked.extra_config)
     backends = property(lambda self: self._tracked.backends)
     session = property(lambda self: self._tracked.session)
     jobs = property(lambda self: self._tracked.jobs)
@@ -345,13 +255,8 @@ class ExperimentTracker:
     best = property(lambda self: self._tracked.run.best)
     checkpoints = property(lambda self: self._tracked.run.checkpoints)
     latest_train = property(lambda self: self._tracked.current_run().latest_train)
-    latest_throughput = property(lambda self: self._tracked.current_progress().latest_throughput)
     history = property(lambda self: self._tracked.current_progress().history)
     step_seconds = property(lambda self: self._tracked.clock.step_seconds)
-    flops = property(lambda self: self._tracked.compute.flops)
-    peak = property(lambda self: self._tracked.compute.peak)
-    device_name = property(lambda self: self._tracked.compute.device_name)
-    dtype = property(lambda self: self._tracked.compute.dtype)
     run_dir = property(lambda self: self._tracked.session.run_dir)
     summary_path = property(lambda self: self._tracked.session.summary_path)
     backend_reports = property(lambda self: self._tracked.session.backend_reports())

@@ -73,7 +73,7 @@ def test_mlflow_fresh_run_has_every_point(tmp_path):
 
     tracker = ExperimentTracker(backend_config(tmp_path, "mlflow", notes="x" * 2000))
     train(tracker, 1, FIRST_STEPS, 0.0)
-    tracker.log_final({"final/runtime": 12.5})
+    tracker.hooks.log_final({"final/runtime": 12.5})
     tracker.finish(wait=True)
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'experiments' / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("hf-tracking").experiment_id])

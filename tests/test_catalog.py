@@ -113,7 +113,12 @@ def test_the_import_graph_is_a_dag():
 
 
 # The tracker's facade and the parts it composes: no part imports the facade or a part above it.
-FACADE = ("hf_tracking.tracker", "hf_tracking.run_events", "hf_tracking.tracked_run")
+FACADE = (
+    "hf_tracking.tracker",
+    "hf_tracking.tracker_hooks",
+    "hf_tracking.run_events",
+    "hf_tracking.tracked_run",
+)
 LAYERS = {
     "hf_tracking.metrics": ("hf_tracking.metrics",),
     "hf_tracking.catalog": (),
@@ -134,6 +139,7 @@ LAYERS = {
         "hf_tracking.trainer",
     ),
     "hf_tracking.run_events": ("hf_tracking.tracker", "hf_tracking.trainer"),
+    "hf_tracking.tracker_hooks": ("hf_tracking.tracker", "hf_tracking.trainer"),
     "hf_tracking.tracker": ("hf_tracking.trainer",),
     # Analysis is pure maths over summaries and rows: what reads files or draws uses it.
     "hf_tracking.analysis": (

@@ -87,7 +87,7 @@ class AccelerateRun:
         self._base_tokens = 0
         self._base_kinds: dict[str, int] = {}
         if counting_tokens:
-            engine.token_counting = TOKEN_COUNTING
+            engine.hooks.token_counting = TOKEN_COUNTING
 
     # ------------------------------------------------------------------ the hooks' events
     def step_began(self) -> None:
@@ -113,12 +113,12 @@ class AccelerateRun:
     def take_token_totals(self, totals: Mapping[str, int]) -> None:
         tokens, kinds, seq_length = split_totals(dict(totals))
         base = self._base_kinds
-        self.engine.set_token_totals(
+        self.engine.hooks.set_token_totals(
             self._base_tokens + tokens,
             {kind: base.get(kind, 0) + count for kind, count in kinds.items()},
         )
         if seq_length:
-            self.engine.observe_seq_length(seq_length)
+            self.engine.hooks.observe_seq_length(seq_length)
 
     def checkpoint_saved(self, location: str, seconds: float) -> None:
         """After ``save_state``: the run's state beside accelerate's files, then the event."""
@@ -145,7 +145,7 @@ class AccelerateRun:
                 location,
             )
             return
-        engine.note_resumed_checkpoint(location)
+        engine.hooks.note_resumed_checkpoint(location)
         self._base_tokens = engine.tokens_seen
         self._base_kinds = dict(engine.token_kinds)
 

@@ -250,7 +250,7 @@ class AccelerateTracker(GeneralTracker):
                     for key in list(numbers)
                     if not key.startswith(VALIDATION_PREFIXES) and key != "perplexity"
                 )
-            engine.log_train_values(
+            engine.hooks.log_train_values(
                 loss=loss,
                 learning_rate=learning_rate,
                 grad_norm=grad_norm,

@@ -111,7 +111,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
         saved = _saved_tracker_state(state) or self.tracker_state
         if state.global_step > 0 and saved:
             tracker.load_state_dict(saved)
-            tracker.note_resumed_checkpoint(
+            tracker.hooks.note_resumed_checkpoint(
                 os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
             )
         self.tracker = tracker
@@ -126,10 +126,10 @@ class TrackingCallback(TrainerCallback, ExportableState):
             )
             self._token_counter.attach(model)
             if not self._sum_over_processes:
-                tracker.count_tokens_from(self._token_counter)
-            tracker.token_counting = "hf_tracking forward pre-hook (non-padding)"
+                tracker.hooks.count_tokens_from(self._token_counter)
+            tracker.hooks.token_counting = "hf_tracking forward pre-hook (non-padding)"
         else:
-            tracker.token_counting = (
+            tracker.hooks.token_counting = (
                 f"Trainer include_num_input_tokens_seen={args.include_num_input_tokens_seen!r}"
             )
         self._health = TrainerHealth(tracker, model, args.world_size)
@@ -178,7 +178,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if "loss" not in logs and trainer_logs.is_evaluation_log(logs):
             return  # on_evaluate logs it
         if trainer_logs.FINAL_LOG_KEY in logs:
-            tracker.log_final({trainer_logs.final_key(key): value for key, value in logs.items()})
+            tracker.hooks.log_final(
+                {trainer_logs.final_key(key): value for key, value in logs.items()}
+            )
             return
         if self._token_counter is None or self._sum_over_processes:
             self._sync_tokens(state)
@@ -187,9 +189,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
         extra = functools.partial(trainer_logs.train_extras, logs)
         if self._rank_compute is not None:
             extra = with_figures(extra, self._rank_compute.gather(state.global_step))
-            tracker.stragglers = self._rank_compute.summary()
+            tracker.hooks.stragglers = self._rank_compute.summary()
         health = self._health
-        tracker.log_train_values(
+        tracker.hooks.log_train_values(
             logs.get("loss"),
             logs.get("learning_rate"),
             logs.get("grad_norm"),
@@ -282,15 +284,15 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if tracker is None:
             return
         if counter is None:
-            tracker.set_token_totals(int(state.num_input_tokens_seen))
+            tracker.hooks.set_token_totals(int(state.num_input_tokens_seen))
             return
         if not self._sum_over_processes or self._tokens_read_at == state.global_step:
             return
         self._tokens_read_at = state.global_step
         tokens, kinds, seq_length = split_totals(counter.read(sum_over_processes=True))
-        tracker.set_token_totals(tokens, kinds)
+        tracker.hooks.set_token_totals(tokens, kinds)
         if seq_length:
-            tracker.observe_seq_length(seq_length)
+            tracker.hooks.observe_seq_length(seq_length)
 
 
 def record_follows(control: Any) -> bool:

@@ -107,11 +107,11 @@ class TrainerHealth:
 
     def before_optimizer_step(self, args: Any, state: Any, model: Any) -> None:
         if self.track_layers and will_log(args, state):
-            self.tracker.layers_before_step(model)
+            self.tracker.hooks.layers_before_step(model)
 
     def after_optimizer_step(self, args: Any) -> None:
         if self.track_layers:
-            self.tracker.layers_after_step(args.max_grad_norm)
+            self.tracker.hooks.layers_after_step(args.max_grad_norm)
 
     def step_ended(self, control: Any) -> None:
         if self.track_layers and not control.should_log:
@@ -130,7 +130,7 @@ class TrainerHealth:
         tracker = self.tracker
         if not (tracker.config.health_checks and tracker.config.on_alert != "warn"):
             return
-        stop = tracker.is_main_process and tracker.alert_to_act_on() is not None
+        stop = tracker.is_main_process and tracker.hooks.alert_to_act_on() is not None
         if rank_zero_decides(stop, self.world_size):
             control.should_training_stop = True
             if self.tracker.config.on_alert == "checkpoint_and_stop":

@@ -58,7 +58,7 @@ def run_operation(operation: str, calls: int) -> None:
             log(loss=2.0, learning_rate=3e-4, grad_norm=1.0, tokens=512)
     elif operation == "values":
         for _ in range(calls):
-            tracker.log_train_values(
+            tracker.hooks.log_train_values(
                 loss=2.0, learning_rate=3e-4, grad_norm=1.0, extra={"train/epoch": 0.1}
             )
     else:

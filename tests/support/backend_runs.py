@@ -70,7 +70,7 @@ def fresh_then_resumed(
         first.flush(timeout=60)
     state = first.state_dict()
     train(first, RESUME_STEP + 1, FIRST_STEPS, 0.0)
-    first.log_final({"final/runtime": 12.5})
+    first.hooks.log_final({"final/runtime": 12.5})
     first.finish(wait=True)
     fresh = expected_points(first.run_dir)
     resumed = ExperimentTracker(backend_config(tmp_path, backend, **overrides))
