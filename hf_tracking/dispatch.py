@@ -247,8 +247,11 @@ class Dispatcher:
         deadline = time.monotonic() + timeout
         self._wake.set()
         while time.monotonic() < deadline:
-            if not self._intake and not self._busy and not any(w.pending() for w in self._workers):
+            waiting = [worker for worker in self._workers if worker.pending()]
+            if not self._intake and not self._busy and not waiting:
                 return True
+            for worker in waiting:
+                worker.hurry()
             time.sleep(0.002)
         return False
 

@@ -184,6 +184,8 @@ class RemoteWorker:
         self._queue_size = queue_size
         self._condition = threading.Condition()
         self._closing: tuple[str, int] | None = None
+        # Set by a flush: what is queued goes now, without waiting for ``batch_seconds``.
+        self._hurry = False
         self._thread = threading.Thread(
             target=self._loop, name=f"hf_tracking-{slot.backend.name}", daemon=True
         )
@@ -205,19 +207,35 @@ class RemoteWorker:
         """Records queued or being sent."""
         return len(self._queue) + self._in_flight
 
+    def hurry(self) -> None:
+        """Send what is queued now, without waiting for the backend's ``batch_seconds``."""
+        with self._condition:
+            self._hurry = True
+            self._condition.notify()
+
     def _loop(self) -> None:
         self.slot.start(self._run)
+        hold = self.slot.backend.batch_seconds
+        next_batch = 0.0
         while True:
             with self._condition:
-                while not self._queue and self._closing is None:
-                    self._condition.wait()
+                while self._closing is None:
+                    if self._queue:
+                        wait = 0.0 if self._hurry else next_batch - time.monotonic()
+                        if wait <= 0:
+                            break
+                        self._condition.wait(wait)
+                    else:
+                        self._condition.wait()
                 batch = list(self._queue)
                 self._queue.clear()
                 self._in_flight = len(batch)
+                self._hurry = False
                 closing = self._closing
             if batch:
                 self.slot.log(batch)
                 self._in_flight = 0
+                next_batch = time.monotonic() + hold
             elif closing is not None:
                 self.slot.finish(*closing)
                 return

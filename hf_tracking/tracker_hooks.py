@@ -22,6 +22,10 @@ class FrameworkHooks:
 
     def __init__(self, tracked: TrackedRun) -> None:
         self._tracked = tracked
+        # The Trainer callback's row on every logging step: (loss, learning rate, grad norm),
+        # the extra keys' maker and the memory figures; returns the clock reading. The run's own
+        # method, so the call goes through no other frame (see ``TrackedRun.trainer_row``).
+        self.log_trainer_row = tracked.trainer_row
 
     def log_train_values(
         self,

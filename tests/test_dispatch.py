@@ -10,6 +10,9 @@ import pytest
 
 import hf_tracking.dispatch
 from hf_tracking import ExperimentConfig, ExperimentTracker
+from hf_tracking.backends.base import Backend
+from hf_tracking.backends.local import LocalRunStore
+from hf_tracking.catalog import STEP_KEY
 from tests.support.faults import BlockingLocalStore
 
 SMALL = {"vocab_size": 64, "d_model": 32, "num_layers": 2, "num_heads": 2, "seq_length": 16}
@@ -107,3 +110,39 @@ def test_a_slow_writer_still_gets_every_record(tmp_path, small_queue):
         tracker.log_train_step(loss=1.0, tokens=1)
     (local,) = json.loads(tracker.finish(wait=True).read_text())["backends"]
     assert (local["records_written"], local["records_dropped_writer_stalled"]) == (3000, 0)
+
+
+class BatchRecorder(Backend):
+    """A remote backend that keeps the training steps of each batch it gets, one batch a minute
+    at most."""
+
+    name = "batch_recorder"
+    batch_seconds = 60.0
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def log_batch(self, records):
+        steps = [record.values[STEP_KEY] for record in records if record.kind == "train"]
+        if steps:
+            self.batches.append(steps)
+
+
+def test_a_backend_batching_by_time_gets_held_records_at_a_flush_and_at_the_end(tmp_path):
+    config = ExperimentConfig(
+        **SMALL, output_dir=str(tmp_path), log_every_steps=1, wandb_mode="disabled"
+    )
+    recorder = BatchRecorder()
+    tracker = ExperimentTracker(config, backends=[LocalRunStore(), recorder])
+    tracker.log_train_step(loss=1.0, tokens=1)
+    assert tracker.flush()
+    for _ in range(5):
+        tracker.log_train_step(loss=1.0, tokens=1)
+    time.sleep(0.3)  # the writer has handed them on: held, since the first batch is recent
+    assert recorder.batches == [[1]]
+    assert tracker.flush()
+    assert recorder.batches == [[1], [2, 3, 4, 5, 6]]
+    for _ in range(3):
+        tracker.log_train_step(loss=1.0, tokens=1)
+    tracker.finish(wait=True)
+    assert recorder.batches == [[1], [2, 3, 4, 5, 6], [7, 8, 9]]

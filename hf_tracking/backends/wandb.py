@@ -60,6 +60,8 @@ class WandbBackend(Backend):
 
     name = "wandb"
     remote = True
+    # The child wakes, reads and logs once a batch: rows reach it once a second, in one message.
+    batch_seconds = 1.0
 
     @classmethod
     def from_config(cls, config: Any) -> Backend | None:

@@ -45,7 +45,7 @@ from hf_tracking.tokens import TokenCounter, split_totals
 from hf_tracking.tracker import ExperimentTracker
 from hf_tracking.trainer import logs as trainer_logs
 from hf_tracking.trainer.gather import cuda_usable, gathered_gpu_memory
-from hf_tracking.trainer.health import TrainerHealth
+from hf_tracking.trainer.health import LossWatch, TrainerHealth, nonfinite_extra
 from hf_tracking.trainer.rank_compute import RankCompute, with_figures
 from hf_tracking.trainer.trainer_config import extra_config, resolve_config
 from hf_tracking.trainer.world import warn_if_independent
@@ -71,6 +71,10 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self._gather_memory = False
         self._last_event_end = time.perf_counter()
         self._health: TrainerHealth | None = None
+        # The health parts the per-step events read, as plain attributes (one lookup each).
+        self._losses: LossWatch | None = None
+        self._track_layers = False
+        self._health_acts = False
         self._rank_compute: RankCompute | None = None
 
     # ------------------------------------------------------------------ checkpoint state
@@ -132,7 +136,9 @@ class TrackingCallback(TrainerCallback, ExportableState):
             tracker.hooks.token_counting = (
                 f"Trainer include_num_input_tokens_seen={args.include_num_input_tokens_seen!r}"
             )
-        self._health = TrainerHealth(tracker, model, args.world_size)
+        self._health = health = TrainerHealth(tracker, model, args.world_size)
+        self._losses, self._track_layers = health.losses, health.track_layers
+        self._health_acts = health.acts
         if self._rank_compute is not None:  # the last train() ended with an exception
             self._rank_compute.detach()
         distributed = self._sum_over_processes and model is not None
@@ -150,18 +156,18 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self._last_event_end = time.perf_counter()
             return
         self._last_event_end = tracker.step_end(state.global_step)
-        if self._health is not None:
-            self._health.step_ended(control)
+        if self._track_layers and not control.should_log:
+            tracker.layers.drop()
         # In one process the tokens are cut by the row's own event: no forward runs before it.
         if self._sum_over_processes and record_follows(control):
             self._sync_tokens(state)
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self._health is not None:
+        if self._track_layers:
             self._health.before_optimizer_step(args, state, kwargs.get("model"))
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self._health is not None:
+        if self._track_layers:
             self._health.after_optimizer_step(args)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -190,17 +196,16 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if self._rank_compute is not None:
             extra = with_figures(extra, self._rank_compute.gather(state.global_step))
             tracker.hooks.stragglers = self._rank_compute.summary()
-        health = self._health
-        tracker.hooks.log_train_values(
-            logs.get("loss"),
-            logs.get("learning_rate"),
-            logs.get("grad_norm"),
-            extra=extra if health is None else health.row_extra(extra),
-            memory=gathered_gpu_memory(args.world_size) if self._gather_memory else {},
+        losses = self._losses
+        if losses is not None:  # the window's non-finite micro-batch losses, counted there too
+            extra = functools.partial(nonfinite_extra, extra, losses.take())
+        self._last_event_end = tracker.hooks.log_trainer_row(
+            (logs.get("loss"), logs.get("learning_rate"), logs.get("grad_norm")),
+            extra,
+            gathered_gpu_memory(args.world_size) if self._gather_memory else {},
         )
-        if health is not None:
-            health.act(control)
-        self._last_event_end = time.perf_counter()
+        if self._health_acts:
+            self._health.act(control)
 
     def on_evaluate(
         self, args: Any, state: Any, control: Any, metrics: dict | None = None, **kwargs: Any
@@ -252,7 +257,8 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self._token_counter = None
         if self._health is not None:
             self._health.close()
-            self._health = None
+            self._health = self._losses = None
+            self._track_layers = self._health_acts = False
         if self._rank_compute is not None:
             self._rank_compute.detach()
             self._rank_compute = None

@@ -16,7 +16,6 @@ and one broadcast on each logging step tells the other ranks (only when ``on_ale
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -99,9 +98,11 @@ class TrainerHealth:
         self.tracker = tracker
         self.world_size = world_size
         self.losses: LossWatch | None = None
-        main = tracker.is_main_process
-        self.track_layers = main and tracker.config.track_layers and model is not None
-        if main and tracker.config.health_checks and model is not None:
+        main, config = tracker.is_main_process, tracker.config
+        self.track_layers = main and config.track_layers and model is not None
+        # Whether an alert acts on the Trainer's control (every rank takes part in the decision).
+        self.acts = config.health_checks and config.on_alert != "warn"
+        if main and config.health_checks and model is not None:
             self.losses = LossWatch()
             self.losses.attach(model)
 
@@ -113,23 +114,11 @@ class TrainerHealth:
         if self.track_layers:
             self.tracker.hooks.layers_after_step(args.max_grad_norm)
 
-    def step_ended(self, control: Any) -> None:
-        if self.track_layers and not control.should_log:
-            self.tracker.layers.drop()
-
-    def row_extra(self, extra: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-        """The row's extra keys, made on the writer thread: ``extra``'s and the count of the
-        window's non-finite micro-batch losses."""
-        if self.losses is None:
-            return extra
-        return functools.partial(_extra_keys, extra, self.losses.take())
-
     def act(self, control: Any) -> None:
-        """With an action configured: the row is built now, and an alert stops (and saves).
-        Rank zero decides (its detectors run there) and tells the other ranks (a broadcast)."""
+        """With an action configured (``acts``): the row is built now, and an alert stops (and
+        saves). Rank zero decides (its detectors run there) and tells the other ranks (a
+        broadcast)."""
         tracker = self.tracker
-        if not (tracker.config.health_checks and tracker.config.on_alert != "warn"):
-            return
         stop = tracker.is_main_process and tracker.hooks.alert_to_act_on() is not None
         if rank_zero_decides(stop, self.world_size):
             control.should_training_stop = True
@@ -141,7 +130,9 @@ class TrainerHealth:
             self.losses.detach()
 
 
-def _extra_keys(extra: Callable[[], dict[str, Any]], taken: tuple[list[Any], Any]) -> dict:
+def nonfinite_extra(extra: Callable[[], dict[str, Any]], taken: tuple[list[Any], Any]) -> dict:
+    """A row's extra keys, made on the writer thread: ``extra``'s and the count of the
+    window's non-finite micro-batch losses ``taken`` (:meth:`LossWatch.take`)."""
     values = extra()
     values[NONFINITE_LOSSES] = count_nonfinite(taken)
     return values
