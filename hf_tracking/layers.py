@@ -71,8 +71,9 @@ class LayerNorms:
         with torch.no_grad():
             present = [i for i, p in enumerate(self.params) if p.grad is not None]
             grads = [self.params[i].grad for i in present]
-            self._grads = self._squares(grads, present) if grads else None
-            self._copy = [p.detach().clone() for p in self.params]
+            everything = len(present) == len(self.params)
+            self._grads = self._squares(grads, None if everything else present) if grads else None
+            self._copy = [p.clone() for p in self.params]
 
     def after_step(self) -> tuple[Any, Any, Any] | None:
         """(grad, update, param) sums of squares per block, as device tensors; None when
@@ -83,20 +84,24 @@ class LayerNorms:
         if copy is None:
             return None
         with torch.no_grad():
-            params = [p.detach() for p in self.params]
-            torch._foreach_sub_(copy, params)  # the copy now holds minus the update
-            everything = list(range(len(params)))
-            return self._grads, self._squares(copy, everything), self._squares(params, everything)
+            torch._foreach_sub_(copy, self.params)  # the copy now holds minus the update
+            return self._grads, self._squares(copy), self._squares(self.params)
 
-    def _squares(self, tensors: list[Any], positions: list[int]) -> Any:
+    def _squares(self, tensors: list[Any], positions: list[int] | None = None) -> Any:
+        """Each block's sum of the tensors' squares (``positions``: the parameters they are,
+        when not all): one multi-tensor norm, one scatter-add."""
         import torch
 
-        norms = torch.stack([torch.linalg.vector_norm(t, dtype=torch.float32) for t in tensors])
+        norms = torch.stack(torch._foreach_norm(tensors, 2, dtype=torch.float32))
         squares = norms.double().square()
-        index = self._index.to(squares.device)[torch.tensor(positions, device=squares.device)]
-        return torch.zeros(len(self.blocks), dtype=torch.float64, device=squares.device).index_add_(
-            0, index, squares
-        )
+        device = squares.device
+        if self._index.device != device:
+            self._index = self._index.to(device)
+        index = self._index
+        if positions is not None:
+            index = index[torch.tensor(positions, device=device)]
+        blocks = torch.zeros(len(self.blocks), dtype=torch.float64, device=device)
+        return blocks.index_add_(0, index, squares)
 
     def metrics(
         self, taken: tuple[Any, Any, Any], grad_norm: float | None, max_grad_norm: float | None

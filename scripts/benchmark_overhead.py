@@ -2,8 +2,10 @@
 
     .venv/bin/python scripts/benchmark_overhead.py                 # everything (about 30 min on 2 cores)
     .venv/bin/python scripts/benchmark_overhead.py --quick         # tiny sizes (smoke test)
-    .venv/bin/python scripts/benchmark_overhead.py --only-trainer --shapes gpt2_64 --repeats 5 \
-        --runs-log runs.jsonl      # then, even if stopped early: --from-runs-log runs.jsonl
+    .venv/bin/python scripts/benchmark_overhead.py --only-trainer --shapes gpt2_64 --repeats 3 \
+        --repeats-default-threads 5 --no-warmup --configs none,wandb,hf_tracking,hf_tracking_local,\
+hf_tracking_live --runs-log runs.jsonl   # the performance page's table (about 10 min on 2 cores)
+    # then, even if stopped early: --from-runs-log runs.jsonl
 
 Sections (W&B offline, every output in a temporary directory; the code is in scripts/overhead/):
 
@@ -12,13 +14,15 @@ a–c. per-call costs on the calling thread (:mod:`overhead.calls`): ``log_train
 d–e. one-off costs (:mod:`overhead.oneoff`): ``finish()`` after a backlog, W&B start-up delay;
 f.   whole Trainer runs (:mod:`overhead.trainer_runs`): report_to none / wandb / hf_tracking
      (default: W&B offline, written after training; the script imports wandb, so ``wandb.run`` is
-     attached; ``wandb_offline: live``, the W&B process during training as in online mode; local
-     store only; trackio and ``wandb_attach: never`` on request), each in a fresh process, under
-     torch's default threads and one thread, all interleaved, on the test suite's GPT-2
-     (``micro``) and on issue 15's shape (``gpt2_64``): ``train()`` ratio to none, CPU of the
-     whole process tree (every process a run starts, W&B's service included, until it exits),
-     its extra over none and as a share of report_to="wandb"'s, the tracking callback's time on
-     the training thread per step (token hook, step events, ``on_log``, evaluations and saves).
+     attached; ``wandb_offline: live``, the W&B process during training as in online mode, in
+     W&B's offline mode like report_to="wandb" here; local store only; trackio, ``track_layers``
+     and ``wandb_attach: never`` on request), each in a fresh process, under torch's default
+     threads and one thread, all interleaved, on the test suite's GPT-2 (``micro``) and on issue
+     15's shape (``gpt2_64``): ``train()`` ratio to none, CPU of the whole process tree (every
+     process a run starts, W&B's service included, until it exits), its extra over none and as a
+     share of report_to="wandb"'s, the tracking callback's time on the training thread per step
+     (the model's hooks, step events, ``on_log``, evaluations and saves); a table per setting,
+     then one with the settings side by side.
 """
 
 from __future__ import annotations
@@ -77,6 +81,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain-records", type=int, default=10_000, help="records for finish()")
     parser.add_argument("--startup-window", type=float, default=1.5, help="seconds of steps")
     parser.add_argument("--repeats", type=int, default=7, help="Trainer runs per configuration")
+    parser.add_argument(
+        "--repeats-default-threads",
+        type=int,
+        help="runs per configuration under torch's default threads (noisier when they take "
+        "every core; default: --repeats)",
+    )
     parser.add_argument("--max-steps", type=int, default=200, help="Trainer max_steps")
     parser.add_argument(
         "--shapes", default="micro,gpt2_64", help=f"models: {','.join(trainer_child.SHAPES)}"
@@ -106,7 +116,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.calls, args.wandb_calls, args.drain_records = 2000, 300, 500
         args.startup_window, args.repeats, args.max_steps = 0.2, 1, 4
         args.shapes, args.configs = "micro", "none,wandb,hf_tracking"
-        args.torch_threads = "1"
+        args.torch_threads, args.repeats_default_threads = "0,1", 1
     return args
 
 
@@ -144,14 +154,19 @@ def run(args: argparse.Namespace, temp: Path) -> dict[str, Any]:
         configs = args.configs.split(",")
         if configs[0] != "none":
             configs = ["none", *[config for config in configs if config != "none"]]
+        repeats = {
+            int(threads): args.repeats_default_threads or args.repeats
+            if int(threads) == 0
+            else args.repeats
+            for threads in args.torch_threads.split(",")
+        }
         results["trainer"] = {
             shape: trainer_runs.section_trainer(
                 temp,
                 shape,
                 configs,
-                args.repeats,
+                repeats,
                 trainer_sizes(args.max_steps, args.quick),
-                [int(threads) for threads in args.torch_threads.split(",")],
                 warmup=not (args.quick or args.no_warmup),
                 runs_log=Path(args.runs_log).resolve() if args.runs_log else None,
             )

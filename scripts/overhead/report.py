@@ -83,6 +83,40 @@ TRAINER_HEADER = [
 ]
 
 
+def side_by_side(by_threads: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """One row per configuration, for every thread setting side by side: the ``train()`` ratio to
+    "none" (median, min–max), the extra CPU-s of the whole process tree against "none" with its
+    share of report_to="wandb"'s, and the training thread's µs a step net of the timer."""
+    header = ["report_to"]
+    for label, trainer in by_threads.items():
+        runs = trainer["repeats"]
+        where = f"{label} ({trainer.get('torch_threads_used')}), {runs} run{'s' * (runs != 1)}"
+        header += [
+            f'{where}: train() ratio to "none", median (min–max)',
+            "extra CPU-s, whole tree (÷ wandb's)",
+            "training thread, µs a step",
+        ]
+    configs = list(dict.fromkeys(c for trainer in by_threads.values() for c in trainer["configs"]))
+    rows = []
+    for name in configs:
+        row: list[Any] = [name]
+        for trainer in by_threads.values():
+            case = trainer["configs"].get(name)
+            if case is None:
+                row += ["-", "-", "-"]
+                continue
+            ratio, extra = case["train_ratio"], case["extra_cpu_tree_s"]["median"]
+            wandb = trainer["configs"].get("wandb", {}).get("extra_cpu_tree_s", {}).get("median")
+            share = f" ({extra / wandb:.2f})" if wandb and wandb > 0 else ""
+            row += [
+                f"{ratio['median']:.3f} ({ratio['min']:.3f}–{ratio['max']:.3f})",
+                f"{extra:+.2f}{share}",
+                case["thread_us_per_step_net"]["median"],
+            ]
+        rows.append(row)
+    return header, rows
+
+
 def goal_lines(trainer: dict[str, Any]) -> list[str]:
     """The figures against the goals: the default within 1.05× of none and a third of W&B's
     extra CPU, the local store only within 1.01×, the training thread within 50 µs a step."""
@@ -99,6 +133,18 @@ def goal_lines(trainer: dict[str, Any]) -> list[str]:
     if local:
         lines.append(
             f"local store only: train() {local['train_ratio']['median']:.3f}× none (goal ≤ 1.01)"
+        )
+    live, layers = configs.get("hf_tracking_live"), configs.get("hf_tracking_layers")
+    if live and wandb and wandb["extra_cpu_tree_s"]["median"] > 0:
+        share = live["extra_cpu_tree_s"]["median"] / wandb["extra_cpu_tree_s"]["median"]
+        lines.append(
+            f"W&B process during training (the online path, offline here): extra CPU {share:.2f} "
+            "of report_to=wandb's in the same mode (goal ≤ 0.33)"
+        )
+    if layers:
+        lines.append(
+            f"track_layers: train() {layers['train_ratio']['median']:.3f}× none, training thread "
+            f"{layers['thread_us_per_step_net']['median']} µs a step net"
         )
     return lines
 
@@ -143,6 +189,19 @@ def print_report(results: dict[str, Any]) -> None:
     for name, by_threads in results.get("trainer", {}).items():
         for label, trainer in by_threads.items():
             print_trainer(name, label, trainer)
+        shape = next(iter(by_threads.values()))["shape"]
+        header, rows = side_by_side(by_threads)
+        print_table(
+            f"Side by side, {name} GPT-2 (batch {shape['batch_size']}, {shape['max_steps']} steps, "
+            "logging_steps=1): medians over interleaved runs, each a fresh process; the extra CPU "
+            "is the whole process tree's (every process a run starts) less the \"none\" run's of "
+            "the same repetition",
+            header,
+            rows,
+        )
+        for label, trainer in by_threads.items():
+            for line in goal_lines(trainer):
+                print(f"  {label}: {line}")
 
 
 def print_trainer(name: str, label: str, trainer: dict[str, Any]) -> None:

@@ -68,6 +68,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # The W&B process during training (what runs in online mode, without the network).
     "hf_tracking_live": {"report_to": "hf_tracking", "overrides": {"wandb_offline": "live"}},
     "hf_tracking_local": {"report_to": "hf_tracking", "env": {"HF_TRACKING_BACKENDS": "local"}},
+    # The default with the per-block norms of every logging step (track_layers).
+    "hf_tracking_layers": {"report_to": "hf_tracking", "overrides": {"track_layers": True}},
 }
 
 
@@ -157,8 +159,12 @@ def _prepare(config: dict[str, Any], clock: EventClock) -> None:
         import wandb  # noqa: F401 (a user's script that uses wandb.run)
     import hf_tracking  # noqa: F401 (registers report_to="hf_tracking")
     from hf_tracking.tokens import TokenCounter
+    from hf_tracking.trainer.health import LossWatch
 
+    # The model's hooks run on the training thread too: the token count's and the health
+    # detectors' (each training forward's loss kept).
     TokenCounter._hook = clock.wrap("token_hook", TokenCounter._hook)
+    LossWatch._hook = clock.wrap("loss_hook", LossWatch._hook)
     if config.get("overrides"):  # config fields, as a config file would set them
         import hf_tracking.trainer.callback as callback_module
 

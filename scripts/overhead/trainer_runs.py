@@ -98,16 +98,17 @@ def section_trainer(
     temp: Path,
     shape: str,
     configs: list[str],
-    repeats: int,
+    repeats: dict[int, int],
     sizes: dict[str, int],
-    thread_settings: list[int],
     warmup: bool,
     runs_log: Path | None = None,
 ) -> dict[str, Any]:
-    """One table per torch thread setting, the settings interleaved with the configurations
-    (every repetition runs each configuration under each setting). ``runs_log``: every run's
-    figures appended as a JSON line as it ends, for :func:`from_runs_log` (a long benchmark on a
-    busy machine can be stopped and summarized)."""
+    """One table per torch thread setting (``repeats``: the repetitions of each), the settings
+    interleaved with the configurations (a repetition runs each configuration under each setting
+    that has repetitions left). ``runs_log``: every run's figures appended as a JSON line as it
+    ends, for :func:`from_runs_log` (a long benchmark on a busy machine can be stopped and
+    summarized)."""
+    thread_settings = list(repeats)
 
     def spec(config: str, tag: str, threads: int) -> dict[str, Any]:
         workdir = temp / f"f_{shape}_{tag}_t{threads}_{config}"
@@ -125,10 +126,10 @@ def section_trainer(
     runs: dict[int, dict[str, list[dict[str, Any]]]] = {
         threads: {config: [] for config in configs} for threads in thread_settings
     }
-    for repeat in range(repeats):
+    for repeat in range(max(repeats.values())):
         shift = repeat % len(configs)
         settings = thread_settings if repeat % 2 == 0 else thread_settings[::-1]
-        for threads in settings:
+        for threads in (threads for threads in settings if repeat < repeats[threads]):
             for config in configs[shift:] + configs[:shift]:
                 result = measured_run(spec(config, str(repeat), threads))
                 runs[threads][config].append(result)
@@ -138,7 +139,7 @@ def section_trainer(
                         line.update(threads=threads, result=result)
                         stream.write(json.dumps(line) + "\n")
     return {
-        threads_label(threads): summarize(runs[threads], sizes, shape, repeats, threads)
+        threads_label(threads): summarize(runs[threads], sizes, shape, repeats[threads], threads)
         for threads in thread_settings
     }
 
