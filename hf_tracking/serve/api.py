@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from hf_tracking.metrics.time_ema import ema
 from hf_tracking.serve.downsample import DEFAULT_POINTS, downsample_indices
 from hf_tracking.serve.panels import panels
 from hf_tracking.serve.runs import Run, RunCatalog, field
 from hf_tracking.serve.smooth import tau_of
+from hf_tracking.serve.smoothed import SmoothCache, smoothed
 from hf_tracking.serve.table import RunsTable, TableError
 
 AXES = ("time/gradient_steps", "time/wallclock_hours", "time/tokens_seen", "compute")
@@ -276,6 +276,7 @@ def _curve(
     points: int,
     window: tuple[Any, Any],
     tau: float | None = None,
+    cache: SmoothCache | None = None,
 ) -> tuple[dict[str, list[float]], int] | None:
     """The downsampled curve of ``key`` (with its smoothed values under ``smooth`` when ``tau``
     is given) and how many rows hold it in all."""
@@ -287,14 +288,14 @@ def _curve(
     chosen = downsample_indices(xs, ys, points, *window, keep)
     line = _points(xs[chosen], ys[chosen])
     if tau is not None:
-        finite = np.isfinite(xs) & np.isfinite(ys)
-        smooth = np.full(len(ys), np.nan)
-        smooth[finite] = ema(xs[finite], ys[finite], tau)
-        line["smooth"] = smooth[chosen].tolist()
+        found = (run.id, event, axis, key, index.detail(event, key)[1])  # what the rows are
+        line["smooth"] = smoothed(cache, found, xs, ys, tau)[chosen].tolist()
     return line, index.detail(event, key)[0]
 
 
-def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
+def curve_request(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
+    """The parameters that ``/api/series`` and ``/api/groups`` share, checked: runs, y, x, lo,
+    hi, points, smooth, and τ (one for all the runs asked, from the widest x extent)."""
     run_ids = query.get("run") or []
     y_key = (query.get("y") or ["train/loss"])[0]
     axis = (query.get("x") or [STEP])[0]
@@ -315,6 +316,24 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
             run = _run(catalog, run_id)
             extents.append(_extent(catalog.index(run), run, axis, y_key))
         tau = tau_of(smoothing, max(extents))
+    return {
+        "runs": run_ids,
+        "y": y_key,
+        "x": axis,
+        "lo": lo,
+        "hi": hi,
+        "points": points,
+        "smooth": smoothing,
+        "tau": tau,
+    }
+
+
+def series(
+    catalog: RunCatalog, query: dict[str, list[str]], cache: SmoothCache | None = None
+) -> dict[str, Any]:
+    asked = curve_request(catalog, query)
+    run_ids, y_key, axis = asked["runs"], asked["y"], asked["x"]
+    lo, hi, points, smoothing, tau = (asked[k] for k in ("lo", "hi", "points", "smooth", "tau"))
     answers = []
     for run_id in run_ids:
         run = _run(catalog, run_id)
@@ -336,7 +355,7 @@ def series(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:
             notes.append(f"reading metrics: {index.rows:,} rows so far")
         curve = None
         if event is not None:
-            curve = _curve(index, run, event, axis, y_key, points, (lo, hi), tau)
+            curve = _curve(index, run, event, axis, y_key, points, (lo, hi), tau, cache)
         if curve is not None:
             answer["line"], answer["total"] = curve
             bucket = index.detail(event, y_key)[1]

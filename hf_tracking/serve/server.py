@@ -22,18 +22,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hf_tracking.serve import api
+from hf_tracking.serve import api, grouped
 from hf_tracking.serve.access import TokenAccess
 from hf_tracking.serve.clean import encode
 from hf_tracking.serve.pool import OneRequestHandler, PooledHTTPServer
 from hf_tracking.serve.runs import RunCatalog
+from hf_tracking.serve.smoothed import SmoothCache
 from hf_tracking.serve.table import RunsTable
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     **{
         f"/static/{name}": (name, "text/javascript; charset=utf-8")
-        for name in ("common.js", "run.js", "sketch.js", "plot.js", "workspace.js", "app.js")
+        for name in (
+            "common.js",
+            "run.js",
+            "sketch.js",
+            "plot.js",
+            "workspace.js",
+            "export.js",
+            "app.js",
+        )
     },
     "/static/app.css": ("app.css", "text/css; charset=utf-8"),
 }
@@ -48,9 +57,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
-    # plotly's WebGL traces compile their shaders' glue code with Function (regl)
+    # plotly's WebGL traces compile their shaders' glue code with Function (regl); its PNG
+    # export draws its SVG from a blob: URL
     "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-eval'; "
-    "style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:",
 }
 
 
@@ -105,11 +115,13 @@ class _Assets:
 
 def make_handler(catalog: RunCatalog, assets: _Assets) -> type[OneRequestHandler]:
     table = RunsTable(catalog, lambda run: api.run_row(catalog, run))
+    smoothed = SmoothCache(catalog.memory_budget // 16)  # smoothed curves, beside the indexes
     routes: dict[str, Callable[[dict[str, list[str]]], Any]] = {
         "/api/runs": lambda query: api.runs_table(table, query),
         "/api/run": lambda query: api.run_detail(catalog, (query.get("id") or [None])[0]),
         "/api/keys": lambda query: api.metric_keys(catalog, query.get("run") or []),
-        "/api/series": lambda query: api.series(catalog, query),
+        "/api/series": lambda query: api.series(catalog, query, smoothed),
+        "/api/groups": lambda query: grouped.groups(catalog, query, smoothed),
     }
 
     class Handler(OneRequestHandler):

@@ -101,3 +101,30 @@ class LiveRun:
         self._stop.set()
         self._thread.join(timeout=10)
         self.tracker.finish(wait=True)
+
+
+def seed_run(
+    output_dir: Path,
+    name: str,
+    seed: int,
+    steps: int = 40,
+    nan_at: int | None = None,
+    **fields: Any,
+) -> Path:
+    """A finished run of one config with ``seed`` in its config (as a Trainer's would be), its
+    loss scaled a little by the seed; with ``nan_at``, a non-finite loss there (a health alert)."""
+    config = run_config(output_dir, name, num_iterations=steps, **fields)
+    tracker = hf_tracking.ExperimentTracker(
+        config, backends=[LocalRunStore()], extra_config={"seed": seed}
+    )
+    scale = 1.0 + 0.04 * seed
+    first = 0
+    if nan_at is not None:
+        train(tracker, 0, nan_at, scale=scale)
+        tracker.log_train_step(
+            loss=float("nan"), learning_rate=1e-3, grad_norm=1.0, tokens=64, iteration=nan_at
+        )
+        first = nan_at + 1
+    train(tracker, first, steps, scale=scale)
+    tracker.finish(wait=True)
+    return output_dir / name

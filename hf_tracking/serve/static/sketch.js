@@ -58,7 +58,9 @@ function ticks(range, length, minPx, log) {
   const shared = Math.abs(top) > 3 && Math.abs(top) < 15 ? 3 * Math.round((top - 1) / 3) : 0;
   const digits = Math.min(20, Math.max(0, shared - Math.floor(Math.log10(step) + 0.01)));
   const out = [];
-  for (let i = Math.ceil(a / step); i * step <= b; i++) {
+  // At most 20 ticks: a range a float's rounding wide (a smoothed constant) has a step so small
+  // that i * step stops moving.
+  for (let i = Math.ceil(a / step); i * step <= b && out.length < 20; i++) {
     const text = String(Number(((i * step) / 10 ** shared).toFixed(digits))).replace("-", "−");
     out.push([i * step, text === "0" ? text : text + (SI_PREFIXES[shared] || "")]);
   }
@@ -66,10 +68,11 @@ function ticks(range, length, minPx, log) {
 }
 
 function sketchCanvas(host, width, height) {
-  let canvas = document.getElementById("sketch");
+  let canvas = host.querySelector(":scope > canvas.sketch");
   if (!canvas) {
     canvas = document.createElement("canvas");
-    canvas.id = "sketch";
+    canvas.className = "sketch";
+    if (host.id === "plot") canvas.id = "sketch";
     host.appendChild(canvas);
   }
   const ratio = window.devicePixelRatio || 1;
