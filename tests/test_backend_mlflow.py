@@ -128,7 +128,7 @@ def test_a_refused_point_costs_only_itself_and_the_run_ends(tmp_path):
         Record("train", {STEP_KEY: step, "train/loss": 1.0 / step, "big": 1.0}) for step in (1, 2)
     ]
     huge = Record("train", {STEP_KEY: 2**63, "train/loss": 0.5})
-    backend._pending.append(Metric("bad/", 1.0, 0, 1))  # a key MLflow refuses
+    backend.delivery.add([Metric("bad/", 1.0, 0, 1)])  # a key MLflow refuses
     backend.log_batch([rows[0], huge, rows[1]])
     backend.finish("finished", 0)
     client = MlflowClient(tracking_uri=backend.tracking_uri)

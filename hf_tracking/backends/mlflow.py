@@ -10,8 +10,12 @@ run is named after the experiment.
 What: every key of every record as a metric with ``step`` = ``time/gradient_steps``, sent with
 ``log_batch`` on the backend's own worker thread, at most once a second (1000 metrics a call)
 and at finish; ``final/*`` values too. A point equal to the previous one of its key (same step,
-same value: the axes of a validation row logged at the step of a training row) is sent once. A failed call loses the points gathered since the last
-one (the summary counts as lost only the records of the batch in hand).
+same value: the axes of a validation row logged at the step of a training row) is sent once.
+Points wait in the backend until the store holds them: a server that stops answering (or a
+store locked by another writer) is waited for, training going on, for at most ``retry_seconds``
+(300 s) from its first failed call, with calls of our own to a server (one try each, whatever
+MLflow's client retry settings); past that bound the backend gives up, and the summary counts
+as written only the records the store holds (:mod:`hf_tracking.backends.mlflow_delivery`).
 Params: the flattened config (``trainer.learning_rate``), 100 a call, values cut to 500
 characters (the limit of older servers; the whole config is in the run's ``config.yaml``). Tags:
 the config's tags (``tag: "true"``), notes as the run's description, ``hf_tracking.run_dir``.
@@ -34,7 +38,9 @@ and the run's latest value is the abandoned one until training passes it; the ru
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
 import os
 import re
@@ -45,7 +51,8 @@ from typing import Any
 
 from hf_tracking.backends.base import Backend, Record, RunInfo
 from hf_tracking.backends.flat import flatten_config, numeric_values, record_step
-from hf_tracking.backends.mlflow_reach import ServerUnreachable, probe
+from hf_tracking.backends.mlflow_delivery import RETRY_SECONDS, Delivery
+from hf_tracking.backends.mlflow_reach import ServerUnreachable, StoreUnavailable, post, probe
 from hf_tracking.catalog import STEP_KEY
 
 logger = logging.getLogger("hf_tracking")
@@ -54,7 +61,6 @@ RUN_TAG = "hf_tracking.run"
 MAX_PARAM_VALUE = 500
 MAX_KEY = 250
 PARAMS_PER_CALL = 100
-METRICS_PER_CALL = 1000
 SEND_SECONDS = 1.0
 RUN_STATUS = {"interrupted": "KILLED"}
 # A failed start is tried again for this long (a SQLite store locked by another writer for a
@@ -90,6 +96,14 @@ def _passing(error: Exception) -> bool:
     return bool(_PASSING.search(f"{error!r} {error}"))
 
 
+def _rest_credentials(client: Any) -> Any:
+    """The credentials of the client's REST server, or None for another store (a database)."""
+    from mlflow.store.tracking.rest_store import RestStore
+
+    store = client._tracking_client.store
+    return store.get_host_creds() if isinstance(store, RestStore) else None
+
+
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
@@ -98,7 +112,9 @@ class MlflowBackend(Backend):
     name = "mlflow"
     remote = True
 
-    def __init__(self, start_retry_seconds: float = START_RETRY_SECONDS) -> None:
+    def __init__(
+        self, start_retry_seconds: float = START_RETRY_SECONDS, retry_seconds: float = RETRY_SECONDS
+    ) -> None:
         self.start_retry_seconds = start_retry_seconds
         self.start_retries = 0
         self.client: Any = None
@@ -108,7 +124,9 @@ class MlflowBackend(Backend):
         self.resumed = False
         self.points_deleted = 0
         self._saved: dict[str, Any] = {}
-        self._pending: list[Any] = []
+        # A REST server's credentials, for the calls sent without MLflow's client retries.
+        self._host_creds: Any = None
+        self.delivery = Delivery(self._send, "", retry_seconds)
         # Per key, the last point sent: a point equal to it (the axes of a validation row at
         # the step of a training row) adds nothing to MLflow's history and is left out.
         self._last_point: dict[str, tuple[int, float]] = {}
@@ -159,6 +177,8 @@ class MlflowBackend(Backend):
             if self.tracking_uri.startswith(("http://", "https://")):
                 probe(self.tracking_uri)  # a wrong URI or login said now, not at finish
             self.client = MlflowClient(tracking_uri=self.tracking_uri)
+            self.delivery.store = self.tracking_uri
+            self._host_creds = _rest_credentials(self.client)
         if self.experiment_id is None:
             experiment_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or run.project
             experiment = self.client.get_experiment_by_name(experiment_name)
@@ -238,29 +258,51 @@ class MlflowBackend(Backend):
         than one per step."""
         from mlflow.entities import Metric
 
+        if self.delivery.gave_up:
+            raise StoreUnavailable(self.delivery.gave_up)
         timestamp = int(time.time() * 1000)
         for record in records:
             values = numeric_values(record.values)
             step = record_step(values, STEP_KEY)
+            points = []
             if step is None:
                 self.points_lost += len(values)
-                continue
+                values = {}
             for key, value in values.items():
                 name = mlflow_key(key)
                 if self._last_point.get(name) != (step, value):
                     self._last_point[name] = (step, value)
-                    self._pending.append(Metric(name, value, timestamp, step))
+                    points.append(Metric(name, value, timestamp, step))
+            self.delivery.add(points)
         if time.monotonic() - self._sent_at >= SEND_SECONDS:
-            self._send()
+            self._sent_at = time.monotonic()
+            self.delivery.flush()
+        if self.delivery.gave_up:
+            raise StoreUnavailable(self.delivery.gave_up)
 
-    def _send(self) -> None:
-        pending, self._pending = self._pending, []
-        self._sent_at = time.monotonic()
-        for chunk in _chunks(pending, METRICS_PER_CALL):
+    def _send(self, chunk: list[Any]) -> None:
+        """One call of the delivery; a point the store refuses is left out alone."""
+        try:
+            self._log_metrics(chunk)
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            self._send_by_key(chunk, error)
+
+    def _log_metrics(self, metrics: list[Any]) -> None:
+        if self._host_creds is None:
             try:
-                self.client.log_batch(self.run_id, metrics=chunk)
+                self.client.log_batch(self.run_id, metrics=metrics)
             except Exception as error:
-                self._send_by_key(chunk, error)
+                if _passing(error):
+                    raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
+                raise
+            return
+        from mlflow.protos.service_pb2 import LogBatch
+        from mlflow.utils.proto_json_utils import message_to_json
+
+        body = LogBatch(run_id=self.run_id, metrics=[metric.to_proto() for metric in metrics])
+        post(self._host_creds, "/api/2.0/mlflow/runs/log-batch", json.loads(message_to_json(body)))
 
     def _send_by_key(self, chunk: list[Any], error: Exception) -> None:
         """A refused call again, one key a call: only the keys refused again are lost. When
@@ -271,7 +313,9 @@ class MlflowBackend(Backend):
         refused = 0
         for key, metrics in by_key.items():
             try:
-                self.client.log_batch(self.run_id, metrics=metrics)
+                self._log_metrics(metrics)
+            except StoreUnavailable:
+                raise
             except Exception as again:
                 refused += 1
                 self.points_lost += len(metrics)
@@ -280,16 +324,43 @@ class MlflowBackend(Backend):
             raise error
 
     def finish(self, status: str, exit_code: int) -> None:
+        """Send what waits (through an outage, within the delivery's bound), then end the run."""
         if self.client is None or self.run_id is None:
             return
         state = "FINISHED" if exit_code == 0 else RUN_STATUS.get(status, "FAILED")
         try:
-            self._send()
+            self.delivery.flush(finishing=True)
+            if self.delivery.gave_up:
+                raise StoreUnavailable(self.delivery.gave_up)
         except Exception:
             state = "FAILED" if state == "FINISHED" else state
             raise
         finally:
+            if not self.delivery.stopped:
+                self._terminate(state)
+
+    def _terminate(self, state: str) -> None:
+        """The run's end status; tried once, without MLflow's client retries, where the store
+        has stopped answering (the error raised is the delivery's)."""
+        if not self.delivery.gave_up:
             self.client.set_terminated(self.run_id, status=state)
+            return
+        body = {"run_id": self.run_id, "status": state, "end_time": int(time.time() * 1000)}
+        with contextlib.suppress(Exception):
+            if self._host_creds is None:
+                self.client.set_terminated(self.run_id, status=state)
+            else:
+                post(self._host_creds, "/api/2.0/mlflow/runs/update", body)
+
+    def kill(self) -> None:
+        self.delivery.stopped = True
+
+    def health(self) -> str | None:
+        return self.delivery.gave_up
+
+    def acknowledged(self) -> int | None:
+        """Records whose points the store holds (a point it refused counts in ``points_lost``)."""
+        return self.delivery.records_delivered
 
     def info(self) -> dict[str, Any]:
         return {
@@ -300,4 +371,5 @@ class MlflowBackend(Backend):
             "points_deleted_on_resume": self.points_deleted,
             "points_lost": self.points_lost,
             "start_retries": self.start_retries,
+            **self.delivery.info(),
         }
