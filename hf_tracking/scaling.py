@@ -14,23 +14,27 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from hf_tracking.analysis.isoflop import BudgetOptimum, IsoFlopFit, fit_isoflop
-from hf_tracking.analysis.options import ScalingInputError
+from hf_tracking.analysis.isoflop import BudgetOptimum, IsoFlopFit, fit_budget_groups, fit_isoflop
+from hf_tracking.analysis.loss_curves import LossCurve, NotReached, loss_curve
+from hf_tracking.analysis.options import DEFAULT_SMOOTHING, ScalingInputError
 from hf_tracking.analysis.parametric import ParametricFit, bootstrap_parametric, fit_parametric
-from hf_tracking.analysis.points import ScalingPoints, read_csv_points, run_point
+from hf_tracking.analysis.points import ScalingPoints, read_csv_points, run_point_and_curve
 from hf_tracking.analysis.scaling import fit_scaling, scaling_table
 from hf_tracking.report.runs import Run, load_run
 
 __all__ = [
     "BudgetOptimum",
     "IsoFlopFit",
+    "LossCurve",
     "ParametricFit",
     "ScalingInputError",
     "ScalingPoints",
     "bootstrap_parametric",
+    "fit_budget_groups",
     "fit_isoflop",
     "fit_parametric",
     "fit_scaling",
+    "loss_curve",
     "points_from_runs",
     "read_csv_points",
     "scaling_table",
@@ -43,28 +47,51 @@ def points_from_runs(
     parameters: str = "total",
     loss: str = "val",
     convention: str = "run",
+    at_compute: float | None = None,
+    smoothing: float = DEFAULT_SMOOTHING,
 ) -> ScalingPoints:
-    """One point per run (a run directory, a summary file or a loaded Run)."""
+    """One point per run (a run directory, a summary file or a loaded Run), with each run's loss
+    against compute where every run has one. ``loss``: the last validation loss (``"val"``), the
+    best one, the last training loss, or the training loss smoothed over compute
+    (``"smoothed_train"``, ``smoothing`` its EMA's e-folding length in ln compute). With
+    ``at_compute``, each run's loss curve is read at that compute; the runs whose curve does not
+    cover it are left out (``points.left_out`` says which), and if no run is left an error."""
     runs = [path if isinstance(path, Run) else load_run(path) for path in paths]
-    rows = []
+    if not runs:
+        raise ScalingInputError("give at least one run")
+    rows, curves, names, left_out = [], [], [], []
     for run in runs:
         if run.summary is None:
             raise ScalingInputError(f"run {run.name!r} has no summary (it may still be running)")
-        rows.append(
-            run_point(
+        try:
+            row, curve = run_point_and_curve(
                 run.summary,
                 run.records,
                 name=run.name,
                 parameters=parameters,
                 loss=loss,
                 convention=convention,
+                at_compute=at_compute,
+                smoothing=smoothing,
             )
+        except NotReached as error:
+            left_out.append(str(error))
+            continue
+        rows.append(row)
+        curves.append(curve)
+        names.append(run.name)
+    if not rows:
+        more = f"; and {len(left_out) - 1} more" if len(left_out) > 1 else ""
+        raise ScalingInputError(
+            f"no run's loss curve covers {at_compute:.4g} FLOPs ({left_out[0]}{more})"
         )
     return ScalingPoints(
         [row["n"] for row in rows],
         [row["d"] for row in rows],
         [row["c"] for row in rows],
         [row["loss"] for row in rows],
-        tuple(run.name for run in runs),
+        tuple(names),
         "6ND" if convention == "6nd" else "tokens × the run's FLOPs/token",
+        curves=None if any(curve is None for curve in curves) else tuple(curves),
+        left_out=tuple(left_out),
     )

@@ -13,8 +13,10 @@ import argparse
 
 from hf_tracking.analysis.options import (
     APPROACHES,
+    BUDGET_RULES,
     CONVENTIONS,
     DEFAULT_LOSS_NOISE,
+    DEFAULT_SMOOTHING,
     DEFAULT_TOLERANCE,
     ISOFLOP_METHODS,
     LOSSES,
@@ -43,7 +45,23 @@ def add_parser(commands: argparse._SubParsersAction, run_help: str) -> None:
         "--run-loss",
         choices=LOSSES,
         default="val",
-        help="the last validation loss (val, default), the best one, or the last training loss",
+        help=(
+            "the last validation loss (val, default), the best one, the last training loss, or "
+            "the training loss smoothed over compute (smoothed_train)"
+        ),
+    )
+    runs.add_argument(
+        "--at-compute",
+        type=float,
+        metavar="FLOPS",
+        help="read each run's loss curve at this compute (runs that did not reach it are left out)",
+    )
+    runs.add_argument(
+        "--smoothing",
+        type=float,
+        default=DEFAULT_SMOOTHING,
+        metavar="TAU",
+        help=f"smoothed_train's EMA length in ln(compute) ({DEFAULT_SMOOTHING}: the last ~10%%)",
     )
     runs.add_argument(
         "--compute",
@@ -85,6 +103,16 @@ def add_parser(commands: argparse._SubParsersAction, run_help: str) -> None:
         help=f"runs within this relative compute share a budget ({DEFAULT_TOLERANCE})",
     )
     fits.add_argument(
+        "--budget-rule",
+        choices=BUDGET_RULES,
+        default="auto",
+        help=(
+            "Approach 2: read each run's curve at every budget it reached (interpolate), take "
+            "runs at their final compute (tolerance), or interpolate where runs have a compute "
+            "axis (auto, default)"
+        ),
+    )
+    fits.add_argument(
         "--loss-noise",
         type=float,
         default=DEFAULT_LOSS_NOISE,
@@ -104,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         if args.runs:
             raise ScalingInputError("give run directories or --csv, not both")
+        if args.at_compute is not None:
+            raise ScalingInputError("--at-compute reads runs' loss curves; a CSV has none")
         if not args.n or not args.loss:
             raise ScalingInputError("--csv needs --n COL and --loss COL, and --d COL or --c COL")
         points = scaling.read_csv_points(args.csv, n=args.n, loss=args.loss, d=args.d, c=args.c)
@@ -116,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
             parameters="non_embedding" if args.non_embedding else "total",
             loss=args.run_loss,
             convention=args.compute,
+            at_compute=args.at_compute,
+            smoothing=args.smoothing,
         )
     else:
         raise ScalingInputError("give run directories, or --csv FILE with its columns")
@@ -128,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         grid=args.grid,
         tolerance=args.tolerance,
         loss_noise=args.loss_noise,
+        budget_rule=args.budget_rule,
     )
     print(scaling.scaling_table(result))
     if args.json:

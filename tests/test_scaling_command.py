@@ -106,6 +106,7 @@ def test_csv_with_compute_only_takes_tokens_as_c_over_6n(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["approach3"]["alpha"] == pytest.approx(0.34, abs=0.03)
     assert result["approach2"]["a"] == pytest.approx(0.30 / 0.64, abs=0.05)
+    assert result["approach2"]["budget_rule"] == "tolerance"  # a CSV has no curves
     assert [b["compute"] for b in result["approach2"]["budgets"]] == pytest.approx(
         [1e18, 4e18, 1.6e19]
     )
@@ -182,3 +183,94 @@ def test_import_hf_tracking_and_its_command_line_load_no_scipy():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def _reference_smoothed_train(run_dir, compute, tau=0.1):
+    """A run's training loss at ``compute`` from its metrics.jsonl: the defining integral of the
+    time-weighted EMA over ln(compute) (a fine trapezoid rule), read linearly in ln(compute)."""
+    summary = json.loads(run_dir.with_name(run_dir.name + "_summary.json").read_text())
+    per_token = summary["flops"]["flops_per_token"]["total"]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r.get("event") == "train" and r.get("train/loss") is not None]
+    x = np.log([r["time/tokens_seen"] * per_token for r in rows])
+    y = np.array([r["train/loss"] for r in rows])
+    if not x[0] <= np.log(compute) <= x[-1]:
+        return None
+    smoothed = [y[0]]
+    for end in range(1, len(x)):
+        t = np.linspace(x[0], x[end], 20_001)
+        weights = np.exp(-(x[end] - t) / tau)
+        values = np.interp(t, x[: end + 1], y[: end + 1]) * weights
+        smoothed.append(np.trapezoid(values, t) / np.trapezoid(weights, t))
+    return float(np.interp(np.log(compute), x, smoothed))
+
+
+def test_smoothed_training_loss_at_a_compute_matches_the_rows(grid_runs):
+    from hf_tracking import scaling
+
+    compute = 1.5e8
+    points = scaling.points_from_runs(grid_runs, loss="smoothed_train", at_compute=compute)
+    expected = {p.name: _reference_smoothed_train(p, compute) for p in grid_runs}
+    reached = {name: value for name, value in expected.items() if value is not None}
+    assert 3 <= len(reached) < len(grid_runs)  # the shortest runs stop before 1.5e8 FLOPs
+    assert dict(zip(points.names, points.loss, strict=True)) == pytest.approx(reached, rel=1e-6)
+    assert np.all(points.c == compute)
+    assert len(points.left_out) == len(grid_runs) - len(reached)
+    assert all(reason.endswith("FLOPs, not 1.5e+08") for reason in points.left_out)
+
+
+def test_approach2_reads_every_runs_curve_at_each_budget(grid_runs, tmp_path, capsys):
+    from hf_tracking import scaling
+    from hf_tracking.analysis.loss_curves import budget_groups
+    from hf_tracking.analysis.points import budget_values
+
+    points = scaling.points_from_runs(grid_runs, loss="smoothed_train")
+    labels, budgets = budget_values(points.c, 0.1)
+    interpolated = [len(group[1]) for group in budget_groups(points.n, points.curves, budgets, 0.1)]
+    final = [int((labels == k).sum()) for k in range(len(budgets))]
+    assert all(i >= f for i, f in zip(interpolated, final, strict=True)) and interpolated != final
+    assert interpolated[0] == len(grid_runs)  # every run passed the smallest budget
+    rules = {}
+    for rule in ("auto", "tolerance"):
+        out = tmp_path / f"{rule}.json"
+        arguments = ["--run-loss", "smoothed_train", "--budget-rule", rule, "--grid", "coarse"]
+        assert main(["scaling", *map(str, grid_runs), *arguments, "--json", str(out)]) == 0
+        result = json.loads(out.read_text())
+        rules[rule] = result["points"]["budget_rule"]
+        # These runs are too short for an IsoFLOP minimum; the reason counts each budget's runs.
+        counts = interpolated if rule == "auto" else final
+        assert f"{budgets[0]:.3g} FLOPs: {counts[0]} run(s)" in result["skipped"]["approach2"]
+    assert rules == {"auto": "interpolate", "tolerance": "tolerance"}
+    assert "IsoFLOP budgets: each run's curve read at every budget it reached" in (
+        capsys.readouterr().out
+    )
+
+
+def test_bad_compute_input_is_one_error_line(grid_runs, tmp_path, capsys):
+    assert main(["scaling", *map(str, grid_runs), "--at-compute", "1e15"]) == 1
+    error = capsys.readouterr().err
+    assert (
+        error.startswith("error: no run's loss curve covers 1e+15 FLOPs") and error.count("\n") == 1
+    ), error
+    # A run whose rows carry no tokens seen has no compute axis.
+    copies = []
+    for run in grid_runs[:3]:
+        copy = tmp_path / run.name
+        copy.mkdir()
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        (copy / "metrics.jsonl").write_text(
+            "".join(
+                json.dumps({k: v for k, v in r.items() if k != "time/tokens_seen"}) + "\n"
+                for r in rows
+            )
+        )
+        summary = run.with_name(run.name + "_summary.json")
+        copy.with_name(summary.name).write_text(summary.read_text())
+        copies.append(str(copy))
+    for arguments, message in (
+        (["--run-loss", "smoothed_train"], "no train/loss rows with time/tokens_seen"),
+        (["--budget-rule", "interpolate"], "budget_rule 'interpolate' needs each run's loss"),
+    ):
+        assert main(["scaling", *copies, *arguments]) == 1
+        error = capsys.readouterr().err
+        assert error.startswith("error: ") and message in error and error.count("\n") == 1, error

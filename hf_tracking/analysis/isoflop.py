@@ -10,12 +10,17 @@ the exponent is the weighted least-squares slope of log N* on log C with weights
 ``method="parabola"`` fits a parabola of log L on log N through all of a budget's points instead
 (Hoffmann et al.'s own description; it is biased when the points are not symmetric around the
 minimum).
+
+Which runs count for a budget: :func:`fit_isoflop` groups the points whose compute lies within a
+tolerance of each other; :func:`fit_budget_groups` takes the groups as given, e.g. each run's
+curve read at every budget it reached (:func:`hf_tracking.analysis.loss_curves.budget_groups`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +32,7 @@ from hf_tracking.analysis.options import (
     ISOFLOP_METHODS,
     ScalingInputError,
 )
-from hf_tracking.analysis.points import group_budgets, positive_array
+from hf_tracking.analysis.points import budget_values, positive_array
 
 GRID_PER_INTERVAL = 25  # interpolation points per interval between two model sizes
 MIN_SIZES = 3  # distinct model sizes a budget needs for a minimum
@@ -37,7 +42,8 @@ DEFAULT_RESAMPLES = 200
 
 @dataclasses.dataclass(frozen=True)
 class BudgetOptimum:
-    """One compute budget's IsoFLOP minimum (``n_opt`` None when it has none inside the sizes)."""
+    """One compute budget's IsoFLOP minimum (``n_opt`` None when it has none inside the sizes),
+    and its profile: the model sizes, their tokens and the lowest loss of each size."""
 
     compute: float
     n_opt: float | None
@@ -47,6 +53,9 @@ class BudgetOptimum:
     n_points: int
     used: bool
     reason: str = ""
+    sizes: tuple[float, ...] = ()
+    tokens: tuple[float, ...] = ()
+    losses: tuple[float, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +66,7 @@ class IsoFlopFit:
     coefficient: float
     budgets: tuple[BudgetOptimum, ...]
     method: str
+    budget_rule: str = "tolerance"
 
     def n_opt(self, compute: float) -> float:
         return self.coefficient * compute**self.a
@@ -66,6 +76,7 @@ class IsoFlopFit:
             "a": self.a,
             "coefficient": self.coefficient,
             "method": self.method,
+            "budget_rule": self.budget_rule,
             "budgets": [dataclasses.asdict(budget) for budget in self.budgets],
         }
 
@@ -87,13 +98,18 @@ def budget_optimum(
             f"method must be one of {', '.join(ISOFLOP_METHODS)}, got {method!r}"
         )
     n, d, loss = (positive_array(v, name) for v, name in ((n, "N"), (d, "D"), (loss, "loss")))
-    sizes, first = np.unique(n, return_index=True)
+    sizes = np.unique(n)
     # Several runs of one size at a budget: the lowest loss counts (as Porian et al. do).
     best = np.array([loss[n == size].min() for size in sizes])
-    tokens = d[first]
+    tokens = np.array([d[n == size][loss[n == size].argmin()] for size in sizes])
+    profile = {
+        "sizes": tuple(map(float, sizes)),
+        "tokens": tuple(map(float, tokens)),
+        "losses": tuple(map(float, best)),
+    }
     if len(sizes) < MIN_SIZES:
         return _without_minimum(
-            compute, len(n), f"{len(sizes)} model size(s); a minimum needs {MIN_SIZES}"
+            compute, len(n), f"{len(sizes)} model size(s); a minimum needs {MIN_SIZES}", profile
         )
     log_n = np.log(sizes)
     grid = np.linspace(log_n[0], log_n[-1], (len(sizes) - 1) * GRID_PER_INTERVAL)
@@ -106,19 +122,24 @@ def budget_optimum(
     inside = (stars > 0) & (stars < len(grid) - 1)
     if not inside[0]:
         return _without_minimum(
-            compute, len(n), "the lowest loss is at the smallest or the largest model"
+            compute, len(n), "the lowest loss is at the smallest or the largest model", profile
         )
     star = stars[0]
     valid = grid[stars[1:][inside[1:]]]
     if len(valid) < resamples / 2:
         return _without_minimum(
-            compute, len(n), "under seed noise the minimum falls on an edge in most resamples"
+            compute,
+            len(n),
+            "under seed noise the minimum falls on an edge in most resamples",
+            profile,
         )
     floor = MIN_STD_FRACTION * (log_n[-1] - log_n[0]) / (len(sizes) - 1)
     std = max(float(np.std(valid)) if len(valid) > 1 else 0.0, floor) * resamples / len(valid)
     n_opt = math.exp(grid[star])
     d_opt = math.exp(np.interp(grid[star], log_n, np.log(tokens)))
-    return BudgetOptimum(compute, n_opt, d_opt, math.exp(curves[star, 0]), std, len(n), True)
+    return BudgetOptimum(
+        compute, n_opt, d_opt, math.exp(curves[star, 0]), std, len(n), True, "", **profile
+    )
 
 
 def fit_isoflop(
@@ -142,17 +163,38 @@ def fit_isoflop(
         raise ScalingInputError(
             f"loss_noise must be >= 0 and resamples >= 1, got {loss_noise!r} and {resamples!r}"
         )
-    labels = group_budgets(compute, tolerance)
+    labels, budgets = budget_values(compute, tolerance)
+    groups = [
+        (budget, n[labels == k], d[labels == k], loss[labels == k])
+        for k, budget in enumerate(budgets)
+    ]
+    return fit_budget_groups(
+        groups, method=method, loss_noise=loss_noise, resamples=resamples, seed=seed
+    )
+
+
+def fit_budget_groups(
+    groups: Sequence[tuple[float, Any, Any, Any]],
+    *,
+    method: str = "akima",
+    loss_noise: float = DEFAULT_LOSS_NOISE,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    budget_rule: str = "tolerance",
+) -> IsoFlopFit:
+    """Each budget's N* from its (compute, N, D, loss) group, then N* ∝ C^a (weighted);
+    ``budget_rule`` names how the groups were formed."""
     budgets = []
-    for label in range(labels.max() + 1):
-        mask = labels == label
-        budget = float(np.exp(np.log(compute[mask]).mean()))
+    for label, (compute, n, d, loss) in enumerate(groups):
+        if len(n) == 0:
+            budgets.append(_without_minimum(compute, 0, "no run reached this compute", {}))
+            continue
         budgets.append(
             budget_optimum(
-                n[mask],
-                d[mask],
-                loss[mask],
-                budget,
+                n,
+                d,
+                loss,
+                compute,
                 method=method,
                 loss_noise=loss_noise,
                 resamples=resamples,
@@ -164,17 +206,25 @@ def fit_isoflop(
         raise ScalingInputError(
             f"the IsoFLOP fit (Approach 2) needs at least 2 budgets with a minimum inside the "
             f"model sizes trained, got {len(used)} of {len(budgets)} budget(s) "
-            f"(a budget needs {MIN_SIZES} model sizes whose middle one has the lowest loss)"
+            f"(a budget needs {MIN_SIZES} model sizes whose middle one has the lowest loss; "
+            + "; ".join(
+                f"{b.compute:.3g} FLOPs: {b.n_points} run(s) of {len(b.sizes)} size(s), {b.reason}"
+                for b in budgets
+                if not b.used
+            )
+            + ")"
         )
     x = np.log([budget.compute for budget in used])
     y = np.log([budget.n_opt for budget in used])
     weights = 1.0 / np.array([budget.log_n_std for budget in used])  # polyfit squares them
     slope, intercept = np.polyfit(x, y, 1, w=weights)
-    return IsoFlopFit(float(slope), float(np.exp(intercept)), tuple(budgets), method)
+    return IsoFlopFit(float(slope), float(np.exp(intercept)), tuple(budgets), method, budget_rule)
 
 
-def _without_minimum(compute: float, count: int, reason: str) -> BudgetOptimum:
-    return BudgetOptimum(compute, None, None, None, None, count, False, reason)
+def _without_minimum(
+    compute: float, count: int, reason: str, profile: dict[str, tuple[float, ...]]
+) -> BudgetOptimum:
+    return BudgetOptimum(compute, None, None, None, None, count, False, reason, **profile)
 
 
 def _profiles(log_n: np.ndarray, log_loss: np.ndarray, grid: np.ndarray, method: str) -> np.ndarray:

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from hf_tracking.analysis.loss_curves import LossCurve, NotReached, loss_curve
 from hf_tracking.analysis.options import (
     CONVENTIONS,
+    DEFAULT_SMOOTHING,
     DEFAULT_TOLERANCE,
     LOSSES,
     PARAMETER_COUNTS,
@@ -26,7 +28,9 @@ from hf_tracking.analysis.options import (
 
 @dataclasses.dataclass(frozen=True)
 class ScalingPoints:
-    """Parallel arrays: N (parameters), D (tokens), C (FLOPs) and the loss, one entry a run."""
+    """Parallel arrays: N (parameters), D (tokens), C (FLOPs) and the loss, one entry a run;
+    ``curves`` each run's loss against compute where every run has one (runs, not a CSV), and
+    ``left_out`` why runs were not made points."""
 
     n: np.ndarray
     d: np.ndarray
@@ -34,13 +38,17 @@ class ScalingPoints:
     loss: np.ndarray
     names: tuple[str, ...]
     convention: str
+    curves: tuple[LossCurve, ...] | None = None
+    left_out: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("n", "d", "c", "loss"):
             object.__setattr__(self, name, positive_array(getattr(self, name), name))
         sizes = {len(self.n), len(self.d), len(self.c), len(self.loss), len(self.names)}
+        if self.curves is not None:
+            sizes.add(len(self.curves))
         if len(sizes) != 1:
-            raise ScalingInputError("N, D, C, loss and names must have the same length")
+            raise ScalingInputError("N, D, C, loss, names and curves must have the same length")
 
     def __len__(self) -> int:
         return len(self.n)
@@ -123,11 +131,41 @@ def run_point(
     parameters: str = "total",
     loss: str = "val",
     convention: str = "run",
+    at_compute: float | None = None,
+    smoothing: float = DEFAULT_SMOOTHING,
 ) -> dict[str, float]:
-    """One run's N, D, C and loss from its summary (and its rows where the summary lacks them)."""
+    """One run's N, D, C and loss from its summary (and its rows where the summary lacks them).
+    With ``at_compute``, D, C and the loss are read on the run's loss curve at that compute
+    (NotReached when the curve does not cover it)."""
+    return run_point_and_curve(
+        summary,
+        records,
+        name=name,
+        parameters=parameters,
+        loss=loss,
+        convention=convention,
+        at_compute=at_compute,
+        smoothing=smoothing,
+    )[0]
+
+
+def run_point_and_curve(
+    summary: dict[str, Any],
+    records: Sequence[dict[str, Any]],
+    *,
+    name: str,
+    parameters: str = "total",
+    loss: str = "val",
+    convention: str = "run",
+    at_compute: float | None = None,
+    smoothing: float = DEFAULT_SMOOTHING,
+) -> tuple[dict[str, float], LossCurve | None]:
+    """:func:`run_point` and the run's loss against compute (None where its rows give none)."""
     _choice(parameters, PARAMETER_COUNTS, "parameters")
     _choice(loss, LOSSES, "loss")
     _choice(convention, CONVENTIONS, "convention")
+    if at_compute is not None and not (isinstance(at_compute, (int, float)) and at_compute > 0):
+        raise ScalingInputError(f"at_compute must be > 0 FLOPs, got {at_compute!r}")
     counts = summary.get("parameters") or {}
     size = counts.get("non_embedding") if parameters == "non_embedding" else None
     if parameters == "total":
@@ -137,25 +175,34 @@ def run_point(
         tokens = next(
             (r["time/tokens_seen"] for r in reversed(records) if "time/tokens_seen" in r), None
         )
-    value = _loss(summary, records, loss)
-    for label, number in (
-        ("parameter count", size),
-        ("tokens seen", tokens),
-        (f"{loss} loss", value),
-    ):
-        if not isinstance(number, (int, float)) or not number > 0:
-            hint = " (choose another with --run-loss)" if label.endswith("loss") else ""
-            raise ScalingInputError(f"run {name!r} has no {label}{hint}: got {number!r}")
-    if convention == "6nd":
-        compute = 6.0 * size * tokens
+    for label, number in (("parameter count", size), ("tokens seen", tokens)):
+        _check_positive(name, label, number)
+    per_token = 6.0 * size if convention == "6nd" else flops_per_token(summary)
+    if per_token is None:
+        raise ScalingInputError(
+            f"run {name!r} states no FLOPs per token in its summary; use the 6ND convention"
+        )
+    try:
+        curve = loss_curve(records, loss=loss, per_token=per_token, smoothing=smoothing, name=name)
+    except ScalingInputError:
+        if loss == "smoothed_train" or at_compute is not None:
+            raise
+        curve = None
+    if at_compute is not None:
+        try:
+            value = curve.at(at_compute)
+        except NotReached:
+            raise NotReached(
+                f"run {name!r}: its {loss} loss curve covers {curve.start:.4g} to "
+                f"{curve.end:.4g} FLOPs, not {at_compute:.4g}"
+            ) from None
+        tokens = at_compute / per_token
     else:
-        per_token = flops_per_token(summary)
-        if per_token is None:
-            raise ScalingInputError(
-                f"run {name!r} states no FLOPs per token in its summary; use the 6ND convention"
-            )
-        compute = per_token * tokens
-    return {"n": float(size), "d": float(tokens), "c": float(compute), "loss": float(value)}
+        value = float(curve.loss[-1]) if loss == "smoothed_train" else _loss(summary, records, loss)
+    _check_positive(name, f"{loss} loss", value)
+    compute = at_compute if at_compute is not None else per_token * tokens
+    point = {"n": float(size), "d": float(tokens), "c": float(compute), "loss": float(value)}
+    return point, curve
 
 
 def group_budgets(compute: Sequence[float], tolerance: float = DEFAULT_TOLERANCE) -> np.ndarray:
@@ -172,6 +219,16 @@ def group_budgets(compute: Sequence[float], tolerance: float = DEFAULT_TOLERANCE
             label, first = label + 1, compute[index]
         labels[index] = label
     return labels
+
+
+def budget_values(
+    compute: Sequence[float], tolerance: float = DEFAULT_TOLERANCE
+) -> tuple[np.ndarray, list[float]]:
+    """:func:`group_budgets`' labels and each budget's compute: the geometric mean of its points."""
+    compute = positive_array(compute, "compute")
+    labels = group_budgets(compute, tolerance)
+    budgets = [float(np.exp(np.log(compute[labels == k]).mean())) for k in range(labels.max() + 1)]
+    return labels, budgets
 
 
 def flops_per_token(summary: dict[str, Any]) -> float | None:
@@ -195,6 +252,12 @@ def _loss(summary: dict[str, Any], records: Sequence[dict[str, Any]], which: str
         if record.get("event") == event and isinstance(record.get(key), (int, float)):
             return record[key]
     return (summary.get("final") or {}).get(key)
+
+
+def _check_positive(name: str, label: str, number: Any) -> None:
+    if not isinstance(number, (int, float)) or not number > 0:
+        hint = " (choose another with --run-loss)" if label.endswith("loss") else ""
+        raise ScalingInputError(f"run {name!r} has no {label}{hint}: got {number!r}")
 
 
 def _choice(value: str, choices: Sequence[str], name: str) -> None:

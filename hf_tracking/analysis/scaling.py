@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hf_tracking.analysis.isoflop import DEFAULT_RESAMPLES, fit_isoflop
+from hf_tracking.analysis.isoflop import DEFAULT_RESAMPLES, fit_budget_groups, fit_isoflop
+from hf_tracking.analysis.loss_curves import budget_groups
 from hf_tracking.analysis.options import (
     APPROACHES,
+    BUDGET_RULES,
     DEFAULT_LOSS_NOISE,
     DEFAULT_TOLERANCE,
     ScalingInputError,
@@ -17,7 +19,12 @@ from hf_tracking.analysis.parametric import (
     bootstrap_parametric,
     fit_parametric,
 )
-from hf_tracking.analysis.points import ScalingPoints
+from hf_tracking.analysis.points import ScalingPoints, budget_values
+
+BUDGET_RULE_TEXT = {
+    "interpolate": "each run's curve read at every budget it reached",
+    "tolerance": "each run at its final compute",
+}
 
 
 def fit_scaling(
@@ -33,11 +40,17 @@ def fit_scaling(
     isoflop_resamples: int = DEFAULT_RESAMPLES,
     grid: str | dict[str, Sequence[float]] = "full",
     seed: int = 0,
+    budget_rule: str = "auto",
 ) -> dict[str, Any]:
     """Approach 3 (parametric) and Approach 2 (IsoFLOP) over ``points``.
 
     ``approaches`` None fits whichever the points allow and says in ``"skipped"`` why a fit was
     not made; naming an approach makes its failure an error (ScalingInputError).
+    ``budget_rule`` (BUDGET_RULES): Approach 2's budgets are the final computes grouped within
+    ``tolerance``; ``"interpolate"`` reads every run's loss curve at each budget it reached,
+    ``"tolerance"`` takes each run at its final compute only, ``"auto"`` interpolates where the
+    points carry curves (runs with a compute axis). ``result["approach2"]["budget_rule"]`` names
+    the rule used.
     """
     asked = approaches is not None
     chosen = list(APPROACHES if approaches is None else approaches)
@@ -46,18 +59,38 @@ def fit_scaling(
         raise ScalingInputError(f"approaches must be among {', '.join(APPROACHES)}, got {chosen}")
     if budget is not None and not budget > 0:
         raise ScalingInputError(f"budget must be > 0 FLOPs, got {budget!r}")
+    if budget_rule not in BUDGET_RULES:
+        raise ScalingInputError(
+            f"budget_rule must be one of {', '.join(BUDGET_RULES)}, got {budget_rule!r}"
+        )
+    if budget_rule == "interpolate" and points.curves is None:
+        raise ScalingInputError(
+            "budget_rule 'interpolate' needs each run's loss against compute: give run "
+            "directories whose rows log the tokens seen (or use the tolerance rule)"
+        )
+    if budget_rule == "auto":
+        budget_rule = "tolerance" if points.curves is None else "interpolate"
     result: dict[str, Any] = {
         "points": {
             "n_points": len(points),
             "convention": points.convention,
             "budget_tolerance": tolerance,
+            "budget_rule": budget_rule,
+            "left_out": list(points.left_out),
         },
         "skipped": {},
     }
     fits = {
         "approach3": lambda: _approach3(points, grid, bootstrap, level, seed, budget),
         "approach2": lambda: _approach2(
-            points, tolerance, method, loss_noise, isoflop_resamples, seed, budget
+            points,
+            budget,
+            budget_rule,
+            tolerance,
+            method=method,
+            loss_noise=loss_noise,
+            resamples=isoflop_resamples,
+            seed=seed,
         ),
     }
     for name in ("3", "2"):
@@ -78,7 +111,12 @@ def fit_scaling(
 
 def scaling_table(result: dict[str, Any]) -> str:
     """The fitted numbers as aligned text."""
-    lines = [f"points: {result['points']['n_points']} (compute: {result['points']['convention']})"]
+    settings = result["points"]
+    lines = [
+        f"points: {settings['n_points']} (compute: {settings['convention']}; IsoFLOP budgets: "
+        f"{BUDGET_RULE_TEXT[settings.get('budget_rule', 'tolerance')]})"
+    ]
+    lines += [f"  left out: {reason}" for reason in settings.get("left_out", [])]
     three = result.get("approach3")
     if three:
         intervals = three.get("intervals") or {}
@@ -148,24 +186,19 @@ def _approach3(
 
 def _approach2(
     points: ScalingPoints,
-    tolerance: float,
-    method: str,
-    loss_noise: float,
-    resamples: int,
-    seed: int,
     budget: float | None,
+    rule: str,
+    tolerance: float,
+    **options: Any,
 ) -> dict[str, Any]:
-    isoflop = fit_isoflop(
-        points.n,
-        points.d,
-        points.loss,
-        points.c,
-        tolerance=tolerance,
-        method=method,
-        loss_noise=loss_noise,
-        resamples=resamples,
-        seed=seed,
-    )
+    if rule == "interpolate":
+        _, budgets = budget_values(points.c, tolerance)
+        groups = budget_groups(points.n, points.curves, budgets, tolerance)
+        isoflop = fit_budget_groups(groups, budget_rule=rule, **options)
+    else:
+        isoflop = fit_isoflop(
+            points.n, points.d, points.loss, points.c, tolerance=tolerance, **options
+        )
     section = isoflop.as_dict()
     if budget is not None:
         section["budget"] = {"compute": budget, "n_opt": isoflop.n_opt(budget)}

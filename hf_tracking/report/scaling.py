@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from hf_tracking.analysis.points import ScalingPoints, group_budgets
+from hf_tracking.analysis.loss_curves import budget_groups
+from hf_tracking.analysis.points import ScalingPoints, budget_values
 from hf_tracking.report.plots import _pyplot, _save
 from hf_tracking.report.runs import COMPUTE_AXIS, Run
 
@@ -31,26 +32,27 @@ def plot_scaling(
 
 
 def plot_isoflop(points: ScalingPoints, result: dict[str, Any], path: Path) -> Path:
-    """Loss against N, one colour per budget, each budget's minimum starred; with Approach 3,
-    its predicted loss along each budget as a dashed line."""
+    """Loss against N, one colour per budget (each size's lowest loss at that budget, as
+    Approach 2 read it), each budget's minimum starred; with Approach 3, its predicted loss along
+    each budget as a dashed line."""
     plt = _pyplot()
     figure, panel = plt.subplots(figsize=(8, 5.2))
     budgets = (result.get("approach2") or {}).get("budgets") or []
+    profiles = [(b["compute"], b["sizes"], b["tokens"], b["losses"]) for b in budgets]
+    if not profiles:
+        profiles = _profiles(points, result["points"])
     three = result.get("approach3")
-    labels = group_budgets(points.c, result["points"]["budget_tolerance"])
     colors = plt.get_cmap("viridis")
-    for label in range(labels.max() + 1):
-        color = colors(label / max(labels.max(), 1))
-        close = labels == label
-        compute = float(np.exp(np.log(points.c[close]).mean()))
-        order = np.argsort(points.n[close])
-        sizes = points.n[close][order]
-        panel.plot(sizes, points.loss[close][order], "o-", color=color, label=f"C = {compute:.2g}")
+    for index, (compute, sizes, tokens, losses) in enumerate(profiles):
+        if len(sizes) == 0:
+            continue
+        color = colors(index / max(len(profiles) - 1, 1))
+        panel.plot(sizes, losses, "o-", color=color, label=f"C = {compute:.2g}")
         if three and len(sizes) > 1:
             # Along the budget, D follows the runs' own tokens (their FLOPs convention).
             grid = np.geomspace(sizes[0], sizes[-1], 60)
-            tokens = np.exp(np.interp(np.log(grid), np.log(sizes), np.log(points.d[close][order])))
-            panel.plot(grid, _parametric(three, grid, tokens), "--", color=color)
+            along = np.exp(np.interp(np.log(grid), np.log(sizes), np.log(tokens)))
+            panel.plot(grid, _parametric(three, grid, along), "--", color=color)
     for budget in budgets:
         if budget["used"]:
             panel.plot(budget["n_opt"], budget["loss_opt"], "*", color="black", markersize=13)
@@ -63,6 +65,26 @@ def plot_isoflop(points: ScalingPoints, result: dict[str, Any], path: Path) -> P
     if three:
         title += "; dashed: Approach 3"
     return _save(figure, path, title)
+
+
+def _profiles(points: ScalingPoints, settings: dict[str, Any]) -> list[tuple]:
+    """(compute, sizes, tokens, losses) per budget as Approach 2 forms them (each size's lowest
+    loss), for when it was not fitted."""
+    tolerance = settings["budget_tolerance"]
+    labels, budgets = budget_values(points.c, tolerance)
+    if settings.get("budget_rule") == "interpolate" and points.curves is not None:
+        groups = budget_groups(points.n, points.curves, budgets, tolerance)
+    else:
+        groups = [
+            (compute, points.n[labels == k], points.d[labels == k], points.loss[labels == k])
+            for k, compute in enumerate(budgets)
+        ]
+    profiles = []
+    for compute, n, d, loss in groups:
+        sizes = np.unique(n)
+        best = [np.flatnonzero(n == size)[loss[n == size].argmin()] for size in sizes]
+        profiles.append((compute, sizes, d[best], loss[best]))
+    return profiles
 
 
 def plot_frontier(points: ScalingPoints, result: dict[str, Any], path: Path) -> Path:
