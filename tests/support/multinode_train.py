@@ -1,7 +1,8 @@
 """A tiny Trainer run, then a hand-written DDP loop, for torchrun agents on the CPU (gloo): each
 rank reports, to a file in a directory of the test's, its ranks as the launcher set them and its
 real tokens per step in each; the rank given as the second argument sleeps inside every training
-forward of the Trainer run (a straggler)."""
+forward of the Trainer run (a straggler). With a third argument ``loop``, the hand-written loop
+alone, in a gloo process group of its own (``accelerate launch`` on several machines)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,17 @@ def hand_written_loop(rank: int, world: int) -> list[int]:
     return tokens_per_step
 
 
+RANK_VARIABLES = ("RANK", "LOCAL_RANK", "GROUP_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE")
+
+
+def loop_only(report_dir: str) -> None:
+    torch.distributed.init_process_group("gloo")
+    rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    report = {name.lower(): int(os.environ[name]) for name in RANK_VARIABLES}
+    report.update(cwd=os.getcwd(), world=world, loop_tokens_per_step=hand_written_loop(rank, world))
+    (Path(report_dir) / f"rank_{rank}.json").write_text(json.dumps(report))
+
+
 def main(report_dir: str, slow_rank: int) -> None:
     args = training_arguments(
         str(Path(report_dir) / "trainer"), ddp_backend="gloo", max_steps=4, logging_steps=1,
@@ -65,8 +77,7 @@ def main(report_dir: str, slow_rank: int) -> None:
     model.register_forward_pre_hook(forward_begins, with_kwargs=True)
     trainer = Trainer(model=model, args=args, train_dataset=PaddedDataset(32))
     trainer.train()
-    names = ("RANK", "LOCAL_RANK", "GROUP_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE")
-    report = {name.lower(): int(os.environ[name]) for name in names}
+    report = {name.lower(): int(os.environ[name]) for name in RANK_VARIABLES}
     for callback in trainer.callback_handler.callbacks:
         if hasattr(callback, "wait_for_backends"):
             callback.wait_for_backends()
@@ -79,7 +90,10 @@ def main(report_dir: str, slow_rank: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    if sys.argv[3:] == ["loop"]:
+        loop_only(sys.argv[1])
+    else:
+        main(sys.argv[1], int(sys.argv[2]))
     # As in ddp_train.py: leave without the gloo process group's teardown at interpreter exit.
     sys.stdout.flush()
     sys.stderr.flush()
