@@ -88,7 +88,7 @@ def test_three_seed_runs_draw_one_mean_line_and_a_band(page, tmp_path):
     )
     assert len(marks) >= 6 and all(found == [NAN_AT + 1] for found in marks), marks
     if os.environ.get("HF_TRACKING_DOCS_SCREENSHOT") == "1":
-        driver.execute_script("document.getElementById('panels').scrollIntoView()")
+        driver.execute_script("document.querySelector('.panel-controls').scrollIntoView()")
         driver.save_screenshot(str(tmp_path / "workspace.png"))
         shutil.copyfile(tmp_path / "workspace.png", DOCS_SCREENSHOT)
 

@@ -10,7 +10,7 @@ function loadPlotly() {
   plotlyRequested = true;
   const script = document.createElement("script");
   script.src = "/static/plotly.min.js";
-  script.addEventListener("load", () => { draw(); schedulePanels(); });
+  script.addEventListener("load", () => { draw(); replotPanels(); });
   script.addEventListener("error", () => { $("plot-note").textContent = "plotly.min.js did not load: a static plot"; });
   requestAnimationFrame(() => setTimeout(() => document.head.appendChild(script)));
 }
