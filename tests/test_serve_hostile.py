@@ -54,6 +54,17 @@ def test_a_malformed_summary_breaks_neither_the_list_nor_its_own_page(tmp_path, 
         status, body = get(url + f"api/run?id={name}")
         assert status == 200, (name, body[:300])
         assert b"NaN" not in body and b"Infinity" not in body
+    for page in ("api/scaling", "api/scaling?run=" + "&run=".join(BAD_SUMMARIES)):
+        status, body = get(url + page)
+        assert status == 200, (page, body[:300])
+    left_out = get_json(url + "api/scaling?loss=train&run=totals_list&run=flops_list")["left_out"]
+    assert [run["reason"] for run in left_out] == [
+        "its summary does not hold the fields a point needs",
+        "run 'flops_list' states no FLOPs per token in its summary; use the 6ND convention",
+    ]
+    for name in BAD_SUMMARIES:
+        status, body = get(url + f"api/compare?run=good&run={name}")
+        assert status == 200, (name, body[:300])
     detail = get_json(url + "api/run?id=wandb_text")
     assert detail["sync_command"] is None and detail["backends"] == []
     assert get_json(url + "api/run?id=nan_field")["summary"]["extra"] is None
@@ -154,7 +165,36 @@ def test_fifos_a_yaml_bomb_and_a_huge_config_stall_no_request(tmp_path, serve, g
         for page in (f"api/run?id={name}", f"api/series?run={name}", f"api/keys?run={name}"):
             status, body = get_within(url + page)
             assert status == 200, (page, body[:300])
+    for page in ("api/scaling", "api/compare?run=" + "&run=".join(rows)):
+        status, body = get_within(url + page)
+        assert status == 200, (page, body[:300])
     assert get_json(url + "api/series?run=fifo_metrics")["runs"][0]["line"] is None
+
+
+def test_the_scaling_and_compare_answers_refuse_bad_requests_with_a_4xx(serve, good_run):
+    """Unknown ids, unknown choices and huge parameters: a 4xx saying why, never a 500."""
+    url = serve(good_run)
+    many = "&".join(f"run=r{index}" for index in range(5001))
+    cases = {
+        "api/scaling?run=nope": 404,
+        "api/scaling?run=good&run=..%2Fgood": 404,
+        "api/scaling?loss=bogus": 400,
+        "api/scaling?compute=" + "x" * 30000: 400,
+        "api/scaling?grid=%00": 400,
+        f"api/scaling?{many}": 400,
+        "api/compare": 400,
+        "api/compare?run=good&run=good": 400,
+        "api/compare?run=good&run=nope": 404,
+        "api/compare?run=good&run=%2Fetc%2Fpasswd": 404,
+        "api/compare?" + "&".join(f"run=r{index}" for index in range(33)): 400,
+        "api/compare?run=" + "a" * 70000: 414,
+    }
+    for page, expected in cases.items():
+        status, body = get(url + page)
+        assert status == expected, (page[:60], status, body[:200])
+        assert b"Traceback" not in body and len(body) < 2000, page[:60]
+        if status != 414:
+            assert json.loads(body)["error"]
 
 
 def test_runs_named_like_credentials_stay_masked_unique_and_openable(tmp_path, serve, good_run):

@@ -8,6 +8,7 @@ and rows (no file or plot in here; ``hf_tracking.report`` and ``hf_tracking.serv
 | ``parametric`` | Approach 3: L(N, D) = E + A/N^α + B/D^β, Huber on log-sum-exp, L-BFGS from a grid |
 | ``isoflop`` | Approach 2: IsoFLOP minima per budget and N* ∝ C^a |
 | ``scaling`` | both fits as a JSON-ready dict and a table |
+| ``curves`` | a fit's frontier and IsoFLOP profiles sampled for drawing (the dashboard's scaling page) |
 | ``groups`` | seed groups and their mean curve with a band |
 
 The fits need scipy (``pip install 'hf-tracking[analysis]'``); it is imported by the modules

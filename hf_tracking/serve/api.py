@@ -3,7 +3,7 @@
 | endpoint | answer |
 | --- | --- |
 | ``/api/runs[?offset=&limit=&sort=&dir=&q=&tag=&run=]`` | a page of rows, one per run: status, live, steps, tokens, wallclock, best val loss, last train loss, tokens/s, goodput, MFU, tags, flat config; the counts, the selected runs' rows, the tags |
-| ``/api/run?id=R`` | the run's summary and config (redacted), backends, W&B sync command, event list |
+| ``/api/run?id=R`` | the run's summary and config (redacted), backends, W&B sync command, event list, health alerts |
 | ``/api/keys?run=R&run=S`` | the metric names of those runs, by event kind |
 | ``/api/series?run=R&y=KEY&x=AXIS[&lo=&hi=&points=N&smooth=S]`` | per run, the curve of KEY against AXIS downsampled to N points within [lo, hi] (all its validation points kept), with S > 0 its time-weighted EMA at the same points, the validation points of its ``val/`` counterpart, checkpoint, resume and health-alert markers |
 
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from hf_tracking.serve.alerts import run_alerts
 from hf_tracking.serve.downsample import DEFAULT_POINTS, downsample_indices
 from hf_tracking.serve.panels import panels
 from hf_tracking.serve.runs import Run, RunCatalog, field
@@ -161,6 +162,7 @@ def run_detail(catalog: RunCatalog, run_id: str | None) -> dict[str, Any]:
         "events": events[-MAX_EVENTS:],
         "keys": keys,
         "rows": index.rows,
+        "alerts": run_alerts(run, index),
     }
 
 

@@ -1,13 +1,15 @@
 """The dashboard's HTTP server: GET only, on a bounded pool of threads (:mod:`.pool`).
 
-It answers the page, its stylesheet and scripts (``static/``), ``plotly.min.js`` read from the installed ``plotly``
-package (so it works offline and nothing is copied into this repository), and the JSON of
-:mod:`hf_tracking.serve.api`. Every other path is a 404: files are served from a fixed list, and
-runs are looked up by id in the catalog, so no request can name a file. Bound to a loopback
-address, it answers only requests addressed to a loopback name (no DNS rebinding); with an
-access token (:mod:`.access`, required off loopback), only requests that carry it. Bodies over 1 KiB are
-gzipped when the browser accepts it; the page's files are read and gzipped once, on a thread started
-with the server, so a first visit does not wait for the 4.8 MB of ``plotly.min.js`` to compress.
+It answers the pages (the runs, the scaling fits, the compare page), their stylesheets and
+scripts (``static/``), ``plotly.min.js`` read from the installed ``plotly`` package (so it works
+offline and nothing is copied into this repository), and the JSON of
+:mod:`hf_tracking.serve.api`, :mod:`.scaling_view` and :mod:`.compare`. Every other path is a
+404: files are served from a fixed list, and runs are looked up by id in the catalog, so no
+request can name a file. Bound to a loopback address, it answers only requests addressed to a
+loopback name (no DNS rebinding); with an access token (:mod:`.access`, required off loopback),
+only requests that carry it. Bodies over 1 KiB are gzipped when the browser accepts it; the
+pages' files are read and gzipped once, on a thread started with the server, so a first visit
+does not wait for the 4.8 MB of ``plotly.min.js`` to compress.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ from urllib.parse import parse_qs, urlsplit
 from hf_tracking.serve import api, grouped
 from hf_tracking.serve.access import TokenAccess
 from hf_tracking.serve.clean import encode
+from hf_tracking.serve.compare import compare
 from hf_tracking.serve.pool import OneRequestHandler, PooledHTTPServer
 from hf_tracking.serve.runs import RunCatalog
+from hf_tracking.serve.scaling_view import ScalingView
 from hf_tracking.serve.smoothed import SmoothCache
 from hf_tracking.serve.table import RunsTable
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
+    "/scaling": ("scaling.html", "text/html; charset=utf-8"),
+    "/compare": ("compare.html", "text/html; charset=utf-8"),
     **{
         f"/static/{name}": (name, "text/javascript; charset=utf-8")
         for name in (
@@ -42,9 +48,12 @@ STATIC = {
             "workspace.js",
             "export.js",
             "app.js",
+            "links.js",
+            "scaling.js",
+            "compare.js",
         )
     },
-    "/static/app.css": ("app.css", "text/css; charset=utf-8"),
+    **{f"/static/{name}": (name, "text/css; charset=utf-8") for name in ("app.css", "views.css")},
 }
 PLOTLY_PATH = "/static/plotly.min.js"
 # Chromium's explicit compile hint: compile every function of the script on the thread that
@@ -122,6 +131,8 @@ def make_handler(catalog: RunCatalog, assets: _Assets) -> type[OneRequestHandler
         "/api/keys": lambda query: api.metric_keys(catalog, query.get("run") or []),
         "/api/series": lambda query: api.series(catalog, query, smoothed),
         "/api/groups": lambda query: grouped.groups(catalog, query, smoothed),
+        "/api/scaling": ScalingView(catalog).answer,
+        "/api/compare": lambda query: compare(catalog, query),
     }
 
     class Handler(OneRequestHandler):

@@ -1,4 +1,5 @@
-// hf-tracking dashboard: helpers shared by the runs view (app.js) and the run page (run.js).
+// hf-tracking dashboard: helpers shared by the runs view (app.js), the run page (run.js) and the
+// scaling and compare pages.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -9,9 +10,13 @@ const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charC
 const plotlyText = esc;
 const plainText = (text) => String(text).replace(/&#(\d+);/g, (_, code) => String.fromCharCode(Number(code)));
 
+// The JSON of an /api/ path; an error carries the server's own message.
 async function api(path) {
   const response = await fetch(path, { cache: "no-store" });
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  if (!response.ok) {
+    const said = await response.json().then((body) => body.error).catch(() => null);
+    throw new Error(`${path}: ${response.status}${said ? ` (${said})` : ""}`);
+  }
   return response.json();
 }
 
@@ -35,3 +40,18 @@ function fmtHours(hours) {
   return `${Math.floor(hours)}h ${String(Math.round((hours % 1) * 60)).padStart(2, "0")}m`;
 }
 
+
+// A run's health alerts (the alerts of /api/run and /api/compare) as a table: kind, step, value,
+// threshold, message and the last checkpoint saved before each.
+function alertsTable(info) {
+  const alerts = (info && info.alerts) || [];
+  if (!alerts.length) return "<p>no health alerts</p>";
+  const more = info.count > alerts.length ? `<p>the last ${alerts.length} of ${fmtNumber(info.count)} alerts</p>` : "";
+  const dash = (value) => (value === null || value === undefined ? "—" : esc(value));
+  return more + `<table class="alert-list"><tr><th class="left">kind</th><th>step</th><th>value</th><th>threshold</th>`
+    + `<th class="left">message</th><th class="left">last good checkpoint</th></tr>`
+    + alerts.map((a) => `<tr><td class="left alerts">${dash(a.kind)}</td><td>${dash(a.step)}</td>`
+      + `<td>${esc(fmtNumber(a.value, 5))}</td><td>${esc(fmtNumber(a.threshold, 5))}</td>`
+      + `<td class="left">${dash(a.message)}</td><td class="left">${dash(a.checkpoint)}</td></tr>`).join("")
+    + "</table>";
+}

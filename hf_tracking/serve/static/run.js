@@ -34,6 +34,8 @@ async function renderRun(id, quiet) {
       <div class="card"><h3>Backends</h3><table><tr><td>name</td><td>status</td><td>records</td><td>error</td></tr>${backends}</table>
         ${detail.sync_command ? `<p>W&amp;B offline run; upload it with:</p><pre>${esc(detail.sync_command)}</pre>` : ""}</div>
     </div>
+    <h3>Health alerts (${fmtNumber((detail.alerts || {}).count || 0)})</h3>
+    <div class="card events" id="run-alerts">${stoppedBy(detail.alerts)}${alertsTable(detail.alerts)}</div>
     <h3>Config</h3><div class="card kv-grid">${Object.entries(detail.row.config).map(([k, v]) =>
       `<div><span>${esc(k)}</span><span>${esc(JSON.stringify(v))}</span></div>`).join("")}</div>
     <h3>Metrics (${fmtNumber(metricNames(detail).length)} names)</h3>
@@ -46,6 +48,14 @@ async function renderRun(id, quiet) {
   showNames(detail, "");
   if (!quiet) window.scrollTo(0, 0);
   return r.status;
+}
+
+// Why an alert stopped the run, and the checkpoint to resume from.
+function stoppedBy(info) {
+  const stop = info && info.stopped_by;
+  if (!stop) return "";
+  return `<p class="alerts">stopped by ${esc(stop.kind)} at step ${esc(stop.step)}: ${esc(stop.message)}`
+    + (stop.last_good_checkpoint ? `; last good checkpoint ${esc(stop.last_good_checkpoint)}` : "") + "</p>";
 }
 
 // The events as a table of at most EVENT_COLUMNS columns, the keys most events hold; a row's
