@@ -90,11 +90,16 @@ def test_scaling_answer_is_the_command_s_fit_made_once_per_set_of_runs(views_dir
         "tokens × FLOPs/token (PaLM/nanoGPT (full attention))"
     }
     paths = [views_dir / point["name"] for point in answer["points"]]
-    command = scaling.fit_scaling(scaling.points_from_runs(paths), grid="coarse")
+    points = scaling.points_from_runs(paths)
+    for key in ("n", "d", "c", "loss"):
+        assert [point[key] for point in answer["points"]] == getattr(points, key).tolist()
+    command = scaling.fit_scaling(points, grid="coarse")
     three = answer["fit"]["approach3"]
     for key in ("E", "A", "B", "alpha", "beta", "a"):
         assert three[key] == pytest.approx(command["approach3"][key], rel=1e-6), key
-    assert answer["fit"]["approach2"]["a"] == pytest.approx(command["approach2"]["a"], rel=1e-9)
+    two = answer["fit"]["approach2"]
+    assert two["a"] == pytest.approx(command["approach2"]["a"], rel=1e-9)
+    assert two["budget_rule"] == command["approach2"]["budget_rule"] == "interpolate"
     # The law the runs were written from: a = β / (α + β).
     assert three["a"] == pytest.approx(LAW["beta"] / (LAW["alpha"] + LAW["beta"]), abs=0.02)
     minima = [profile["minimum"] for profile in answer["curves"]["isoflop"]]

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from hf_tracking.analysis.loss_curves import budget_groups
-from hf_tracking.analysis.points import ScalingPoints, budget_values
+from hf_tracking.analysis.curves import budget_profiles
+from hf_tracking.analysis.points import ScalingPoints
 from hf_tracking.report.plots import _pyplot, _save
 from hf_tracking.report.runs import COMPUTE_AXIS, Run
 
@@ -38,9 +38,7 @@ def plot_isoflop(points: ScalingPoints, result: dict[str, Any], path: Path) -> P
     plt = _pyplot()
     figure, panel = plt.subplots(figsize=(8, 5.2))
     budgets = (result.get("approach2") or {}).get("budgets") or []
-    profiles = [(b["compute"], b["sizes"], b["tokens"], b["losses"]) for b in budgets]
-    if not profiles:
-        profiles = _profiles(points, result["points"])
+    profiles = budget_profiles(points, result)
     three = result.get("approach3")
     colors = plt.get_cmap("viridis")
     for index, (compute, sizes, tokens, losses) in enumerate(profiles):
@@ -65,26 +63,6 @@ def plot_isoflop(points: ScalingPoints, result: dict[str, Any], path: Path) -> P
     if three:
         title += "; dashed: Approach 3"
     return _save(figure, path, title)
-
-
-def _profiles(points: ScalingPoints, settings: dict[str, Any]) -> list[tuple]:
-    """(compute, sizes, tokens, losses) per budget as Approach 2 forms them (each size's lowest
-    loss), for when it was not fitted."""
-    tolerance = settings["budget_tolerance"]
-    labels, budgets = budget_values(points.c, tolerance)
-    if settings.get("budget_rule") == "interpolate" and points.curves is not None:
-        groups = budget_groups(points.n, points.curves, budgets, tolerance)
-    else:
-        groups = [
-            (compute, points.n[labels == k], points.d[labels == k], points.loss[labels == k])
-            for k, compute in enumerate(budgets)
-        ]
-    profiles = []
-    for compute, n, d, loss in groups:
-        sizes = np.unique(n)
-        best = [np.flatnonzero(n == size)[loss[n == size].argmin()] for size in sizes]
-        profiles.append((compute, sizes, d[best], loss[best]))
-    return profiles
 
 
 def plot_frontier(points: ScalingPoints, result: dict[str, Any], path: Path) -> Path:

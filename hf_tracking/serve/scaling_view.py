@@ -4,15 +4,17 @@
 | query | meaning |
 | --- | --- |
 | ``run=R`` (repeatable) | the runs to fit (default: every finished run) |
-| ``loss=val\\|best_val\\|train`` | the run's last validation loss (default), best one, last train loss |
+| ``loss=val\\|best_val\\|train\\|smoothed_train`` | the run's last validation loss (default), best one, last train loss, train loss smoothed over compute |
 | ``compute=run\\|6nd`` | C from the run's own FLOPs per token (default) or 6ND |
-| ``grid=coarse\\|full`` | Approach 3's starting points: 108 (default, seconds) or 4,500 (a minute) |
+| ``grid=coarse\\|full`` | Approach 3's starting points: 108 (default, a quick answer) or the command's 4,500 |
 
 The answer lists each run's point (N, D, C, loss and its FLOPs convention) or why it was left
 out, and the fit: ``status`` is ``fitted`` (with ``fit``, the command's ``--json``, and
 ``curves``), ``fitting`` (ask again) or ``error`` (the fit's own message: too few runs, no
 budget with a minimum, scipy not installed). A run's point is kept while its files stay; a fit
-is kept by the points it was made from, so polling refits only when a run finishes or changes.
+is kept by the runs' files it was made from, so polling refits only when a run finishes or
+changes. Points and curves are read as the command reads them (:func:`run_point_and_curve`),
+the rows out of each run's metrics index.
 Fits run one at a time on a daemon thread; a request waits for one at most ``wait_seconds``.
 """
 
@@ -28,7 +30,7 @@ from hf_tracking.analysis.options import (
     LOSSES,
     ScalingInputError,
 )
-from hf_tracking.analysis.points import ScalingPoints, compute_convention, run_point
+from hf_tracking.analysis.points import ScalingPoints, compute_convention, run_point_and_curve
 from hf_tracking.serve.api import ApiError
 from hf_tracking.serve.runs import Run, RunCatalog
 
@@ -37,6 +39,7 @@ MAX_RUNS = 5000
 KEPT_FITS = 8  # fits kept, least recently asked for dropped first
 MAX_WAITING = 4  # fits queued at once; past that a request for another is refused (429)
 WAIT_SECONDS = 2.0
+TOKENS = "time/tokens_seen"
 INSTALL = "the scaling fits need scipy: pip install 'hf-tracking[analysis]'"
 
 
@@ -53,7 +56,7 @@ class ScalingView:
         self.catalog = catalog
         self.wait_seconds = wait_seconds
         self.fits_made = 0
-        self._points: dict[tuple, tuple[tuple, dict[str, Any]]] = {}
+        self._points: dict[tuple, tuple[tuple, dict[str, Any], Any]] = {}
         self._fits: OrderedDict[tuple, _Fit] = OrderedDict()
         self._lock = threading.Lock()
         self._one_at_a_time = threading.Lock()
@@ -65,10 +68,15 @@ class ScalingView:
             "grid": _choice(query, "grid", GRIDS),
         }
         runs = self._runs(query.get("run") or [])
-        points, left_out = [], []
+        points, curves, files, left_out = [], [], [], []
         for run in runs:
-            found = self._point(run, options["loss"], options["compute"])
-            (points if "n" in found else left_out).append(found)
+            found, curve, key = self._point(run, options["loss"], options["compute"])
+            if "n" in found:
+                points.append(found)
+                curves.append(curve)
+                files.append((run.id, key))
+            else:
+                left_out.append(found)
         answer: dict[str, Any] = {
             "selected": bool(query.get("run")),
             "options": options,
@@ -83,8 +91,9 @@ class ScalingView:
         if not points:
             whose = "selected" if query.get("run") else "finished"
             return {**answer, "status": "error", "error": f"no {whose} run gives a point to fit"}
-        key = (options["grid"], tuple(_point_key(point) for point in points))
-        fit = self._fit(key, lambda: _fit(points, answer["convention"], options["grid"]))
+        # the runs' files, as the points and their curves were read from them
+        key = (tuple(options.values()), tuple(files))
+        fit = self._fit(key, lambda: _fit(points, curves, answer["convention"], options["grid"]))
         if not fit.done.wait(self.wait_seconds):
             return {**answer, "status": "fitting", "error": None}
         return {**answer, **fit.answer}
@@ -102,23 +111,28 @@ class ScalingView:
             runs.append(run)
         return runs
 
-    def _point(self, run: Run, loss: str, compute: str) -> dict[str, Any]:
-        """The run's point, or why it has none; kept while the run's files stay."""
+    def _point(self, run: Run, loss: str, compute: str) -> tuple[dict[str, Any], Any, tuple]:
+        """The run's point (or why it has none) and its loss against compute (None where its
+        rows give none), as ``hf-tracking scaling`` reads them; kept while the run's files
+        stay; the files' key is the third value."""
         files = run.files_key()
         held = self._points.get((run.id, loss, compute))
         if held is not None and held[0] == files:
-            return held[1]
+            return held[1], held[2], files
         found: dict[str, Any] = {"id": run.id, "name": run.name}
+        curve = None
         summary = run.summary()
         if run.status() != "finished" or summary is None:
             found["reason"] = f"the run is {run.status()}: only finished runs are fitted"
         else:
-            records = []
-            if loss == "val":  # the last validation loss is in the rows, not the summary
-                last = self.catalog.index(run).last("val")
-                records = [{"event": "val", **last}] if last else []
             try:
-                point = run_point(summary, records, name=run.name, loss=loss, convention=compute)
+                point, curve = run_point_and_curve(
+                    summary,
+                    self._records(run, loss),
+                    name=run.name,
+                    loss=loss,
+                    convention=compute,
+                )
             except ScalingInputError as error:
                 found["reason"] = str(error)
             except (AttributeError, TypeError, ValueError):
@@ -126,8 +140,20 @@ class ScalingView:
             else:
                 found.update(point)
                 found["convention"] = "6ND" if compute == "6nd" else compute_convention(summary)
-        self._points[(run.id, loss, compute)] = (files, found)
-        return found
+        self._points[(run.id, loss, compute)] = (files, found, curve)
+        return found, curve, files
+
+    def _records(self, run: Run, loss: str) -> list[dict[str, float]]:
+        """The rows a point and its curve are read from (the tokens seen and the loss of each
+        validation or train row), out of the run's metrics index."""
+        event, key = ("val", "val/loss") if loss in ("val", "best_val") else ("train", "train/loss")
+        tokens, values = self.catalog.index(run).columns(event, (TOKENS, key))
+        if tokens is None or values is None:
+            return []
+        return [
+            {"event": event, TOKENS: float(x), key: float(y)}
+            for x, y in zip(tokens.tolist(), values.tolist(), strict=True)
+        ]
 
     def _fit(self, key: tuple, work: Callable[[], dict[str, Any]]) -> _Fit:
         """The fit of ``key``, started on a thread when it is not held."""
@@ -159,7 +185,9 @@ class ScalingView:
         return fit
 
 
-def _fit(points: list[dict[str, Any]], convention: str, grid: str) -> dict[str, Any]:
+def _fit(
+    points: list[dict[str, Any]], curves: list[Any], convention: str, grid: str
+) -> dict[str, Any]:
     """``fit_scaling`` over the points with the command's defaults, and its curves."""
     try:
         from hf_tracking.analysis.curves import fitted_curves
@@ -173,6 +201,8 @@ def _fit(points: list[dict[str, Any]], convention: str, grid: str) -> dict[str, 
         [point["loss"] for point in points],
         tuple(point["name"] for point in points),
         convention,
+        # as points_from_runs: Approach 2 reads the curves where every run has one
+        curves=None if any(curve is None for curve in curves) else tuple(curves),
     )
     try:
         result = fit_scaling(scaling_points, grid=grid)
@@ -184,10 +214,6 @@ def _fit(points: list[dict[str, Any]], convention: str, grid: str) -> dict[str, 
 
 def _failed(message: str) -> dict[str, Any]:
     return {"status": "error", "error": message}
-
-
-def _point_key(point: dict[str, Any]) -> tuple:
-    return (point["id"], point["n"], point["d"], point["c"], point["loss"])
 
 
 def _choice(query: dict[str, list[str]], name: str, choices: tuple[str, ...]) -> str:

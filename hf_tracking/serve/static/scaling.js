@@ -125,7 +125,7 @@ function draw(answer) {
     curves.isoflop.forEach((profile, i) => {
       const color = COLOR_CYCLE[i % COLOR_CYCLE.length];
       isoTraces.push({ type: "scatter", mode: "lines+markers", name: `C = ${fmt(profile.compute, 3)}`, x: profile.n, y: profile.loss,
-        text: profile.runs.map(plotlyText), line: { color }, hovertemplate: "%{text}<br>N %{x:.4g}<br>loss %{y:.5g}<extra></extra>",
+        line: { color }, hovertemplate: `C = ${fmt(profile.compute, 3)}<br>N %{x:.4g}<br>loss %{y:.5g}<extra></extra>`,
         meta: { role: "profile" } });
       if (profile.approach3) {
         isoTraces.push({ type: "scatter", mode: "lines", showlegend: false, x: profile.approach3.n, y: profile.approach3.loss,
