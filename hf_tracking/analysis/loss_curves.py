@@ -31,6 +31,10 @@ class NotReached(ScalingInputError):
     """A compute outside the span a run's curve covers."""
 
 
+class NoCurve(ScalingInputError):
+    """A run whose rows hold no loss with its tokens seen: it has no compute axis."""
+
+
 @dataclasses.dataclass(frozen=True)
 class LossCurve:
     """A run's loss at increasing cumulative compute; ``per_token`` FLOPs turn compute into D."""
@@ -65,8 +69,8 @@ def loss_curve(
     smoothing: float = DEFAULT_SMOOTHING,
     name: str = "run",
 ) -> LossCurve:
-    """The curve of ``loss`` (one of LOSSES) over compute from a run's rows; ScalingInputError
-    when no row carries both that loss and the tokens seen (no compute axis)."""
+    """The curve of ``loss`` (one of LOSSES) over compute from a run's rows; NoCurve (a
+    ScalingInputError) when no row carries both that loss and the tokens seen (no compute axis)."""
     if loss not in LOSSES:
         raise ScalingInputError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     if not (per_token > 0 and math.isfinite(per_token)):
@@ -83,7 +87,7 @@ def loss_curve(
             xs.append(tokens * per_token)  # a resume that rewinds the tokens adds no x
             ys.append(float(value))
     if not xs:
-        raise ScalingInputError(
+        raise NoCurve(
             f"run {name!r} has no {key} rows with {TOKENS}, so no loss-against-compute curve"
         )
     compute, values = np.array(xs), np.array(ys)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hf_tracking.analysis.loss_curves import LossCurve, NotReached, loss_curve
+from hf_tracking.analysis.loss_curves import LossCurve, NoCurve, NotReached, loss_curve
 from hf_tracking.analysis.options import (
     CONVENTIONS,
     DEFAULT_SMOOTHING,
@@ -124,29 +124,11 @@ def read_csv_points(
 
 
 def run_point(
-    summary: dict[str, Any],
-    records: Sequence[dict[str, Any]],
-    *,
-    name: str,
-    parameters: str = "total",
-    loss: str = "val",
-    convention: str = "run",
-    at_compute: float | None = None,
-    smoothing: float = DEFAULT_SMOOTHING,
+    summary: dict[str, Any], records: Sequence[dict[str, Any]], **options: Any
 ) -> dict[str, float]:
-    """One run's N, D, C and loss from its summary (and its rows where the summary lacks them).
-    With ``at_compute``, D, C and the loss are read on the run's loss curve at that compute
-    (NotReached when the curve does not cover it)."""
-    return run_point_and_curve(
-        summary,
-        records,
-        name=name,
-        parameters=parameters,
-        loss=loss,
-        convention=convention,
-        at_compute=at_compute,
-        smoothing=smoothing,
-    )[0]
+    """One run's N, D, C and loss (``{"n", "d", "c", "loss"}``) from its summary and rows; the
+    keywords are :func:`run_point_and_curve`'s."""
+    return run_point_and_curve(summary, records, **options)[0]
 
 
 def run_point_and_curve(
@@ -160,7 +142,10 @@ def run_point_and_curve(
     at_compute: float | None = None,
     smoothing: float = DEFAULT_SMOOTHING,
 ) -> tuple[dict[str, float], LossCurve | None]:
-    """:func:`run_point` and the run's loss against compute (None where its rows give none)."""
+    """One run's point and its loss against compute (None where its rows give none): N, D and C
+    from its summary (and its rows where the summary lacks them), and its loss. With
+    ``at_compute``, D, C and the loss are read on the run's loss curve at that compute
+    (NotReached when the curve does not cover it)."""
     _choice(parameters, PARAMETER_COUNTS, "parameters")
     _choice(loss, LOSSES, "loss")
     _choice(convention, CONVENTIONS, "convention")
@@ -184,7 +169,7 @@ def run_point_and_curve(
         )
     try:
         curve = loss_curve(records, loss=loss, per_token=per_token, smoothing=smoothing, name=name)
-    except ScalingInputError:
+    except NoCurve:
         if loss == "smoothed_train" or at_compute is not None:
             raise
         curve = None
