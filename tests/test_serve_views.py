@@ -215,6 +215,11 @@ def test_run_page_lists_the_alert_at_its_step(served, views_dir, browser):
     )
     assert cells[:2] == ["nonfinite_loss", str(expected["step"])]
     assert cells[4] == expected["message"] and cells[5] == expected["checkpoint"]
+    shown = browser.execute_script(
+        "return [document.querySelector('#run-body .kv-grid').textContent,"
+        " document.querySelectorAll('img').length]"
+    )
+    assert json.dumps(HTML_VALUE) in shown[0] and shown[1] == 0  # the config value as text
 
 
 @pytest.mark.slow
