@@ -254,6 +254,7 @@ def test_scaling_page_draws_points_frontier_and_exponent_and_follows_new_runs(
     a3, a2 = page["fit"]["approach3"]["a"], page["fit"]["approach2"]["a"]
     assert f"a = {a3:#.4g}" in page["numbers"] and f"a = {a2:#.4g}" in page["numbers"]
     assert HOSTILE in page["table"] and "PaLM/nanoGPT" in page["table"]
+    assert "each run's curve read at every budget it reached" in page["numbers"]
     assert page["images"] == 0
 
     # A run that finishes while the page is open is fitted on the next poll.

@@ -9,12 +9,12 @@
 | ``grid=coarse\\|full`` | Approach 3's starting points: 108 (default, a quick answer) or the command's 4,500 |
 
 The answer lists each run's point (N, D, C, loss and its FLOPs convention) or why it was left
-out, and the fit: ``status`` is ``fitted`` (with ``fit``, the command's ``--json``, and
-``curves``), ``fitting`` (ask again) or ``error`` (the fit's own message: too few runs, no
-budget with a minimum, scipy not installed). A run's point is kept while its files stay; a fit
-is kept by the runs' files it was made from, so polling refits only when a run finishes or
-changes. Points and curves are read as the command reads them (:func:`run_point_and_curve`),
-the rows out of each run's metrics index.
+out, and the fit: ``status`` is ``fitted`` (with ``fit``, the command's ``--json``, ``curves``
+and ``budget_rule``, how Approach 2 formed its budgets in words), ``fitting`` (ask again) or
+``error`` (the fit's own message: too few runs, no budget with a minimum, scipy not installed).
+A run's point is kept while its files stay; a fit is kept by the runs' files it was made from,
+so polling refits only when a run finishes or changes. Points and curves are read as the
+command reads them (:func:`run_point_and_curve`), the rows out of each run's metrics index.
 Fits run one at a time on a daemon thread; a request waits for one at most ``wait_seconds``.
 """
 
@@ -191,7 +191,7 @@ def _fit(
     """``fit_scaling`` over the points with the command's defaults, and its curves."""
     try:
         from hf_tracking.analysis.curves import fitted_curves
-        from hf_tracking.analysis.scaling import fit_scaling
+        from hf_tracking.analysis.scaling import BUDGET_RULE_TEXT, fit_scaling
     except ImportError:
         return _failed(INSTALL)
     scaling_points = ScalingPoints(
@@ -209,7 +209,8 @@ def _fit(
     except ScalingInputError as error:
         return _failed(str(error))
     curves = fitted_curves(scaling_points, result)
-    return {"status": "fitted", "error": None, "fit": result, "curves": curves}
+    rule = BUDGET_RULE_TEXT.get(result["points"].get("budget_rule"))
+    return {"status": "fitted", "error": None, "fit": result, "curves": curves, "budget_rule": rule}
 
 
 def _failed(message: str) -> dict[str, Any]:

@@ -62,7 +62,7 @@ function fitCards(fit) {
   if (two) {
     const rows = two.budgets.map((b) => `<tr><td>${fmt(b.compute, 3)}</td><td>${b.n_points}</td>`
       + (b.used ? `<td>${fmt(b.n_opt)}</td><td>${fmt(b.loss_opt)}</td>` : `<td colspan="2">${esc(b.reason)}</td>`) + "</tr>").join("");
-    cards.push(`<div class="card" id="approach2"><h3>Approach 2: IsoFLOP minima (${esc(two.method)})</h3>
+    cards.push(`<div class="card" id="approach2"><h3>Approach 2: IsoFLOP minima (${esc(two.method)}; ${esc(scalingView.answer.budget_rule)})</h3>
       <p class="exponent">N* = k C<sup>a</sup>, a = <b>${fmt(two.a)}</b></p>
       <table><tr><td>budget C</td><td>runs</td><td>N*</td><td>loss*</td></tr>${rows}</table></div>`);
   }
