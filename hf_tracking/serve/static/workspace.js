@@ -180,8 +180,9 @@ function groupTraces(key, answer, dash) {
       traces.push({ type: "scatter", mode: "lines", x: line.x, y: group.raw, name, showlegend: false,
         line: { color, width: 1.2, dash }, opacity: 0.25, meta: meta("raw mean") });
     }
+    // The legend names the groups once, by the panel's first metric (solid).
     traces.push({ type: "scatter", mode: "lines", x: line.x, y: line.mean, name: `${name} (${group.count})`,
-      line: { color, width: 2, dash }, meta: meta(group.raw ? "smoothed mean" : "mean") });
+      line: { color, width: 2, dash }, showlegend: dash === "solid", meta: meta(group.raw ? "smoothed mean" : "mean") });
   });
   return traces;
 }
@@ -219,7 +220,7 @@ async function drawPanels() {
 async function plotPanel(node) {
   const figure = node.hfFigure;
   node.hfPlotting = figure;
-  await Plotly.react(node, figure.data, figure.layout, { responsive: true, displaylogo: false });
+  await Plotly.react(node, figure.data, figure.layout, { responsive: true, displaylogo: false, displayModeBar: false });
   node.querySelector(":scope > canvas.sketch")?.remove();
   node.dataset.drawn = String(Number(node.dataset.drawn || 0) + 1);  // by plotly
 }
