@@ -63,6 +63,7 @@ def assert_loop_rows(loop: dict, ranks: dict[int, dict]) -> None:
     assert [row["time/tokens_seen"] for row in loop_rows] == [
         sum(loop_steps[:steps]) for steps in (1, 2, 3)
     ]
+    print("per-rank tokens:", loop_ranks, "rows:", [row["time/tokens_seen"] for row in loop_rows])
 
 
 def test_two_torchrun_nodes_make_one_run_with_every_rank_counted(tmp_path):

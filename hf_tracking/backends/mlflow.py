@@ -181,12 +181,7 @@ class MlflowBackend(Backend):
             self._host_creds = _rest_credentials(self.client)
         if self.experiment_id is None:
             experiment_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or run.project
-            experiment = self.client.get_experiment_by_name(experiment_name)
-            self.experiment_id = (
-                experiment.experiment_id
-                if experiment is not None
-                else self.client.create_experiment(experiment_name)
-            )
+            self.experiment_id = self._experiment(experiment_name)
         if self.run_id is not None:  # made by a try that failed after it
             logged = self.client.get_run(self.run_id).data.params
             self._log_params(flatten_config(run.config), logged)
@@ -206,6 +201,20 @@ class MlflowBackend(Backend):
             self._drop_points_after(int(run.resumed_from_step or 0))
             logged = existing.data.params
         self._log_params(flatten_config(run.config), logged)
+
+    def _experiment(self, name: str) -> str:
+        """The id of experiment ``name``, made where it does not exist; one that another run
+        made meanwhile (two machines of a team starting at once) is taken as it is."""
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except Exception:
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
 
     def _run_to_resume(self, run: RunInfo) -> Any:
         """The MLflow run of the session this one resumes: by its saved id, else by name."""
