@@ -46,6 +46,8 @@ def test_first_point_is_kept_and_a_constant_stays_constant():
     x = np.cumsum(np.random.default_rng(1).uniform(0.1, 5.0, size=500))
     smoothed = ema(x, np.full(500, 2.5), 7.0)
     assert smoothed == pytest.approx(np.full(500, 2.5), rel=1e-12)
+    # A learning rate held flat stays exactly flat (a panel's y-axis would show the rounding).
+    assert np.array_equal(ema(x, np.full(500, 3e-4), 7.0), np.full(500, 3e-4))
     assert ema(np.array([0.0, 1.0]), np.array([9.0, 1.0]), 1.0)[0] == 9.0
 
 

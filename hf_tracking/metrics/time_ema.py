@@ -74,4 +74,7 @@ def ema(x: np.ndarray, y: np.ndarray, tau: float) -> np.ndarray:
         carry_num, carry_den = num[stop - 1], den[stop - 1]
         start = stop
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), y)
+        smoothed = np.where(den > 0, num / np.where(den > 0, den, 1.0), y)
+    # An average of the curve so far lies within its range: clipping to it removes the rounding
+    # that would otherwise make a constant (a learning rate held flat) wobble in its last bits.
+    return np.clip(smoothed, np.minimum.accumulate(y), np.maximum.accumulate(y))
