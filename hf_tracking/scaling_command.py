@@ -53,8 +53,12 @@ def add_parser(commands: argparse._SubParsersAction, run_help: str) -> None:
     runs.add_argument(
         "--at-compute",
         type=float,
+        nargs="+",
         metavar="FLOPS",
-        help="read each run's loss curve at this compute (runs that did not reach it are left out)",
+        help=(
+            "read each run's loss curve at these computes, a point each (a run has none where "
+            "its curve does not reach)"
+        ),
     )
     runs.add_argument(
         "--smoothing",

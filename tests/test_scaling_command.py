@@ -247,6 +247,10 @@ def test_approach2_reads_every_runs_curve_at_each_budget(grid_runs, tmp_path, ca
 
 
 def test_bad_compute_input_is_one_error_line(grid_runs, tmp_path, capsys):
+    # At one compute every run sits on one IsoFLOP line: neither fit can be made.
+    smoothed = ["--run-loss", "smoothed_train"]
+    assert main(["scaling", *map(str, grid_runs), *smoothed, "--at-compute", "1.5e8"]) == 1
+    assert "Approach 3) needs runs at 2 or more computes" in capsys.readouterr().err
     assert main(["scaling", *map(str, grid_runs), "--at-compute", "1e15"]) == 1
     error = capsys.readouterr().err
     assert (
@@ -274,3 +278,22 @@ def test_bad_compute_input_is_one_error_line(grid_runs, tmp_path, capsys):
         assert main(["scaling", *copies, *arguments]) == 1
         error = capsys.readouterr().err
         assert error.startswith("error: ") and message in error and error.count("\n") == 1, error
+
+
+def test_curves_read_at_several_computes_make_a_point_each(grid_runs, tmp_path):
+    out = tmp_path / "fit.json"
+    computes = ["5e7", "1e8", "2e8"]
+    arguments = ["--run-loss", "smoothed_train", "--at-compute", *computes, "--grid", "coarse"]
+    assert main(["scaling", *map(str, grid_runs), *arguments, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    left_out = result["points"]["left_out"]
+    assert result["points"]["n_points"] + len(left_out) == len(grid_runs) * len(computes)
+    assert all(reason.endswith("FLOPs, not 2e+08") for reason in left_out)
+    assert result["approach3"]["n_points"] == result["points"]["n_points"]
+    # Each run counts once per budget however many of its points were read off its curve.
+    assert f"5e+07 FLOPs: {len(grid_runs)} run(s)" in result["skipped"]["approach2"]
+    from hf_tracking import scaling
+
+    points = scaling.points_from_runs(grid_runs, loss="smoothed_train", at_compute=[5e7, 1e8])
+    assert {f"{p.name}@{c}" for p in grid_runs for c in ("5e+07", "1e+08")} == set(points.names)
+    assert len({id(curve) for curve in points.curves}) == len(grid_runs)

@@ -16,6 +16,7 @@ from hf_tracking.analysis.options import (
 )
 from hf_tracking.analysis.parametric import (
     GRIDS,
+    MIN_POINTS,
     bootstrap_parametric,
     fit_parametric,
 )
@@ -81,7 +82,7 @@ def fit_scaling(
         "skipped": {},
     }
     fits = {
-        "approach3": lambda: _approach3(points, grid, bootstrap, level, seed, budget),
+        "approach3": lambda: _approach3(points, grid, bootstrap, level, seed, budget, tolerance),
         "approach2": lambda: _approach2(
             points,
             budget,
@@ -127,7 +128,7 @@ def scaling_table(result: dict[str, Any]) -> str:
                 low, high = intervals[key]
                 value += f"   [{_number(low)}, {_number(high)}]"
             lines.append(value)
-        lines.append(f"  objective {three['objective']:.6g} over {three['n_points']} runs")
+        lines.append(f"  objective {three['objective']:.6g} over {three['n_points']} points")
         if "budget" in three:
             budget = three["budget"]
             lines.append(
@@ -165,7 +166,14 @@ def _approach3(
     level: float,
     seed: int,
     budget: float | None,
+    tolerance: float,
 ) -> dict[str, Any]:
+    if len(points) >= MIN_POINTS and len(budget_values(points.c, tolerance)[1]) < 2:
+        raise ScalingInputError(
+            "the parametric fit (Approach 3) needs runs at 2 or more computes (beyond the "
+            "tolerance of each other): at one compute N and D move together, so A/N^alpha and "
+            "B/D^beta cannot be told apart"
+        )
     fit = fit_parametric(points.n, points.d, points.loss, grid=_grid(grid))
     section = fit.as_dict()
     if bootstrap:
@@ -193,7 +201,10 @@ def _approach2(
 ) -> dict[str, Any]:
     if rule == "interpolate":
         _, budgets = budget_values(points.c, tolerance)
-        groups = budget_groups(points.n, points.curves, budgets, tolerance)
+        # Several points of one run (read at several computes) share its curve: count it once.
+        runs = {id(curve): (n, curve) for n, curve in zip(points.n, points.curves, strict=True)}
+        sizes, curves = zip(*runs.values(), strict=True)
+        groups = budget_groups(sizes, curves, budgets, tolerance)
         isoflop = fit_budget_groups(groups, budget_rule=rule, **options)
     else:
         isoflop = fit_isoflop(
