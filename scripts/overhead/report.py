@@ -94,6 +94,7 @@ def side_by_side(by_threads: dict[str, dict[str, Any]]) -> tuple[list[str], list
         header += [
             f'{where}: train() ratio to "none", median (min–max)',
             "extra CPU-s, whole tree (÷ wandb's)",
+            "of which off the training thread (one torch thread only)",
             "training thread, µs a step",
         ]
     configs = list(dict.fromkeys(c for trainer in by_threads.values() for c in trainer["configs"]))
@@ -103,18 +104,26 @@ def side_by_side(by_threads: dict[str, dict[str, Any]]) -> tuple[list[str], list
         for trainer in by_threads.values():
             case = trainer["configs"].get(name)
             if case is None:
-                row += ["-", "-", "-"]
+                row += ["-"] * 4
                 continue
-            ratio, extra = case["train_ratio"], case["extra_cpu_tree_s"]["median"]
-            wandb = trainer["configs"].get("wandb", {}).get("extra_cpu_tree_s", {}).get("median")
-            share = f" ({extra / wandb:.2f})" if wandb and wandb > 0 else ""
+            ratio = case["train_ratio"]
+            wandb = trainer["configs"].get("wandb", case)
             row += [
                 f"{ratio['median']:.3f} ({ratio['min']:.3f}–{ratio['max']:.3f})",
-                f"{extra:+.2f}{share}",
-                case["thread_us_per_step_net"]["median"],
+                _with_share(case.get("extra_cpu_tree_s"), wandb.get("extra_cpu_tree_s")),
+                _with_share(case.get("extra_cpu_off_thread_s"), None),
+                f"{case['thread_us_per_step_net']['median']:.1f}",
             ]
         rows.append(row)
     return header, rows
+
+
+def _with_share(figure: dict[str, float] | None, wandb: dict[str, float] | None) -> str:
+    """A median CPU-s figure with its share of report_to="wandb"'s, when that is positive."""
+    if not figure:
+        return "-"
+    value, base = figure["median"], (wandb or {}).get("median")
+    return f"{value:+.2f}" + (f" ({value / base:.2f})" if base and base > 0 else "")
 
 
 def goal_lines(trainer: dict[str, Any]) -> list[str]:

@@ -7,7 +7,8 @@ pre-hook are timed on the training thread, inside real training. The timer costs
 (two clock reads and a call, on the same cold caches): every configuration's Trainer also gets a
 callback that does nothing, timed the same way, and the median of its calls is the timer's own
 cost, taken off each timed call for the "net" figures (the raw ones are reported beside them). The
-CPU time of this process is read at exit; the parent adds what its child processes spent.
+CPU time of this process, and of its main thread (the training thread), is read at exit; the
+parent adds what its child processes spent.
 """
 
 from __future__ import annotations
@@ -237,6 +238,7 @@ def child_main(spec_json: str) -> int:
 
     def report() -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        main = resource.getrusage(resource.RUSAGE_THREAD)  # atexit runs on the main thread
         clock: EventClock = result.pop("clock")
         events = clock.per_step_us(max(1, result["global_step"]))
         wandb_files = list(Path(result.pop("workdir")).rglob("run-*.wandb"))
@@ -244,6 +246,7 @@ def child_main(spec_json: str) -> int:
             **result,
             "to_exit_s": time.time() - result.pop("started_epoch_s"),
             "cpu_self_s": usage.ru_utime + usage.ru_stime,
+            "cpu_main_thread_s": main.ru_utime + main.ru_stime,
             "thread_us_per_step": sum(event["total"] for event in events.values()),
             "thread_us_per_step_typical": sum(event["typical"] for event in events.values()),
             "thread_us_per_step_net": sum(event["net"] for event in events.values()),

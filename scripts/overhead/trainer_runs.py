@@ -91,6 +91,8 @@ def measured_run(spec: dict[str, Any]) -> dict[str, Any]:
     # descendants it waited for, and the orphans reaped above.
     result["cpu_tree_s"] = _tree_cpu_s(before, after)
     result["cpu_children_s"] = result["cpu_tree_s"] - result["cpu_self_s"]
+    # Every other thread (also those that ended) and every other process of the run.
+    result["cpu_off_training_thread_s"] = result["cpu_tree_s"] - result["cpu_main_thread_s"]
     return result
 
 
@@ -204,6 +206,15 @@ def summarize(
         ]
         extra = [r["cpu_tree_s"] - b["cpu_tree_s"] for r, b in zip(config_runs, base, strict=True)]
         per_thousand = [1e3 * cpu / r["records"] for cpu, r in zip(extra, config_runs, strict=True)]
+        # The extra off the training thread (other threads, other processes): training's own
+        # compute is left out, so it moves little with the machine's load; what the tracking
+        # does on the training thread (W&B's import and start-up, its per-row log) is not in
+        # it. Only with torch on one thread: torch's own threads are off the training thread.
+        off_thread = [
+            r["cpu_off_training_thread_s"] - b["cpu_off_training_thread_s"]
+            for r, b in zip(config_runs, base, strict=True)
+            if threads == 1 and "cpu_main_thread_s" in r and "cpu_main_thread_s" in b
+        ]
         results["configs"][config] = {
             "what": CONFIGS[config],
             "train_s": spread([r["train_s"] for r in config_runs]),
@@ -213,6 +224,7 @@ def summarize(
             "cpu_children_s": spread([r["cpu_children_s"] for r in config_runs], 2),
             "cpu_tree_s": spread([r["cpu_tree_s"] for r in config_runs], 2),
             "extra_cpu_tree_s": spread(extra, 2),
+            "extra_cpu_off_thread_s": spread(off_thread, 2) if off_thread else None,
             "cpu_s_per_1000_records": spread(per_thousand, 2),
             "records": config_runs[0]["records"],
             "thread_us_per_step": spread([r["thread_us_per_step"] for r in config_runs], 1),
