@@ -7,7 +7,7 @@ is counted (a bad value raises an error naming it and leaves the run as it was).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,12 @@ def log_train_values(
     grad_norm: Any,
     tokens_seen: int | None,
     token_kinds: Mapping[str, int] | None,
-    extra: Mapping[str, Any] | None,
+    extra: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
     memory: Mapping[str, float] | None,
     at: float | None = None,
-) -> None:
+) -> float:
     """A training row from values already aggregated over the window (the Trainer's ``on_log``),
-    at clock reading ``at`` (default: now)."""
+    at clock reading ``at`` (default: now), which it returns."""
     if tokens_seen is not None or token_kinds:
         tracked.set_token_totals(tokens_seen, token_kinds)
     # Read (as floats) on the writer thread as the row is built.
@@ -42,6 +42,7 @@ def log_train_values(
     tracked.train_record(now, extra=extra, memory=memory, window=window)
     if at is None:  # the Trainer's logging since the step: "other", not data wait
         tracked.clock.mark = now
+    return now
 
 
 def log_validation(

@@ -252,22 +252,6 @@ class TrackedRun:
     def count_tokens_from(self, counter: TokenCounter) -> None:
         self._token_source = counter
 
-    def trainer_row(
-        self,
-        window: tuple[Any, Any, Any],
-        extra: Callable[[], Mapping[str, Any]],
-        memory: Mapping[str, float] | None,
-    ) -> float:
-        """A training row of values the Trainer aggregated (``window``: loss, learning rate,
-        grad norm) at the clock's reading now, which it returns; the time to the next event is
-        the Trainer's, not data wait. No row once the run finished or off the main process."""
-        clock = self.clock
-        now = clock.now()
-        if self.is_main_process and not self.steps.finished:
-            self.train_record(now, extra, memory, window)
-            clock.mark = now
-        return now
-
     def train_record(
         self,
         now: float,

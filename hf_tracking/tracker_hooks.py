@@ -9,7 +9,7 @@ for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hf_tracking import run_events, run_health
@@ -22,10 +22,6 @@ class FrameworkHooks:
 
     def __init__(self, tracked: TrackedRun) -> None:
         self._tracked = tracked
-        # The Trainer callback's row on every logging step: (loss, learning rate, grad norm),
-        # the extra keys' maker and the memory figures; returns the clock reading. The run's own
-        # method, so the call goes through no other frame (see ``TrackedRun.trainer_row``).
-        self.log_trainer_row = tracked.trainer_row
 
     def log_train_values(
         self,
@@ -34,17 +30,19 @@ class FrameworkHooks:
         grad_norm: Any = None,
         tokens_seen: int | None = None,
         token_kinds: Mapping[str, int] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
         memory: Mapping[str, float] | None = None,
         at: float | None = None,
-    ) -> None:
+    ) -> float:
         """Emit a training record from values already aggregated over the window (the Trainer's
-        ``on_log``): ``tokens_seen`` and ``token_kinds`` are run totals over all processes.
-        ``at`` is the clock reading the row describes (default: now), e.g. the moment training
-        stopped for an evaluation not logged yet."""
+        ``on_log``): ``tokens_seen`` and ``token_kinds`` are run totals over all processes;
+        ``extra`` may be a function giving the extra keys, called as the row is built. ``at`` is
+        the clock reading the row describes (default: now), e.g. the moment training stopped for
+        an evaluation not logged yet. Returns that reading (no row once the run finished or off
+        the main process)."""
         if self._tracked.rows_closed:
-            return
-        run_events.log_train_values(
+            return self._tracked.clock.now() if at is None else at
+        return run_events.log_train_values(
             self._tracked,
             loss,
             learning_rate,

@@ -45,7 +45,7 @@ from hf_tracking.tokens import TokenCounter, split_totals
 from hf_tracking.tracker import ExperimentTracker
 from hf_tracking.trainer import logs as trainer_logs
 from hf_tracking.trainer.gather import cuda_usable, gathered_gpu_memory
-from hf_tracking.trainer.health import LossWatch, TrainerHealth, nonfinite_extra
+from hf_tracking.trainer.health import TrainerHealth, nonfinite_extra
 from hf_tracking.trainer.rank_compute import RankCompute, with_figures
 from hf_tracking.trainer.trainer_config import extra_config, resolve_config
 from hf_tracking.trainer.world import warn_if_independent
@@ -71,10 +71,6 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self._gather_memory = False
         self._last_event_end = time.perf_counter()
         self._health: TrainerHealth | None = None
-        # The health parts the per-step events read, as plain attributes (one lookup each).
-        self._losses: LossWatch | None = None
-        self._track_layers = False
-        self._health_acts = False
         self._rank_compute: RankCompute | None = None
 
     # ------------------------------------------------------------------ checkpoint state
@@ -136,9 +132,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
             tracker.hooks.token_counting = (
                 f"Trainer include_num_input_tokens_seen={args.include_num_input_tokens_seen!r}"
             )
-        self._health = health = TrainerHealth(tracker, model, args.world_size)
-        self._losses, self._track_layers = health.losses, health.track_layers
-        self._health_acts = health.acts
+        self._health = TrainerHealth(tracker, model, args.world_size)
         if self._rank_compute is not None:  # the last train() ended with an exception
             self._rank_compute.detach()
         distributed = self._sum_over_processes and model is not None
@@ -156,19 +150,22 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self._last_event_end = time.perf_counter()
             return
         self._last_event_end = tracker.step_end(state.global_step)
-        if self._track_layers and not control.should_log:
+        health = self._health
+        if health is not None and health.track_layers and not control.should_log:
             tracker.layers.drop()
         # In one process the tokens are cut by the row's own event: no forward runs before it.
         if self._sum_over_processes and record_follows(control):
             self._sync_tokens(state)
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self._track_layers:
-            self._health.before_optimizer_step(args, state, kwargs.get("model"))
+        health = self._health
+        if health is not None and health.track_layers:
+            health.before_optimizer_step(args, state, kwargs.get("model"))
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self._track_layers:
-            self._health.after_optimizer_step(args)
+        health = self._health
+        if health is not None and health.track_layers:
+            health.after_optimizer_step(args)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.tracker is not None and record_follows(control):
@@ -196,16 +193,19 @@ class TrackingCallback(TrainerCallback, ExportableState):
         if self._rank_compute is not None:
             extra = with_figures(extra, self._rank_compute.gather(state.global_step))
             tracker.hooks.stragglers = self._rank_compute.summary()
-        losses = self._losses
-        if losses is not None:  # the window's non-finite micro-batch losses, counted there too
-            extra = functools.partial(nonfinite_extra, extra, losses.take())
-        self._last_event_end = tracker.hooks.log_trainer_row(
-            (logs.get("loss"), logs.get("learning_rate"), logs.get("grad_norm")),
-            extra,
-            gathered_gpu_memory(args.world_size) if self._gather_memory else {},
+        health = self._health
+        if health is not None and health.losses is not None:
+            # the window's non-finite micro-batch losses, counted there too
+            extra = functools.partial(nonfinite_extra, extra, health.losses.take())
+        self._last_event_end = tracker.hooks.log_train_values(
+            logs.get("loss"),
+            logs.get("learning_rate"),
+            logs.get("grad_norm"),
+            extra=extra,
+            memory=gathered_gpu_memory(args.world_size) if self._gather_memory else {},
         )
-        if self._health_acts:
-            self._health.act(control)
+        if health is not None and health.acts:
+            health.act(control)
 
     def on_evaluate(
         self, args: Any, state: Any, control: Any, metrics: dict | None = None, **kwargs: Any
@@ -257,8 +257,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self._token_counter = None
         if self._health is not None:
             self._health.close()
-            self._health = self._losses = None
-            self._track_layers = self._health_acts = False
+            self._health = None
         if self._rank_compute is not None:
             self._rank_compute.detach()
             self._rank_compute = None
