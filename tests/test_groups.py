@@ -13,7 +13,7 @@ from hf_tracking import ExperimentTracker
 from hf_tracking.analysis.groups import flatten, mean_band, seed_groups
 from hf_tracking.backends.local import LocalRunStore
 from hf_tracking.cli import main
-from tests.support.reporting import assert_plot_image
+from tests.support.reporting import assert_plot_image, run_config
 
 
 def test_runs_differing_only_in_the_seed_form_a_group():
@@ -50,19 +50,7 @@ def test_curves_are_interpolated_onto_a_common_x_before_averaging():
 
 
 def _run(output_dir, name: str, rate: float, seed: int) -> None:
-    config = {
-        "experiment_name": name,
-        "output_dir": str(output_dir),
-        "wandb_mode": "disabled",
-        "learning_rate": rate,
-        "num_iterations": 30,
-        "log_every_steps": 5,
-        "vocab_size": 256,
-        "d_model": 32,
-        "num_layers": 2,
-        "num_heads": 2,
-        "seq_length": 16,
-    }
+    config = run_config(output_dir, name, rate, 30)
     clock = itertools.count(0.0, 0.25).__next__
     tracker = ExperimentTracker(
         config, backends=[LocalRunStore()], clock=clock, extra_config={"seed": seed}

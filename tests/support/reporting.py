@@ -10,15 +10,11 @@ from hf_tracking import ExperimentTracker
 from hf_tracking.backends.local import LocalRunStore
 
 
-def make_run(
-    output_dir: str | Path,
-    name: str,
-    learning_rate: float = 1e-3,
-    steps: int = 40,
-    track_memory: bool = True,
-) -> Path:
-    """A finished run with train, val, checkpoint and custom records; returns the summary path."""
-    config = {
+def run_config(
+    output_dir: str | Path, name: str, learning_rate: float, steps: int, **fields: object
+) -> dict[str, object]:
+    """The config of a small local run logging every 5 steps (W&B off), with ``fields`` added."""
+    return {
         "experiment_name": name,
         "output_dir": str(output_dir),
         "wandb_mode": "disabled",
@@ -30,8 +26,19 @@ def make_run(
         "num_layers": 2,
         "num_heads": 2,
         "seq_length": 16,
-        "track_memory": track_memory,
+        **fields,
     }
+
+
+def make_run(
+    output_dir: str | Path,
+    name: str,
+    learning_rate: float = 1e-3,
+    steps: int = 40,
+    track_memory: bool = True,
+) -> Path:
+    """A finished run with train, val, checkpoint and custom records; returns the summary path."""
+    config = run_config(output_dir, name, learning_rate, steps, track_memory=track_memory)
     clock = itertools.count(0.0, 0.25).__next__
     tracker = ExperimentTracker(config, backends=[LocalRunStore()], clock=clock)
     for step in range(steps):
