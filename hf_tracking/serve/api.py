@@ -290,9 +290,26 @@ def _curve(
     chosen = downsample_indices(xs, ys, points, *window, keep)
     line = _points(xs[chosen], ys[chosen])
     if tau is not None:
-        found = (run.id, event, axis, key, index.detail(event, key)[1])  # what the rows are
-        line["smooth"] = smoothed(cache, found, xs, ys, tau)[chosen].tolist()
+        smooth = smoothed_rows(cache, index, run, event, axis, key, xs, ys, tau)
+        line["smooth"] = smooth[chosen].tolist()
     return line, index.detail(event, key)[0]
+
+
+def smoothed_rows(
+    cache: SmoothCache | None,
+    index: Any,
+    run: Run,
+    event: str,
+    axis: str,
+    key: str,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    tau: float,
+) -> np.ndarray:
+    """The EMA of a run's curve at every row, kept in ``cache`` under what its rows are (so
+    ``/api/series`` and ``/api/groups`` share one smoothing of a curve)."""
+    rows = (run.id, event, axis, key, index.detail(event, key)[1])
+    return smoothed(cache, rows, xs, ys, tau)
 
 
 def curve_request(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str, Any]:

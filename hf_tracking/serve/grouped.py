@@ -21,7 +21,7 @@ import numpy as np
 from hf_tracking.analysis.groups import BANDS, SEED_FIELDS, mean_band, seed_groups
 from hf_tracking.serve import api
 from hf_tracking.serve.runs import Run, RunCatalog
-from hf_tracking.serve.smoothed import SmoothCache, smoothed
+from hf_tracking.serve.smoothed import SmoothCache
 
 SEED = "seed"
 MAX_FIELD = 200  # characters of a config field's name
@@ -63,8 +63,7 @@ def _rows(
     xs, ys = (np.asarray(column, dtype=np.float64) for column in found)
     smooth = None
     if tau is not None:
-        key = (run.id, event, axis, y_key, index.detail(event, y_key)[1])
-        smooth = smoothed(cache, key, xs, ys, tau)
+        smooth = api.smoothed_rows(cache, index, run, event, axis, y_key, xs, ys, tau)
     keep = np.ones(len(xs), dtype=bool)
     if asked["lo"] is not None:
         keep &= xs >= asked["lo"]

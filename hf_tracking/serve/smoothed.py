@@ -1,6 +1,6 @@
 """Smoothed curves kept between requests, within a byte budget.
 
-The time-weighted EMA (:mod:`hf_tracking.serve.smooth`) runs over every row of a curve, so that a
+The time-weighted EMA (:mod:`hf_tracking.metrics.time_ema`) runs over every row of a curve, so that a
 zoom shows the same smoothed values as the whole view; a zoom, a pan or another panel asking for
 the same curve then reuses it instead of smoothing a million rows again. Entries are keyed by
 what decides the values (run, event kind, key, axis, τ, and the rows' count, bucket and end
