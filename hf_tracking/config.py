@@ -94,6 +94,7 @@ class ExperimentConfig:
     input_bound_pct: float = 20.0
     input_bound_rows: int = 10
     track_layers: bool = False
+    track_layers_every: int | None = None
 
     def __post_init__(self) -> None:
         self._check()
@@ -149,8 +150,14 @@ class ExperimentConfig:
             raise _error(
                 "compute_dtype", self.compute_dtype, f"must be one of {COMPUTE_DTYPES}", source
             )
-        if self.wandb_mode not in WANDB_MODES:
-            raise _error("wandb_mode", self.wandb_mode, f"must be one of {WANDB_MODES}", source)
+        choices = (
+            ("wandb_mode", WANDB_MODES),
+            ("wandb_attach", WANDB_ATTACH),
+            ("wandb_offline", WANDB_OFFLINE),
+        )
+        for name, allowed in choices:
+            if getattr(self, name) not in allowed:
+                raise _error(name, getattr(self, name), f"must be one of {allowed}", source)
         if not (
             self.wandb_diagnostics_seconds >= 0 and math.isfinite(self.wandb_diagnostics_seconds)
         ):
@@ -159,14 +166,6 @@ class ExperimentConfig:
                 self.wandb_diagnostics_seconds,
                 "must be a finite number >= 0",
                 source,
-            )
-        if self.wandb_attach not in WANDB_ATTACH:
-            raise _error(
-                "wandb_attach", self.wandb_attach, f"must be one of {WANDB_ATTACH}", source
-            )
-        if self.wandb_offline not in WANDB_OFFLINE:
-            raise _error(
-                "wandb_offline", self.wandb_offline, f"must be one of {WANDB_OFFLINE}", source
             )
         if self.max_history < 10:
             raise _error("max_history", self.max_history, "must be >= 10", source)

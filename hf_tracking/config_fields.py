@@ -74,5 +74,7 @@ FIELD_DOCS: dict[str, str] = {
     "zscore_min_values": "...once this many are known.",
     "input_bound_pct": "Alert when data-loader wait is over this % of step time...",
     "input_bound_rows": "...summed over the last this many rows.",
-    "track_layers": "Per-block gradient, parameter and update norms on logging steps.",
+    "track_layers": "Per-block gradient, parameter and update norms on logging steps...",
+    "track_layers_every": "...on those that are a multiple of this; unset: spaced to cost at "
+    "most 15 us a step on the training thread (or 0.1% of a step).",
 }

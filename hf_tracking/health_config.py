@@ -35,4 +35,6 @@ def health_problem(config: Any) -> tuple[str, Any, str] | None:
         return "zscore_sigmas", config.zscore_sigmas, "must be a finite number > 0"
     if not 0.0 < config.input_bound_pct <= 100.0:
         return "input_bound_pct", config.input_bound_pct, "must be in (0, 100]"
+    if config.track_layers_every is not None and config.track_layers_every < 1:
+        return "track_layers_every", config.track_layers_every, "must be >= 1"
     return None

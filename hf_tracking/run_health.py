@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+
+from hf_tracking.metrics.layer_cadence import LayerCadence
+
+logger = logging.getLogger("hf_tracking")
 
 
 def alert_to_act_on(tracked: Any) -> dict[str, Any] | None:
@@ -29,23 +35,38 @@ def alert_to_act_on(tracked: Any) -> dict[str, Any] | None:
 
 
 class LayerWatch:
-    """The per-block norms of the step about to log, from ``optimizer.step()``'s two sides."""
+    """The per-block norms of the step about to log, from ``optimizer.step()``'s two sides, on
+    the steps the cadence picks (:mod:`hf_tracking.metrics.layer_cadence`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, every: int | None, step_seconds: Callable[[], float]) -> None:
         self.norms: Any = None  # hf_tracking.layers.LayerNorms of the model, made once
         self.pending: tuple[Any, Any] | None = None  # (device sums, max_grad_norm)
+        self.cadence = LayerCadence(every)
+        self._step_seconds = step_seconds
+        self._spent: float | None = None  # training-thread seconds of the take under way
 
-    def before(self, model: Any) -> None:
+    def before(self, model: Any, step: int) -> None:
+        """Before ``optimizer.step()`` of a logging ``step``: the take's first half, when due."""
+        if not self.cadence.due(step):
+            return
         if self.norms is None:
             from hf_tracking.layers import LayerNorms
 
             self.norms = LayerNorms(model)
+        started = time.perf_counter()
         self.norms.before_step()
+        self._spent = time.perf_counter() - started
 
     def after(self, max_grad_norm: float | None) -> None:
-        if self.norms is not None:
-            taken = self.norms.after_step()
-            self.pending = None if taken is None else (taken, max_grad_norm)
+        spent, self._spent = self._spent, None
+        if spent is None:
+            return
+        started = time.perf_counter()
+        taken = self.norms.after_step()
+        self.pending = None if taken is None else (taken, max_grad_norm)
+        spacing = self.cadence.taken(spent + time.perf_counter() - started, self._step_seconds())
+        if spacing is not None:
+            logger.info("hf_tracking: track_layers takes per-block norms every %d steps", spacing)
 
     def drop(self) -> None:
         self.pending = None
@@ -71,14 +92,15 @@ def _with_layers(norms: Any, pending: tuple[Any, Any], extra: Any, grad_norm: An
 
 @contextlib.contextmanager
 def optimizer_step(
-    tracked: Any, model: Any, max_grad_norm: float | None, logs: bool
+    tracked: Any, model: Any, max_grad_norm: float | None, step: int, logs: bool
 ) -> Iterator[None]:
-    """Around a hand-written loop's ``optimizer.step()``: the per-block norms of a step that
-    logs (``logs``), when ``track_layers`` is on; nothing otherwise."""
+    """Around a hand-written loop's ``optimizer.step()`` of gradient step ``step``: the per-block
+    norms of a step that logs (``logs``), when ``track_layers`` is on and the cadence picks it;
+    nothing otherwise."""
     if not (logs and tracked.config.track_layers and tracked.is_main_process):
         yield
         return
     layers = tracked.layers
-    layers.before(model if model is not None else tracked.model)
+    layers.before(model if model is not None else tracked.model, step)
     yield
     layers.after(max_grad_norm)

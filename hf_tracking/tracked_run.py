@@ -92,7 +92,7 @@ class TrackedRun:
         self.compute = ComputeProfile(config, model)
         self.jobs = RecordJobs()
         self.health = HealthMonitor(config, self.planned_steps)
-        self.layers = LayerWatch()
+        self.layers = LayerWatch(config.track_layers_every, self.clock.seconds_per_step)
         # The token counter of the Trainer's callback, when its counts are taken at every row.
         self._token_source: TokenCounter | None = None
         self.backends = list(backends) if backends is not None else []

@@ -150,8 +150,9 @@ class ExperimentTracker:
         per-block norms of a logging step when ``track_layers`` is on (``max_grad_norm``: the
         clipping the gradients saw, undone in the logged gradient norms)."""
         tracked = self._tracked
-        logs = (tracked.run.gradient_steps + 1) % tracked.config.log_every_steps == 0
-        return run_health.optimizer_step(tracked, model, max_grad_norm, logs)
+        step = tracked.run.gradient_steps + 1
+        logs = step % tracked.config.log_every_steps == 0
+        return run_health.optimizer_step(tracked, model, max_grad_norm, step, logs)
 
     @contextlib.contextmanager
     def validation(self) -> Iterator[ExperimentTracker]:

@@ -77,10 +77,10 @@ class FrameworkHooks:
         """List the checkpoint a run resumed from: its state was saved before its save ended."""
         self._tracked.run.note_resumed_checkpoint(str(path))
 
-    def layers_before_step(self, model: Any) -> None:
-        """The Trainer's ``on_pre_optimizer_step`` of a step that logs (``track_layers``)."""
+    def layers_before_step(self, model: Any, step: int) -> None:
+        """The Trainer's ``on_pre_optimizer_step`` of a ``step`` that logs (``track_layers``)."""
         if not self._tracked.rows_closed:
-            self._tracked.layers.before(model)
+            self._tracked.layers.before(model, step)
 
     def layers_after_step(self, max_grad_norm: float | None) -> None:
         """The Trainer's ``on_optimizer_step`` (``track_layers``)."""

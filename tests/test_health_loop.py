@@ -30,7 +30,7 @@ def train_loop(tmp_path):
 
     model = tiny_model()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    config = small_config(tmp_path, track_layers=True, track_memory=False)
+    config = small_config(tmp_path, track_layers=True, track_layers_every=1, track_memory=False)
     tracker = ExperimentTracker(config, model, backends=[LocalRunStore()])
     data = CountingDataset(size=32)
     generator = torch.Generator().manual_seed(0)
@@ -117,3 +117,37 @@ def test_warn_never_stops_and_step_begin_marks_the_data_wait(tmp_path):
     assert ledger["other"] == pytest.approx(3.0)
     assert [alert["kind"] for alert in summary["alerts"]][:1] == ["nonfinite_loss"]
     assert summary["status"] == "finished"
+
+
+def test_per_block_norms_left_to_their_budget_come_at_the_spacing_they_announce(tmp_path, caplog):
+    import torch
+
+    model = tiny_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    config = small_config(tmp_path, track_layers=True, track_memory=False)
+    tracker = ExperimentTracker(config, model, backends=[LocalRunStore()])
+    input_ids = torch.stack([CountingDataset(size=4)[i]["input_ids"] for i in range(4)])
+    spacing_at = {}  # step -> the spacing announced by then
+    with caplog.at_level("INFO", logger="hf_tracking"), one_thread():
+        for step in range(1, 61):
+            loss = model(input_ids=input_ids, labels=input_ids).loss
+            loss.backward()
+            with tracker.optimizer_step(model):
+                optimizer.step()
+            optimizer.zero_grad()
+            tracker.log_train_step(loss.detach(), 1e-3, tokens=input_ids.numel())
+            spacing_at[step] = tracker._tracked.layers.cadence.spacing
+    rows = metrics_rows(strict_json(tracker.finish())["run_dir"])
+    taken = [
+        row["time/gradient_steps"]
+        for row in rows
+        if row["event"] == "train" and "train/param_norm" in row
+    ]
+    assert taken[0] == 1  # the first logging step measures what a take costs
+    assert all(step % spacing_at[step - 1] == 0 for step in taken[1:])
+    # Each take's cost is at least a few µs on this model: spaced, not on all 60 logging steps.
+    assert spacing_at[60] > 1 and len(taken) < 60
+    announced = [
+        r.getMessage() for r in caplog.records if "per-block norms every" in r.getMessage()
+    ]
+    assert announced and announced[-1].endswith(f"every {spacing_at[60]} steps")

@@ -8,6 +8,7 @@ import pytest
 
 from hf_tracking import ConfigError, ExperimentConfig
 from hf_tracking.engine.health import HealthMonitor
+from hf_tracking.metrics.layer_cadence import LayerCadence, nice_spacing
 from hf_tracking.metrics.layer_norms import block_norms, clip_coefficient, layer_norms
 from hf_tracking.metrics.spikes import (
     mean_and_std,
@@ -125,11 +126,33 @@ def test_detector_state_survives_a_resume():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("on_alert", "explode"), ("spike_ratio", 1.0), ("spike_patience", 0), ("input_bound_rows", 0)],
+    [
+        ("on_alert", "explode"),
+        ("spike_ratio", 1.0),
+        ("spike_patience", 0),
+        ("input_bound_rows", 0),
+        ("track_layers_every", 0),
+    ],
 )
 def test_bad_health_fields_are_config_errors(field, value):
     with pytest.raises(ConfigError, match=field):
         ExperimentConfig(**{field: value})
+
+
+def test_per_block_norms_are_spaced_within_their_budget():
+    cadence = LayerCadence()
+    assert [step for step in range(1, 4) if cadence.due(step)] == [1, 2, 3]  # first take: any
+    # 300 us a take, 17 ms steps: 0.1% of a step is 17 us, above the 15 us floor -> 17.6 -> 20.
+    assert cadence.taken(300e-6, 0.017) == 20
+    assert [step for step in range(1, 61) if cadence.due(step)] == [20, 40, 60]
+    # A preempted take (the scheduler, not the work) does not widen the spacing: least of three.
+    assert cadence.taken(3e-3, 0.017) is None and cadence.spacing == 20
+    # Slow steps (GPT-2 small on the CPU): 0.1% of a 2 s step is 2 ms; 0.36 s -> 180 -> 200.
+    assert LayerCadence().taken(0.36, 2.0) == 200
+    fixed = LayerCadence(every=1)
+    assert fixed.taken(1.0, 0.001) is None and all(fixed.due(step) for step in range(1, 9))
+    spacings = [nice_spacing(x) for x in (0.2, 1, 1.5, 3, 7, 11, 49, 51)]
+    assert spacings == [1, 1, 2, 5, 10, 20, 50, 100]
 
 
 def _kinds(alerts):

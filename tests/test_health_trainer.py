@@ -125,7 +125,9 @@ def slow_data(tmp_path_factory):
     """A data loader that sleeps 20 ms per sample, with per-block norms on."""
     tmp_path = tmp_path_factory.mktemp("slow")
     data = CountingDataset(sleep_seconds=0.02)
-    run = run_trainer(tmp_path, "slow", 16, config={"track_layers": True}, data=data)
+    run = run_trainer(
+        tmp_path, "slow", 16, config={"track_layers": True, "track_layers_every": 1}, data=data
+    )
     return (*run, data)
 
 

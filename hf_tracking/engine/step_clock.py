@@ -79,6 +79,11 @@ class StepClock:
         self._move_recent()
         return self._step_seconds
 
+    def seconds_per_step(self) -> float:
+        """The session's mean step time so far, the step now running counted."""
+        running = self.now() - self.mark if self.anchored else 0.0
+        return (self.ledger.session["train"] + running) / (self.session_steps + 1)
+
     def charge(self, part: str, now: float, seconds: float | None = None) -> float:
         """Book ``seconds`` (default: since the last event) to a ledger part; returns them.
         Once the clock has stopped (evaluations after training) nothing is booked."""

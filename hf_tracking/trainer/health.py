@@ -108,7 +108,7 @@ class TrainerHealth:
 
     def before_optimizer_step(self, args: Any, state: Any, model: Any) -> None:
         if self.track_layers and will_log(args, state):
-            self.tracker.hooks.layers_before_step(model)
+            self.tracker.hooks.layers_before_step(model, state.global_step + 1)
 
     def after_optimizer_step(self, args: Any) -> None:
         if self.track_layers:
