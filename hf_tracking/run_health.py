@@ -43,28 +43,36 @@ class LayerWatch:
         self.pending: tuple[Any, Any] | None = None  # (device sums, max_grad_norm)
         self.cadence = LayerCadence(every)
         self._step_seconds = step_seconds
-        self._spent: float | None = None  # training-thread seconds of the take under way
+        self.taking = False  # between the two halves of a take
+        self._spent = 0.0  # training-thread seconds of its first half
+
+    def prepare(self, model: Any) -> None:
+        """Find the model's blocks (once, before training: a set-up cost, not a step's)."""
+        if self.norms is None:
+            from hf_tracking.layers import LayerNorms
+
+            self.norms = LayerNorms(model)
 
     def before(self, model: Any, step: int) -> None:
         """Before ``optimizer.step()`` of a logging ``step``: the take's first half, when due."""
         if not self.cadence.due(step):
             return
-        if self.norms is None:
-            from hf_tracking.layers import LayerNorms
-
-            self.norms = LayerNorms(model)
+        self.prepare(model)
         started = time.perf_counter()
         self.norms.before_step()
+        self.taking = True
         self._spent = time.perf_counter() - started
 
     def after(self, max_grad_norm: float | None) -> None:
-        spent, self._spent = self._spent, None
-        if spent is None:
+        """After ``optimizer.step()``: the take's second half, when :meth:`before` took one."""
+        if not self.taking:
             return
+        self.taking = False
         started = time.perf_counter()
         taken = self.norms.after_step()
         self.pending = None if taken is None else (taken, max_grad_norm)
-        spacing = self.cadence.taken(spent + time.perf_counter() - started, self._step_seconds())
+        spent = self._spent + time.perf_counter() - started
+        spacing = self.cadence.taken(spent, self._step_seconds())
         if spacing is not None:
             logger.info("hf_tracking: track_layers takes per-block norms every %d steps", spacing)
 

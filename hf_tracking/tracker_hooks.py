@@ -82,9 +82,10 @@ class FrameworkHooks:
         if not self._tracked.rows_closed:
             self._tracked.layers.before(model, step)
 
-    def layers_after_step(self, max_grad_norm: float | None) -> None:
-        """The Trainer's ``on_optimizer_step`` (``track_layers``)."""
-        self._tracked.layers.after(max_grad_norm)
+    @property
+    def layers(self) -> run_health.LayerWatch:
+        """The run's per-block norms: their cadence, and ``after`` for ``on_optimizer_step``."""
+        return self._tracked.layers
 
     def alert_to_act_on(self) -> dict[str, Any] | None:
         """The alert that stops the run, or None (always None with ``on_alert="warn"``)."""

@@ -142,7 +142,7 @@ def test_bad_health_fields_are_config_errors(field, value):
 def test_per_block_norms_are_spaced_within_their_budget():
     cadence = LayerCadence()
     assert [step for step in range(1, 4) if cadence.due(step)] == [1, 2, 3]  # first take: any
-    # 300 us a take, 17 ms steps: 0.1% of a step is 17 us, above the 15 us floor -> 17.6 -> 20.
+    # 300 us a take, 17 ms steps: 0.1% of a step is 17 us, above the 5 us floor -> 17.6 -> 20.
     assert cadence.taken(300e-6, 0.017) == 20
     assert [step for step in range(1, 61) if cadence.due(step)] == [20, 40, 60]
     # A preempted take (the scheduler, not the work) does not widen the spacing: least of three.

@@ -3,7 +3,7 @@
 | Trainer event | what happens |
 | --- | --- |
 | ``on_train_begin`` | a forward hook starts keeping each training micro-batch's loss (a reference: no tensor op, no sync); with ``track_layers``, the model's blocks are found |
-| ``on_pre_optimizer_step`` / ``on_optimizer_step`` | on a step that will log (``track_layers`` only): each block's gradient, update and parameter sums of squares, on the device (:mod:`hf_tracking.layers`) |
+| ``on_pre_optimizer_step`` / ``on_optimizer_step`` | on a logging step the cadence picks (``track_layers`` only: :mod:`hf_tracking.metrics.layer_cadence`): each block's gradient, update and parameter sums of squares, on the device (:mod:`hf_tracking.layers`) |
 | ``on_log`` | the row gets ``train/nonfinite_losses`` (the kept losses that were NaN/inf, counted as the row is built, on the writer thread) and the ``layers/*`` keys; with ``on_alert`` other than ``warn``, the row is built at once and an alert sets ``should_training_stop`` (and ``should_save`` for ``checkpoint_and_stop``) |
 
 Why the losses: with ``logging_nan_inf_filter=True`` (the default) the Trainer replaces a NaN/inf
@@ -100,6 +100,9 @@ class TrainerHealth:
         self.losses: LossWatch | None = None
         main, config = tracker.is_main_process, tracker.config
         self.track_layers = main and config.track_layers and model is not None
+        self.layers = tracker.hooks.layers if self.track_layers else None
+        if self.layers is not None:
+            self.layers.prepare(model)
         # Whether an alert acts on the Trainer's control (every rank takes part in the decision).
         self.acts = config.health_checks and config.on_alert != "warn"
         if main and config.health_checks and model is not None:
@@ -107,12 +110,14 @@ class TrainerHealth:
             self.losses.attach(model)
 
     def before_optimizer_step(self, args: Any, state: Any, model: Any) -> None:
-        if self.track_layers and will_log(args, state):
-            self.tracker.hooks.layers_before_step(model, state.global_step + 1)
+        """``track_layers`` only; the cadence is asked first: most steps end there."""
+        step = state.global_step + 1
+        if self.layers.cadence.due(step) and will_log(args, state):
+            self.tracker.hooks.layers_before_step(model, step)
 
     def after_optimizer_step(self, args: Any) -> None:
-        if self.track_layers:
-            self.tracker.hooks.layers_after_step(args.max_grad_norm)
+        if self.layers.taking:
+            self.layers.after(args.max_grad_norm)
 
     def act(self, control: Any) -> None:
         """With an action configured (``acts``): the row is built now, and an alert stops (and
