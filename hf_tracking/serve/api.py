@@ -130,7 +130,7 @@ def runs_table(table: RunsTable, query: dict[str, list[str]]) -> dict[str, Any]:
         raise ApiError(400, str(error)) from None
 
 
-def _run(catalog: RunCatalog, run_id: str | None) -> Run:
+def run_by_id(catalog: RunCatalog, run_id: str | None) -> Run:
     run = catalog.get(run_id or "")
     if run is None:
         raise ApiError(404, f"no run with id {run_id!r}")
@@ -138,7 +138,7 @@ def _run(catalog: RunCatalog, run_id: str | None) -> Run:
 
 
 def run_detail(catalog: RunCatalog, run_id: str | None) -> dict[str, Any]:
-    run = _run(catalog, run_id)
+    run = run_by_id(catalog, run_id)
     index = catalog.index(run)
     summary = run.summary()
     backends, sync = field(summary, "backends"), field(summary, "wandb", "sync_command")
@@ -170,7 +170,7 @@ def metric_keys(catalog: RunCatalog, run_ids: list[str]) -> dict[str, Any]:
     """The runs' metric names by event kind, and the workspace's panels for them."""
     keys: dict[str, set[str]] = {}
     for run_id in run_ids:
-        for event, names in catalog.index(_run(catalog, run_id)).keys().items():
+        for event, names in catalog.index(run_by_id(catalog, run_id)).keys().items():
             keys.setdefault(event, set()).update(name for name in names if name not in AXES)
     curves = set().union(*(keys.get(event, set()) for event in PANEL_EVENTS))
     return {
@@ -192,7 +192,7 @@ def _float_param(query: dict[str, list[str]], name: str) -> float | None:
     return value
 
 
-def _columns(index: Any, run: Run, event: str, axis: str, *keys: str) -> list[Any] | None:
+def x_columns(index: Any, run: Run, event: str, axis: str, *keys: str) -> list[Any] | None:
     """The x column (``compute`` worked out from tokens) and ``keys`` of one event kind, taken
     together so that they have the same length while a read adds rows; None without x."""
     flops = run.flops_per_token() if axis == "compute" else None
@@ -203,7 +203,7 @@ def _columns(index: Any, run: Run, event: str, axis: str, *keys: str) -> list[An
     return [xs * flops if axis == "compute" else xs, *rest]
 
 
-def _table_of(index: Any, key: str) -> str | None:
+def table_of(index: Any, key: str) -> str | None:
     """The first event kind (train before val before the others) whose rows hold ``key``."""
     keys = index.keys()
     return next((event for event in EVENT_ORDER if key in keys.get(event, ())), None)
@@ -214,7 +214,7 @@ def _points(xs: np.ndarray, ys: np.ndarray) -> dict[str, list[float]]:
 
 
 def _markers(index: Any, run: Run, event: str, axis: str) -> list[dict[str, Any]]:
-    found = _columns(index, run, event, axis, STEP, "checkpoint/is_best")
+    found = x_columns(index, run, event, axis, STEP, "checkpoint/is_best")
     if found is None:
         return []
     xs, steps, best = found
@@ -230,18 +230,18 @@ def _markers(index: Any, run: Run, event: str, axis: str) -> list[dict[str, Any]
 
 def _extent(index: Any, run: Run, axis: str, key: str) -> float:
     """The x extent of the rows of ``run`` holding ``key`` (0 when none)."""
-    event = _table_of(index, key)
-    found = None if event is None else _columns(index, run, event, axis, key)
+    event = table_of(index, key)
+    found = None if event is None else x_columns(index, run, event, axis, key)
     if found is None or found[1] is None:
         return 0.0
     xs = found[0][np.isfinite(found[0]) & np.isfinite(found[1])]
     return float(xs.max() - xs.min()) if len(xs) else 0.0
 
 
-def _alerts(index: Any, run: Run, axis: str) -> list[dict[str, Any]]:
+def alerts_at_x(index: Any, run: Run, axis: str) -> list[dict[str, Any]]:
     """The run's health alerts at their x: step and value from its ``alert`` rows, the kind and
     message from its summary's ``alerts`` (the index holds numbers only)."""
-    found = _columns(index, run, "alert", axis, STEP, "alert/value")
+    found = x_columns(index, run, "alert", axis, STEP, "alert/value")
     if found is None:
         return []
     listed = field(run.summary() or {}, "alerts")
@@ -282,7 +282,7 @@ def _curve(
 ) -> tuple[dict[str, list[float]], int] | None:
     """The downsampled curve of ``key`` (with its smoothed values under ``smooth`` when ``tau``
     is given) and how many rows hold it in all."""
-    found = _columns(index, run, event, axis, key)
+    found = x_columns(index, run, event, axis, key)
     if found is None or found[1] is None:
         return None
     xs, ys = np.asarray(found[0], dtype=np.float64), np.asarray(found[1], dtype=np.float64)
@@ -332,7 +332,7 @@ def curve_request(catalog: RunCatalog, query: dict[str, list[str]]) -> dict[str,
     if smoothing > 0.0:
         extents = [0.0]
         for run_id in run_ids:
-            run = _run(catalog, run_id)
+            run = run_by_id(catalog, run_id)
             extents.append(_extent(catalog.index(run), run, axis, y_key))
         tau = tau_of(smoothing, max(extents))
     return {
@@ -355,7 +355,7 @@ def series(
     lo, hi, points, smoothing, tau = (asked[k] for k in ("lo", "hi", "points", "smooth", "tau"))
     answers = []
     for run_id in run_ids:
-        run = _run(catalog, run_id)
+        run = run_by_id(catalog, run_id)
         index = catalog.index(run)
         answer: dict[str, Any] = {
             "id": run.id,
@@ -366,7 +366,7 @@ def series(
             "line": None,
             "points": None,
         }
-        event = _table_of(index, y_key)
+        event = table_of(index, y_key)
         notes = []
         if axis == "compute" and run.flops_per_token() is None:
             notes.append("no FLOPs per token known for this run")
@@ -389,7 +389,7 @@ def series(
                 answer["points"], answer["points_key"] = curve[0], val_key
         answer["checkpoints"] = _markers(index, run, "checkpoint", axis)
         answer["resumes"] = _markers(index, run, "resume", axis)
-        answer["alerts"] = _alerts(index, run, axis)
+        answer["alerts"] = alerts_at_x(index, run, axis)
         answers.append(answer)
     answer = {"x": axis, "y": y_key, "lo": lo, "hi": hi, "smooth": smoothing, "tau": tau}
     return {**answer, "runs": answers}

@@ -56,8 +56,8 @@ def _rows(
     """One run's x, raw values and smoothed values (None unsmoothed) within [lo, hi]."""
     index = catalog.index(run)
     y_key, axis, tau = asked["y"], asked["x"], asked["tau"]
-    event = api._table_of(index, y_key)
-    found = None if event is None else api._columns(index, run, event, axis, y_key)
+    event = api.table_of(index, y_key)
+    found = None if event is None else api.x_columns(index, run, event, axis, y_key)
     if found is None or found[1] is None:
         return None
     xs, ys = (np.asarray(column, dtype=np.float64) for column in found)
@@ -86,7 +86,7 @@ def groups(
     band = (query.get("band") or ["minmax"])[0]
     if band not in BANDS:
         raise api.ApiError(400, f"band must be one of {', '.join(BANDS)}, got {band!r}")
-    runs = [api._run(catalog, run_id) for run_id in dict.fromkeys(asked["runs"])]
+    runs = [api.run_by_id(catalog, run_id) for run_id in dict.fromkeys(asked["runs"])]
     answers = []
     for label, members in _grouped(runs, by):
         raw, shown = [], []
@@ -106,7 +106,7 @@ def groups(
             "alerts": [
                 {**alert, "run": run.id}
                 for run in members
-                for alert in api._alerts(catalog.index(run), run, asked["x"])
+                for alert in api.alerts_at_x(catalog.index(run), run, asked["x"])
             ],
         }
         if asked["tau"] is not None:
