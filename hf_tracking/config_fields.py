@@ -76,5 +76,5 @@ FIELD_DOCS: dict[str, str] = {
     "input_bound_rows": "...summed over the last this many rows.",
     "track_layers": "Per-block gradient, parameter and update norms on logging steps...",
     "track_layers_every": "...on those that are a multiple of this; unset: spaced to cost at "
-    "most 5 us a step on the training thread (or 0.1% of a step).",
+    "most 5 us a step on the training thread (or 0.02% of a step).",
 }

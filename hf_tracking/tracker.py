@@ -246,7 +246,6 @@ class ExperimentTracker:
     window = property(lambda self: self._tracked.window)
     progress = property(lambda self: self._tracked.progress)
     health = property(lambda self: self._tracked.health)
-    layers = property(lambda self: self._tracked.layers)
     experiment_name = property(lambda self: self._tracked.run.experiment_name)
     gradient_steps = property(lambda self: self._tracked.run.gradient_steps)
     tokens_seen = property(lambda self: self._tracked.current_run().tokens_seen)

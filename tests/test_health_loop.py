@@ -136,7 +136,7 @@ def test_per_block_norms_left_to_their_budget_come_at_the_spacing_they_announce(
                 optimizer.step()
             optimizer.zero_grad()
             tracker.log_train_step(loss.detach(), 1e-3, tokens=input_ids.numel())
-            spacing_at[step] = tracker._tracked.layers.cadence.spacing
+            spacing_at[step] = tracker.hooks.layers.cadence.spacing
     rows = metrics_rows(strict_json(tracker.finish())["run_dir"])
     taken = [
         row["time/gradient_steps"]

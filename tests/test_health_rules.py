@@ -142,13 +142,15 @@ def test_bad_health_fields_are_config_errors(field, value):
 def test_per_block_norms_are_spaced_within_their_budget():
     cadence = LayerCadence()
     assert [step for step in range(1, 4) if cadence.due(step)] == [1, 2, 3]  # first take: any
-    # 300 us a take, 17 ms steps: 0.1% of a step is 17 us, above the 5 us floor -> 17.6 -> 20.
-    assert cadence.taken(300e-6, 0.017) == 20
-    assert [step for step in range(1, 61) if cadence.due(step)] == [20, 40, 60]
+    # 300 us a take, 17 ms steps: 0.02% of a step is 3.4 us, below the 5 us floor -> 60 -> 100.
+    assert cadence.taken(300e-6, 0.017) == 100
+    assert [step for step in range(1, 301) if cadence.due(step)] == [100, 200, 300]
     # A preempted take (the scheduler, not the work) does not widen the spacing: least of three.
-    assert cadence.taken(3e-3, 0.017) is None and cadence.spacing == 20
-    # Slow steps (GPT-2 small on the CPU): 0.1% of a 2 s step is 2 ms; 0.36 s -> 180 -> 200.
-    assert LayerCadence().taken(0.36, 2.0) == 200
+    assert cadence.taken(3e-3, 0.017) is None and cadence.spacing == 100
+    # Slow steps (GPT-2 small on the CPU): 0.02% of a 2 s step is 0.4 ms; 0.36 s -> 900 -> 1000.
+    assert LayerCadence().taken(0.36, 2.0) == 1000
+    # A GPU step of 0.1 s: 20 us a step; a take of 1 ms of launches -> 50.
+    assert LayerCadence().taken(1e-3, 0.1) == 50
     fixed = LayerCadence(every=1)
     assert fixed.taken(1.0, 0.001) is None and all(fixed.due(step) for step in range(1, 9))
     spacings = [nice_spacing(x) for x in (0.2, 1, 1.5, 3, 7, 11, 49, 51)]

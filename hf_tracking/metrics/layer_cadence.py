@@ -15,7 +15,7 @@ its work when the thread is preempted. ``track_layers_every: N`` fixes the spaci
 from __future__ import annotations
 
 BUDGET_SECONDS = 5e-6
-BUDGET_SHARE = 0.001
+BUDGET_SHARE = 0.0002
 COST_SAMPLES = 3
 
 

@@ -71,6 +71,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
         self._gather_memory = False
         self._last_event_end = time.perf_counter()
         self._health: TrainerHealth | None = None
+        self._layers: Any = None  # the health's run_health.LayerWatch (track_layers)
         self._rank_compute: RankCompute | None = None
 
     # ------------------------------------------------------------------ checkpoint state
@@ -133,6 +134,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
                 f"Trainer include_num_input_tokens_seen={args.include_num_input_tokens_seen!r}"
             )
         self._health = TrainerHealth(tracker, model, args.world_size)
+        self._layers = self._health.layers
         if self._rank_compute is not None:  # the last train() ended with an exception
             self._rank_compute.detach()
         distributed = self._sum_over_processes and model is not None
@@ -150,22 +152,21 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self._last_event_end = time.perf_counter()
             return
         self._last_event_end = tracker.step_end(state.global_step)
-        health = self._health
-        if health is not None and health.track_layers and not control.should_log:
-            tracker.layers.drop()
+        if self._layers is not None and not control.should_log:
+            self._layers.drop()
         # In one process the tokens are cut by the row's own event: no forward runs before it.
         if self._sum_over_processes and record_follows(control):
             self._sync_tokens(state)
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        health = self._health
-        if health is not None and health.track_layers:
-            health.before_optimizer_step(args, state, kwargs.get("model"))
+        layers = self._layers  # most steps end at the cadence's test
+        if layers is not None and (state.global_step + 1) % layers.cadence.spacing == 0:
+            self._health.before_optimizer_step(args, state, kwargs.get("model"))
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        health = self._health
-        if health is not None and health.track_layers:
-            health.after_optimizer_step(args)
+        layers = self._layers
+        if layers is not None and layers.taking:
+            layers.after(args.max_grad_norm)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.tracker is not None and record_follows(control):
@@ -257,7 +258,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
             self._token_counter = None
         if self._health is not None:
             self._health.close()
-            self._health = None
+            self._health = self._layers = None
         if self._rank_compute is not None:
             self._rank_compute.detach()
             self._rank_compute = None

@@ -110,14 +110,10 @@ class TrainerHealth:
             self.losses.attach(model)
 
     def before_optimizer_step(self, args: Any, state: Any, model: Any) -> None:
-        """``track_layers`` only; the cadence is asked first: most steps end there."""
-        step = state.global_step + 1
-        if self.layers.cadence.due(step) and will_log(args, state):
-            self.tracker.hooks.layers_before_step(model, step)
-
-    def after_optimizer_step(self, args: Any) -> None:
-        if self.layers.taking:
-            self.layers.after(args.max_grad_norm)
+        """On a step the cadence picks (``track_layers``): the norms' first half, if it logs;
+        the second half is ``self.layers.after``."""
+        if will_log(args, state):
+            self.tracker.hooks.layers_before_step(model, state.global_step + 1)
 
     def act(self, control: Any) -> None:
         """With an action configured (``acts``): the row is built now, and an alert stops (and
