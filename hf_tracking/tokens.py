@@ -56,7 +56,8 @@ class Counts:
         self.unread_loss_bearing: Any = None
 
     def add(self, micro_batches: list[Kept], pad_token_id: int | None) -> None:
-        """Count micro-batches with device-side ops only (nothing is read back here)."""
+        """Count micro-batches with device-side ops only: nothing is read back from a device
+        here (counts of tensors on the host are read at once)."""
         for input_ids, mask, labels, position_ids in micro_batches:
             slots = input_ids.numel()  # a shape, known on the host
             self.slots += slots
@@ -64,6 +65,10 @@ class Counts:
             real, loss_bearing = micro_batch_counts(
                 input_ids, mask, labels, pad_token_id, position_ids
             )
+            if input_ids.is_cpu:  # reading the host's own memory costs nothing: read now
+                self.real += slots if real is None else int(real)
+                self.loss_bearing += 0 if loss_bearing is None else int(loss_bearing)
+                continue
             if real is None:
                 self.real += slots
             else:

@@ -5,6 +5,7 @@ per-block gradient norms add up to the logged one."""
 from __future__ import annotations
 
 import math
+import types
 
 import pytest
 from transformers import Trainer
@@ -161,3 +162,32 @@ def test_block_gradient_norms_add_up_to_the_logged_grad_norm(slow_data):
 
     listed = [name for names in parameter_blocks(trainer.model).values() for name in names]
     assert sorted(listed) == sorted(name for name, _ in trainer.model.named_parameters())
+
+
+@pytest.mark.parametrize("where", ["host", "device"])
+def test_hidden_nonfinite_losses_are_counted_kept_and_folded(where, monkeypatch):
+    import torch
+
+    from hf_tracking.trainer import health
+    from tests.test_tokens import OnDevice
+
+    monkeypatch.setattr(health, "MAX_KEPT", 4)  # past 4 kept losses they are folded
+
+    class Losses(torch.nn.Module):
+        def forward(self, value):
+            loss = torch.tensor(value)
+            return types.SimpleNamespace(
+                loss=loss if where == "host" else loss.as_subclass(OnDevice)
+            )
+
+    model, watch = Losses(), health.LossWatch()
+    watch.attach(model)
+    values = [1.0, math.nan, 2.0, math.inf, 3.0, math.nan, 4.0]
+    for value in values:
+        model(value)
+    assert health.count_nonfinite(watch.take()) == 3  # 4 folded (2 NaN/inf), then 3 kept (1)
+    model(math.nan)
+    assert health.count_nonfinite(watch.take()) == 1  # kept only
+    model.eval()
+    model(math.nan)  # evaluation forwards are not watched
+    assert health.count_nonfinite(watch.take()) == 0

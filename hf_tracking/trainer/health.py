@@ -16,6 +16,7 @@ and one broadcast on each logging step tells the other ranks (only when ``on_ale
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -76,7 +77,10 @@ def _nonfinite_on_device(taken: tuple[list[Any], Any]) -> Any:
 
 
 def count_nonfinite(taken: tuple[list[Any], Any]) -> int:
-    """How many of the taken losses were NaN/inf (one device read)."""
+    """How many of the taken losses were NaN/inf (one device read; host losses one by one)."""
+    kept, folded = taken
+    if folded is None and kept and kept[0].is_cpu:
+        return sum(not math.isfinite(loss.item()) for loss in kept)
     count = _nonfinite_on_device(taken)
     return 0 if count is None else int(count.item())
 
