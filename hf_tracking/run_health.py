@@ -51,6 +51,11 @@ class LayerWatch:
         if self.norms is None:
             from hf_tracking.layers import LayerNorms
 
+            if model is None:
+                raise TypeError(
+                    "track_layers needs the model: tracker.optimizer_step(model) or "
+                    "ExperimentTracker(config, model)"
+                )
             self.norms = LayerNorms(model)
 
     def before(self, model: Any, step: int) -> None:

@@ -151,3 +151,12 @@ def test_per_block_norms_left_to_their_budget_come_at_the_spacing_they_announce(
         r.getMessage() for r in caplog.records if "per-block norms every" in r.getMessage()
     ]
     assert announced and announced[-1].endswith(f"every {spacing_at[60]} steps")
+
+
+def test_per_block_norms_without_a_model_are_a_clear_error(tmp_path):
+    config = small_config(tmp_path, track_layers=True, track_memory=False)
+    tracker = ExperimentTracker(config, backends=[LocalRunStore()])
+    needs = r"track_layers needs the model: tracker\.optimizer_step"
+    with pytest.raises(TypeError, match=needs), tracker.optimizer_step():
+        pass
+    tracker.finish()
