@@ -74,8 +74,7 @@ class LayerWatch:
             return
         self.taking = False
         started = time.perf_counter()
-        taken = self.norms.after_step()
-        self.pending = None if taken is None else (taken, max_grad_norm)
+        self.pending = (self.norms.after_step(), max_grad_norm)
         spent = self._spent + time.perf_counter() - started
         spacing = self.cadence.taken(spent, self._step_seconds())
         if spacing is not None:

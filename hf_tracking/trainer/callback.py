@@ -160,7 +160,7 @@ class TrackingCallback(TrainerCallback, ExportableState):
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         layers = self._layers  # most steps end at the cadence's test
-        if layers is not None and (state.global_step + 1) % layers.cadence.spacing == 0:
+        if layers is not None and layers.cadence.due(state.global_step + 1):
             self._health.before_optimizer_step(args, state, kwargs.get("model"))
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -103,8 +103,8 @@ class TrainerHealth:
         self.world_size = world_size
         self.losses: LossWatch | None = None
         main, config = tracker.is_main_process, tracker.config
-        self.track_layers = main and config.track_layers and model is not None
-        self.layers = tracker.hooks.layers if self.track_layers else None
+        watched = main and config.track_layers and model is not None
+        self.layers = tracker.hooks.layers if watched else None  # per-block norms
         if self.layers is not None:
             self.layers.prepare(model)
         # Whether an alert acts on the Trainer's control (every rank takes part in the decision).
